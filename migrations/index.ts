@@ -1,0 +1,7 @@
+import { InitialSchema1732350000000 } from './1732350000000-InitialSchema.js';
+
+/**
+ * Every migration, in order. Listed by class rather than found by a file glob, so the same list
+ * works compiled (npm start), under jest, and from the migration CLI.
+ */
+export const ALL_MIGRATIONS = [InitialSchema1732350000000];

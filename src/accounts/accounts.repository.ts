@@ -1,0 +1,106 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { queryRows } from '../database/query-rows.js';
+
+export interface AccountRow {
+  id: string;
+  currency: string;
+  name: string | null;
+  metadata: Record<string, string>;
+  balance: string;
+  held: string;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface AccountFields {
+  currency: string;
+  name: string | null;
+  metadata: Record<string, string>;
+}
+
+const COLUMNS = 'id, currency, name, metadata, balance, held, version, created_at, updated_at';
+
+/** Customer accounts. Only this class reads or writes the accounts table's customer rows. */
+@Injectable()
+export class AccountsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async create(tx: EntityManager, merchantId: string, id: string, fields: AccountFields): Promise<AccountRow> {
+    const rows = await queryRows<AccountRow>(
+      tx,
+      `INSERT INTO accounts (merchant_id, id, kind, currency, name, metadata)
+       VALUES ($1, $2, 'customer', $3, $4, $5)
+       RETURNING ${COLUMNS}`,
+      [merchantId, id, fields.currency, fields.name, JSON.stringify(fields.metadata)],
+    );
+    return rows[0]!;
+  }
+
+  /** Creates the account unless the id is taken (then undefined): the race-free half of an upsert. */
+  async createIfAbsent(tx: EntityManager, merchantId: string, id: string, fields: AccountFields): Promise<AccountRow | undefined> {
+    const rows = await queryRows<AccountRow>(
+      tx,
+      `INSERT INTO accounts (merchant_id, id, kind, currency, name, metadata)
+       VALUES ($1, $2, 'customer', $3, $4, $5)
+       ON CONFLICT (merchant_id, id) DO NOTHING
+       RETURNING ${COLUMNS}`,
+      [merchantId, id, fields.currency, fields.name, JSON.stringify(fields.metadata)],
+    );
+    return rows[0];
+  }
+
+  /**
+   * The versioned conditional update: one statement, applied only if the version is still one of
+   * `expectedVersions` (null: any). Zero rows means someone else changed it first (412).
+   */
+  async updateIfVersion(
+    tx: EntityManager,
+    merchantId: string,
+    id: string,
+    expectedVersions: number[] | null,
+    fields: Omit<AccountFields, 'currency'>,
+  ): Promise<AccountRow | undefined> {
+    const rows = await queryRows<AccountRow>(
+      tx,
+      `UPDATE accounts
+          SET name = $3, metadata = $4, version = version + 1, updated_at = now()
+        WHERE merchant_id = $1 AND id = $2 AND kind = 'customer'
+          AND ($5::int[] IS NULL OR version = ANY($5::int[]))
+       RETURNING ${COLUMNS}`,
+      [merchantId, id, fields.name, JSON.stringify(fields.metadata), expectedVersions],
+    );
+    return rows[0];
+  }
+
+  async find(manager: EntityManager | undefined, merchantId: string, id: string): Promise<AccountRow | undefined> {
+    const rows = await queryRows<AccountRow>(
+      manager ?? this.dataSource.manager,
+      `SELECT ${COLUMNS} FROM accounts WHERE merchant_id = $1 AND id = $2 AND kind = 'customer'`,
+      [merchantId, id],
+    );
+    return rows[0];
+  }
+
+  /** Newest first; `startingAfterSeq` is the cursor object's position. Fetches limit + 1 rows. */
+  async list(merchantId: string, limit: number, startingAfterSeq: string | undefined): Promise<AccountRow[]> {
+    return queryRows<AccountRow>(
+      this.dataSource.manager,
+      `SELECT ${COLUMNS} FROM accounts
+        WHERE merchant_id = $1 AND kind = 'customer' AND ($2::bigint IS NULL OR seq < $2::bigint)
+        ORDER BY seq DESC
+        LIMIT $3`,
+      [merchantId, startingAfterSeq ?? null, limit + 1],
+    );
+  }
+
+  async seqOf(merchantId: string, id: string): Promise<string | undefined> {
+    const rows = await queryRows<{ seq: string }>(
+      this.dataSource.manager,
+      `SELECT seq FROM accounts WHERE merchant_id = $1 AND id = $2 AND kind = 'customer'`,
+      [merchantId, id],
+    );
+    return rows[0]?.seq;
+  }
+}

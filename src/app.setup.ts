@@ -1,0 +1,68 @@
+import { ConsoleLogger, type LogLevel as NestLogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { AppModule } from './app.module.js';
+import { BODY_LIMIT_BYTES } from './common/problem-details.filter.js';
+import type { AppConfig, LogLevel } from './config/app-config.js';
+import { MetricsService } from './metrics/metrics.service.js';
+
+const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
+  debug: ['debug', 'log', 'warn', 'error', 'fatal'],
+  info: ['log', 'warn', 'error', 'fatal'],
+  warn: ['warn', 'error', 'fatal'],
+  error: ['error', 'fatal'],
+};
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
+
+/**
+ * Builds the application exactly as it serves: Fastify with the body limit and JSON-only bodies,
+ * JSON logs with a request id (never headers, so never an API key), metrics on every response and
+ * the OpenAPI document at /openapi.json and /docs. main.ts and the e2e tests both use it.
+ */
+export async function createApp(config: AppConfig, databaseUrl: string): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: BODY_LIMIT_BYTES,
+    logger: { level: config.logLevel === 'debug' ? 'debug' : config.logLevel, redact: ['req.headers'] },
+    // A caller's X-Request-Id is kept when it is sane; otherwise each request gets a fresh one.
+    genReqId: (request: IncomingMessage) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config, databaseUrl), adapter, {
+    logger: new ConsoleLogger({ json: true, logLevels: NEST_LEVELS[config.logLevel] }),
+    // Fastify's own JSON parser (with prototype-poisoning protection) and no form parser.
+    bodyParser: false,
+  });
+
+  const fastify = app.getHttpAdapter().getInstance();
+  // Bodies are JSON or nothing: drop Fastify's text/plain parser so anything else is a 415.
+  fastify.removeContentTypeParser('text/plain');
+  const metrics = app.get(MetricsService);
+  fastify.addHook('onRequest', async (request, reply) => {
+    void reply.header('X-Request-Id', request.id);
+  });
+  fastify.addHook('onResponse', async (request, reply) => {
+    metrics.observeHttp(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  SwaggerModule.setup('docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'openapi.json', yamlDocumentUrl: 'openapi.yaml' });
+  return app;
+}
+
+export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('Payments service')
+    .setDescription(
+      'A retry-safe payment API: every POST takes an Idempotency-Key, and a request retried any number of times moves money exactly once. Errors are RFC 9457 application/problem+json with a stable `code`.',
+    )
+    .setVersion('1')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: "A merchant's API key (sk_...)." }, 'api_key')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN of the deployment.' }, 'admin_token')
+    .build();
+  return SwaggerModule.createDocument(app, config);
+}

@@ -1,0 +1,160 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { queryRows } from '../database/query-rows.js';
+import { merchantBalanceAccountSql } from '../ledger/ledger.repository.js';
+import type { ChargeStatus } from './dto/charge.dto.js';
+
+export interface ChargeRow {
+  id: string;
+  source_account_id: string;
+  amount: string;
+  currency: string;
+  status: ChargeStatus;
+  amount_captured: string;
+  amount_refunded: string;
+  description: string | null;
+  metadata: Record<string, string>;
+  created_at: Date;
+}
+
+export interface NewCharge {
+  id: string;
+  sourceAccountId: string;
+  amount: number;
+  currency: string;
+  description: string | null;
+  metadata: Record<string, string>;
+  /** Ids of the two ledger entries of a captured charge. */
+  entryIds: [string, string];
+}
+
+/** What the single charge statement found: the charge, or why there is none. */
+export interface ChargeAttempt {
+  charge: ChargeRow | undefined;
+  /** The source account's currency; null when the merchant has no such account. */
+  sourceCurrency: string | null;
+}
+
+const CHARGE_COLUMNS =
+  'id, source_account_id, amount, currency, status, amount_captured, amount_refunded, description, metadata, created_at';
+
+// The source row as the statement found it, so that a charge that did not happen can be explained
+// (404 / 422 / 402) without a second round trip.
+const SOURCE_CTE = `source AS (
+  SELECT currency FROM accounts WHERE merchant_id = $1 AND id = $2 AND kind = 'customer'
+)`;
+
+const ATTEMPT_RESULT = `SELECT source.currency AS source_currency, charge.*
+  FROM (SELECT 1) AS one LEFT JOIN source ON true LEFT JOIN charge ON true`;
+
+/**
+ * A captured charge in one statement: debit the source only if it has the funds available
+ * (guarded UPDATE: the database decides 402, no read-then-write race), credit the merchant's
+ * balance, write the charge and both ledger entries.
+ */
+const CAPTURED_CHARGE_SQL = `
+WITH ${SOURCE_CTE},
+debited AS (
+  UPDATE accounts SET balance = balance - $4::bigint, updated_at = now()
+   WHERE merchant_id = $1 AND id = $2 AND kind = 'customer' AND currency = $5 AND balance - held >= $4::bigint
+  RETURNING id
+), credited AS (
+  INSERT INTO accounts (merchant_id, id, kind, currency, balance)
+  SELECT $1, ${merchantBalanceAccountSql('$5')}, 'merchant_balance', $5, $4::bigint FROM debited
+  ON CONFLICT (merchant_id, id) DO UPDATE SET balance = accounts.balance + EXCLUDED.balance, updated_at = now()
+), charge AS (
+  INSERT INTO charges (merchant_id, id, source_account_id, amount, currency, status, amount_captured, description, metadata)
+  SELECT $1, $3, $2, $4::bigint, $5, 'succeeded', $4::bigint, $6, $7::jsonb FROM debited
+  RETURNING ${CHARGE_COLUMNS}
+), entries AS (
+  INSERT INTO ledger_entries (merchant_id, id, account_id, amount, currency, type, reference)
+  SELECT $1, e.id, e.account_id, e.amount, $5, 'charge', $3
+    FROM debited
+   CROSS JOIN LATERAL (VALUES ($8, $2, -$4::bigint), ($9, ${merchantBalanceAccountSql('$5')}, $4::bigint)) AS e (id, account_id, amount)
+)
+${ATTEMPT_RESULT}`;
+
+/** An authorisation in one statement: hold the amount on the source if available, write the charge. */
+const AUTHORIZED_CHARGE_SQL = `
+WITH ${SOURCE_CTE},
+held AS (
+  UPDATE accounts SET held = held + $4::bigint, updated_at = now()
+   WHERE merchant_id = $1 AND id = $2 AND kind = 'customer' AND currency = $5 AND balance - held >= $4::bigint
+  RETURNING id
+), charge AS (
+  INSERT INTO charges (merchant_id, id, source_account_id, amount, currency, status, amount_captured, description, metadata)
+  SELECT $1, $3, $2, $4::bigint, $5, 'authorized', 0, $6, $7::jsonb FROM held
+  RETURNING ${CHARGE_COLUMNS}
+)
+${ATTEMPT_RESULT}`;
+
+@Injectable()
+export class ChargesRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async create(tx: EntityManager, merchantId: string, charge: NewCharge, capture: boolean): Promise<ChargeAttempt> {
+    const parameters = [
+      merchantId,
+      charge.sourceAccountId,
+      charge.id,
+      charge.amount,
+      charge.currency,
+      charge.description,
+      JSON.stringify(charge.metadata),
+    ];
+    const rows = capture
+      ? await queryRows<ChargeRow & { source_currency: string | null }>(tx, CAPTURED_CHARGE_SQL, [...parameters, ...charge.entryIds])
+      : await queryRows<ChargeRow & { source_currency: string | null }>(tx, AUTHORIZED_CHARGE_SQL, parameters);
+    const row = rows[0]!;
+    const { source_currency: sourceCurrency, ...charged } = row;
+    return { charge: charged.id ? charged : undefined, sourceCurrency };
+  }
+
+  async find(merchantId: string, id: string): Promise<ChargeRow | undefined> {
+    const rows = await queryRows<ChargeRow>(
+      this.dataSource.manager,
+      `SELECT ${CHARGE_COLUMNS} FROM charges WHERE merchant_id = $1 AND id = $2`,
+      [merchantId, id],
+    );
+    return rows[0];
+  }
+
+  /** Newest first, optionally from one source account; fetches limit + 1 rows. */
+  async list(merchantId: string, limit: number, startingAfterSeq: string | undefined, source: string | undefined): Promise<ChargeRow[]> {
+    return queryRows<ChargeRow>(
+      this.dataSource.manager,
+      `SELECT ${CHARGE_COLUMNS} FROM charges
+        WHERE merchant_id = $1
+          AND ($2::text IS NULL OR source_account_id = $2)
+          AND ($3::bigint IS NULL OR seq < $3::bigint)
+        ORDER BY seq DESC
+        LIMIT $4`,
+      [merchantId, source ?? null, startingAfterSeq ?? null, limit + 1],
+    );
+  }
+
+  async seqOf(merchantId: string, id: string): Promise<string | undefined> {
+    const rows = await queryRows<{ seq: string }>(this.dataSource.manager, 'SELECT seq FROM charges WHERE merchant_id = $1 AND id = $2', [
+      merchantId,
+      id,
+    ]);
+    return rows[0]?.seq;
+  }
+
+  /** The merchant's balance accounts (available) and uncaptured authorisations (pending). */
+  async balances(merchantId: string): Promise<{ available: { currency: string; amount: string }[]; pending: { currency: string; amount: string }[] }> {
+    const available = await queryRows<{ currency: string; amount: string }>(
+      this.dataSource.manager,
+      `SELECT currency, balance AS amount FROM accounts WHERE merchant_id = $1 AND kind = 'merchant_balance' ORDER BY currency`,
+      [merchantId],
+    );
+    const pending = await queryRows<{ currency: string; amount: string }>(
+      this.dataSource.manager,
+      `SELECT currency, sum(amount - amount_captured)::bigint AS amount
+         FROM charges WHERE merchant_id = $1 AND status = 'authorized'
+        GROUP BY currency ORDER BY currency`,
+      [merchantId],
+    );
+    return { available, pending };
+  }
+}

@@ -1,0 +1,15 @@
+import type { EntityManager } from 'typeorm';
+
+// What the pipeline attaches to a request on its way to the handler.
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the API key guard for merchant routes. */
+    merchantId?: string;
+    /** Set by the API key guard for admin-token routes (POST /v1/merchants). */
+    isAdmin?: boolean;
+    /** The request's transaction, opened by the idempotency interceptor for every write. */
+    transactionManager?: EntityManager;
+  }
+}
+
+export {};

@@ -1,0 +1,31 @@
+import { looksLikeCardNumber, metadataProblem } from './validators.js';
+
+describe('looksLikeCardNumber', () => {
+  it.each(['4242424242424242', 'card 4242 4242 4242 4242', '4000-0566-5566-5556', '3782822463100050'])('flags %s', (value) => {
+    expect(looksLikeCardNumber(value)).toBe(true);
+  });
+
+  it.each(['order 42', '123456789012', 'phone +44 20 7946 0958', '12345678901234567890123'])('lets %s through', (value) => {
+    expect(looksLikeCardNumber(value)).toBe(false);
+  });
+});
+
+describe('metadataProblem', () => {
+  it('accepts up to 20 string keys', () => {
+    const twenty = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, 'v']));
+    expect(metadataProblem({})).toBeUndefined();
+    expect(metadataProblem(twenty)).toBeUndefined();
+  });
+
+  it.each([
+    [[], 'must be an object'],
+    [null, 'must be an object'],
+    [Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, 'v'])), 'at most 20 keys'],
+    [{ ['k'.repeat(41)]: 'v' }, 'keys must be'],
+    [{ a: 1 }, 'must be a string'],
+    [{ a: 'v'.repeat(501) }, 'at most 500'],
+    [{ a: '4242424242424242' }, 'card number'],
+  ])('rejects %j', (value, message) => {
+    expect(metadataProblem(value)).toContain(message);
+  });
+});

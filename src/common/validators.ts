@@ -1,0 +1,73 @@
+import { applyDecorators } from '@nestjs/common';
+import { Transform } from 'class-transformer';
+import { IsString, registerDecorator, ValidationOptions } from 'class-validator';
+
+// Validation rules shared by the DTOs of several modules (contract: Conventions).
+
+export const MIN_AMOUNT = 1;
+export const MAX_AMOUNT = 100_000_000_000;
+export const METADATA_MAX_KEYS = 20;
+export const METADATA_MAX_KEY_LENGTH = 40;
+export const METADATA_MAX_VALUE_LENGTH = 500;
+
+const ISO_4217 = new Set(Intl.supportedValuesOf('currency').map((code) => code.toLowerCase()));
+
+/** A run of 13-19 digits, optionally grouped by single spaces or dashes: what a card number looks like. */
+const CARD_NUMBER = /(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)/;
+
+export function looksLikeCardNumber(value: string): boolean {
+  return CARD_NUMBER.test(value);
+}
+
+/** Card data is never accepted, so it can never be stored or logged. */
+export function NoCardNumber(options?: ValidationOptions): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'noCardNumber',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      options: { message: '$property must not contain a card number', ...options },
+      validator: { validate: (value: unknown) => typeof value !== 'string' || !looksLikeCardNumber(value) },
+    });
+}
+
+/** A three-letter ISO 4217 code in any case; the DTO holds it lowercase. */
+export function IsCurrency(): PropertyDecorator {
+  return applyDecorators(
+    Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.toLowerCase() : value)),
+    IsString(),
+    (target: object, propertyName: string | symbol) =>
+      registerDecorator({
+        name: 'isCurrency',
+        target: target.constructor,
+        propertyName: String(propertyName),
+        options: { message: '$property must be a three-letter ISO 4217 currency code' },
+        validator: { validate: (value: unknown) => typeof value === 'string' && ISO_4217.has(value) },
+      }),
+  );
+}
+
+export function metadataProblem(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'must be an object of string values';
+  const entries = Object.entries(value);
+  if (entries.length > METADATA_MAX_KEYS) return `must have at most ${METADATA_MAX_KEYS} keys`;
+  for (const [key, item] of entries) {
+    if (key.length < 1 || key.length > METADATA_MAX_KEY_LENGTH) return `keys must be 1-${METADATA_MAX_KEY_LENGTH} characters`;
+    if (typeof item !== 'string') return `value of '${key.slice(0, 40)}' must be a string`;
+    if (item.length > METADATA_MAX_VALUE_LENGTH) return `values must be at most ${METADATA_MAX_VALUE_LENGTH} characters`;
+    if (looksLikeCardNumber(key) || looksLikeCardNumber(item)) return 'must not contain a card number';
+  }
+  return undefined;
+}
+
+/** `metadata`: at most 20 string keys of at most 40 characters, string values of at most 500. */
+export function IsMetadata(): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'isMetadata',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      options: { message: (args) => `${args.property} ${metadataProblem(args.value) ?? 'is invalid'}` },
+      validator: { validate: (value: unknown) => metadataProblem(value) === undefined },
+    });
+}

@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** The service's configuration, read once from the environment at start (contract: Configuration). */
+export interface AppConfig {
+  port: number;
+  /** Unset: the service starts an embedded PostgreSQL under `.data/`. */
+  databaseUrl: string | undefined;
+  adminToken: string;
+  /** True when ADMIN_TOKEN was unset and a token was generated for this run (printed once). */
+  adminTokenGenerated: boolean;
+  idempotencyTtlSeconds: number;
+  /** Requests per second per API key; 0 disables rate limiting. */
+  rateLimitPerSecond: number;
+  logLevel: LogLevel;
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+/** Thrown at start for a bad variable; the message names the variable. */
+export class ConfigError extends Error {}
+
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const value = Number(raw.trim());
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const databaseUrl = env.DATABASE_URL === undefined || env.DATABASE_URL === '' ? undefined : env.DATABASE_URL;
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// connection string');
+  }
+  const logLevel = (env.LOG_LEVEL ?? 'info').toLowerCase();
+  if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`);
+  }
+  const adminToken = env.ADMIN_TOKEN;
+  if (adminToken !== undefined && adminToken !== '' && adminToken.length < 16) {
+    throw new ConfigError('ADMIN_TOKEN must be at least 16 characters');
+  }
+  return {
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    databaseUrl,
+    adminToken: adminToken || `admin_${randomBytes(24).toString('base64url')}`,
+    adminTokenGenerated: !adminToken,
+    idempotencyTtlSeconds: integer(env, 'IDEMPOTENCY_TTL_SECONDS', 86400, 1, 31 * 86400),
+    rateLimitPerSecond: integer(env, 'RATE_LIMIT_PER_SECOND', 100, 0, 1_000_000),
+    logLevel: logLevel as LogLevel,
+  };
+}

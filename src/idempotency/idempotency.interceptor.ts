@@ -1,0 +1,189 @@
+import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { from, lastValueFrom, Observable } from 'rxjs';
+import { DataSource, EntityManager } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { DomainError } from '../common/domain-error.js';
+import { PROBLEM_CONTENT_TYPE, problemOf } from '../common/problem.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { SHOWN_ONCE } from './idempotency.decorators.js';
+import { IdempotencyKeyReusedError, IdempotencyRequestInProgressError } from './idempotency.errors.js';
+import { IdempotencyRepository, RecordedResponse } from './idempotency.repository.js';
+import { parseIdempotencyKey, requestFingerprint } from './request-fingerprint.js';
+
+/** Keys of requests authenticated with the admin token live in their own scope. */
+export const ADMIN_SCOPE = '_admin';
+/** How long a request waits for an in-flight twin to finish (then replays it) before answering 409. */
+const IN_FLIGHT_WAIT_MS = 1_000;
+const IN_FLIGHT_POLL_MS = 25;
+
+type Attempt =
+  | { kind: 'busy' }
+  | { kind: 'raced' }
+  | { kind: 'replay'; response: RecordedResponse; expiresAt: Date }
+  | { kind: 'executed'; response: RecordedResponse; expiresAt: Date | undefined };
+
+/** The twin request committed between our lookup and our insert: roll back, then replay it. */
+class KeyRecordedMeanwhile extends Error {}
+
+/**
+ * Opens the one transaction of every write request (POST, PUT) and makes it idempotent:
+ *
+ *   BEGIN
+ *   lock the key (advisory, no wait) + read its record ──▶ busy: wait briefly, else 409
+ *                                                      ──▶ recorded: replay it (or 422 if the
+ *                                                          request differs)
+ *   run the handler with the transaction (@Tx())        ──▶ validation error etc.: ROLLBACK, not recorded
+ *   insert the record (response + fingerprint)
+ *   COMMIT  ── the effect and its record commit together, or neither does.
+ *
+ * Handlers need no code of their own for it: a new POST route is idempotent by being a POST.
+ */
+@Injectable()
+export class IdempotencyInterceptor implements NestInterceptor {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly repository: IdempotencyRepository,
+    private readonly metrics: MetricsService,
+    private readonly reflector: Reflector,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const http = context.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    if (request.method !== 'POST' && request.method !== 'PUT') return next.handle();
+
+    const header = request.headers['idempotency-key'];
+    if (request.method === 'PUT' && header === undefined) {
+      // An Idempotency-Key is optional on PUT: without one, the request still gets its transaction.
+      return from(this.inTransaction(request, () => this.runHandler(next, reply)).then((response) => this.send(reply, response)));
+    }
+    const key = parseIdempotencyKey(header);
+    const merchantId = request.merchantId ?? ADMIN_SCOPE;
+    const fingerprint = requestFingerprint(request.method, request.url, request.body);
+    const shownOnce = this.reflector.get<string[] | undefined>(SHOWN_ONCE, context.getHandler()) ?? [];
+    return from(this.execute(request, reply, next, { merchantId, key, fingerprint, shownOnce }));
+  }
+
+  private async execute(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    next: CallHandler,
+    call: { merchantId: string; key: string; fingerprint: string; shownOnce: string[] },
+  ): Promise<string> {
+    const giveUpAt = Date.now() + IN_FLIGHT_WAIT_MS;
+    for (;;) {
+      const attempt = await this.attempt(request, reply, next, call);
+      if (attempt.kind === 'replay') {
+        this.metrics.countIdempotency('replayed');
+        return this.send(reply, attempt.response, { expiresAt: attempt.expiresAt, replayed: true });
+      }
+      if (attempt.kind === 'executed') {
+        this.metrics.countIdempotency('new');
+        return this.send(reply, attempt.response, { expiresAt: attempt.expiresAt, replayed: false });
+      }
+      if (attempt.kind === 'busy' && Date.now() >= giveUpAt) {
+        this.metrics.countIdempotency('in_progress');
+        throw new IdempotencyRequestInProgressError(1);
+      }
+      if (attempt.kind === 'busy') await sleep(IN_FLIGHT_POLL_MS);
+    }
+  }
+
+  /** One transaction: lock and look up the key, then replay it or run the handler and record. */
+  private async attempt(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    next: CallHandler,
+    call: { merchantId: string; key: string; fingerprint: string; shownOnce: string[] },
+  ): Promise<Attempt> {
+    try {
+      return await this.inTransaction(request, async (manager): Promise<Attempt> => {
+        const lock = await this.repository.lockAndFind(manager, call.merchantId, call.key);
+        if (!lock.locked) return { kind: 'busy' };
+        if (lock.stored) {
+          if (lock.stored.fingerprint !== call.fingerprint) {
+            this.metrics.countIdempotency('mismatch');
+            throw new IdempotencyKeyReusedError();
+          }
+          return { kind: 'replay', response: lock.stored, expiresAt: lock.stored.expiresAt };
+        }
+        const response = await this.runHandler(next, reply);
+        const recorded = withoutShownOnceFields(response, call.shownOnce);
+        const expiresAt = await this.repository.save(
+          manager,
+          call.merchantId,
+          call.key,
+          call.fingerprint,
+          recorded,
+          this.config.idempotencyTtlSeconds,
+        );
+        if (!expiresAt) throw new KeyRecordedMeanwhile();
+        return { kind: 'executed', response, expiresAt };
+      });
+    } catch (error) {
+      if (error instanceof KeyRecordedMeanwhile) return { kind: 'raced' };
+      throw error;
+    }
+  }
+
+  private async inTransaction<T>(request: FastifyRequest, work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    try {
+      return await this.dataSource.transaction((manager) => {
+        request.transactionManager = manager;
+        return work(manager);
+      });
+    } finally {
+      request.transactionManager = undefined;
+    }
+  }
+
+  /**
+   * Runs the route handler inside the transaction. A business outcome (DomainError.recorded) is
+   * turned into a response here, so it is recorded and committed like a success; any other error
+   * propagates and rolls the transaction back.
+   */
+  private async runHandler(next: CallHandler, reply: FastifyReply): Promise<RecordedResponse> {
+    try {
+      const body: unknown = await lastValueFrom(next.handle(), { defaultValue: undefined });
+      const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
+      for (const name of ['location', 'etag']) {
+        const value = reply.getHeader(name);
+        if (typeof value === 'string') headers[name] = value;
+      }
+      return { status: reply.statusCode, body: body === undefined ? '' : JSON.stringify(body), headers };
+    } catch (error) {
+      if (!(error instanceof DomainError) || !error.recorded) throw error;
+      return {
+        status: error.status,
+        body: JSON.stringify(problemOf(error)),
+        headers: { ...lowercaseKeys(error.headers), 'content-type': PROBLEM_CONTENT_TYPE },
+      };
+    }
+  }
+
+  private send(reply: FastifyReply, response: RecordedResponse, recorded?: { expiresAt: Date | undefined; replayed: boolean }): string {
+    void reply.status(response.status).headers(response.headers);
+    if (recorded?.expiresAt) void reply.header('Idempotency-Expires', recorded.expiresAt.toUTCString());
+    if (recorded?.replayed) void reply.header('Idempotent-Replayed', 'true');
+    return response.body;
+  }
+}
+
+function withoutShownOnceFields(response: RecordedResponse, fields: string[]): RecordedResponse {
+  if (fields.length === 0 || response.status >= 300) return response;
+  const body = JSON.parse(response.body) as Record<string, unknown>;
+  for (const field of fields) body[field] = null;
+  return { ...response, body: JSON.stringify(body) };
+}
+
+function lowercaseKeys(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,111 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { queryRows } from '../database/query-rows.js';
+
+/** A response as recorded against a key, replayed byte for byte. */
+export interface RecordedResponse {
+  status: number;
+  body: string;
+  /** content-type, and location / etag where the first response had them. */
+  headers: Record<string, string>;
+}
+
+export interface StoredKey extends RecordedResponse {
+  fingerprint: string;
+  expiresAt: Date;
+}
+
+export interface KeyLock {
+  /** False while another transaction holds the key (a request with it is in flight). */
+  locked: boolean;
+  stored: StoredKey | undefined;
+}
+
+interface LockRow {
+  locked: boolean;
+  fingerprint: string | null;
+  status: number | null;
+  body: string | null;
+  headers: Record<string, string> | null;
+  expires_at: Date | null;
+}
+
+@Injectable()
+export class IdempotencyRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * One round trip: take the key's transaction-scoped advisory lock (without waiting) and read
+   * what is recorded for it. The lock makes a concurrent request with the same key answer
+   * "in progress" instead of queueing on a row lock; the primary key is the final guard.
+   */
+  async lockAndFind(manager: EntityManager, merchantId: string, key: string): Promise<KeyLock> {
+    const rows = await queryRows<LockRow>(
+      manager,
+      `SELECT pg_try_advisory_xact_lock(hashtextextended($1 || chr(10) || $2, 0)) AS locked,
+              r.fingerprint, r.status, r.body, r.headers, r.expires_at
+         FROM (SELECT 1) AS one
+         LEFT JOIN idempotency_keys r ON r.merchant_id = $1 AND r.key = $2 AND r.expires_at > now()`,
+      [merchantId, key],
+    );
+    const row = rows[0];
+    if (!row) return { locked: false, stored: undefined };
+    const stored =
+      row.fingerprint === null
+        ? undefined
+        : {
+            fingerprint: row.fingerprint,
+            status: Number(row.status),
+            body: row.body ?? '',
+            headers: row.headers ?? {},
+            expiresAt: row.expires_at ?? new Date(),
+          };
+    return { locked: row.locked, stored };
+  }
+
+  /**
+   * Records the response in the request's transaction, so it commits with the effect or not at
+   * all. An expired record of the same key is replaced (the key is new again). Returns the expiry,
+   * or undefined when a live record appeared meanwhile (the caller rolls back and replays it).
+   */
+  async save(
+    manager: EntityManager,
+    merchantId: string,
+    key: string,
+    fingerprint: string,
+    response: RecordedResponse,
+    ttlSeconds: number,
+  ): Promise<Date | undefined> {
+    const rows = await queryRows<{ expires_at: Date }>(
+      manager,
+      `INSERT INTO idempotency_keys (merchant_id, key, fingerprint, status, body, headers, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
+       ON CONFLICT (merchant_id, key) DO UPDATE
+          SET fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status, body = EXCLUDED.body,
+              headers = EXCLUDED.headers, created_at = now(), expires_at = EXCLUDED.expires_at
+        WHERE idempotency_keys.expires_at <= now()
+       RETURNING expires_at`,
+      [merchantId, key, fingerprint, response.status, response.body, JSON.stringify(response.headers), ttlSeconds],
+    );
+    return rows[0]?.expires_at;
+  }
+
+  /**
+   * Deletes up to `batchSize` expired keys. SKIP LOCKED keeps the purge out of the way of
+   * requests that are replacing an expired key right now.
+   */
+  async purgeExpired(batchSize: number): Promise<number> {
+    const rows = await queryRows(
+      this.dataSource.manager,
+      `DELETE FROM idempotency_keys
+        WHERE (merchant_id, key) IN (
+              SELECT merchant_id, key FROM idempotency_keys
+               WHERE expires_at <= now()
+               LIMIT $1
+                 FOR UPDATE SKIP LOCKED)
+       RETURNING 1`,
+      [batchSize],
+    );
+    return rows.length;
+  }
+}

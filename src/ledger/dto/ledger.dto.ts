@@ -1,0 +1,43 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { MAX_AMOUNT, MIN_AMOUNT, NoCardNumber } from '../../common/validators.js';
+
+export class CreateDepositDto {
+  @ApiProperty({ minimum: MIN_AMOUNT, maximum: MAX_AMOUNT, example: 10000, description: 'Minor units.' })
+  @IsInt()
+  @Min(MIN_AMOUNT)
+  @Max(MAX_AMOUNT)
+  amount: number;
+
+  @ApiPropertyOptional({ type: String, maxLength: 500, nullable: true })
+  @IsOptional()
+  @IsString()
+  @Length(1, 500)
+  @NoCardNumber()
+  description?: string | null;
+}
+
+export class DepositDto {
+  @ApiProperty({ example: 'dep_Qm3x9LkT2vBn8aW1' }) id: string;
+  @ApiProperty({ enum: ['deposit'] }) object: 'deposit';
+  @ApiProperty({ description: 'The account credited.' }) account: string;
+  @ApiProperty() amount: number;
+  @ApiProperty({ example: 'usd' }) currency: string;
+  @ApiProperty({ type: String, nullable: true }) description: string | null;
+  @ApiProperty({ format: 'date-time' }) created_at: string;
+}
+
+export const ENTRY_TYPES = ['deposit', 'charge', 'capture', 'refund'] as const;
+export type EntryType = (typeof ENTRY_TYPES)[number];
+
+export class EntryDto {
+  @ApiProperty({ example: 'ent_7Hq2LwP0sZcV4nXb' }) id: string;
+  @ApiProperty({ enum: ['entry'] }) object: 'entry';
+  @ApiProperty() account: string;
+  @ApiProperty({ description: "Signed from the account's side: a deposit or refund is positive, a charge or capture negative." })
+  amount: number;
+  @ApiProperty({ example: 'usd' }) currency: string;
+  @ApiProperty({ enum: ENTRY_TYPES }) type: EntryType;
+  @ApiProperty({ description: 'Id of the deposit, charge or refund.' }) reference: string;
+  @ApiProperty({ format: 'date-time' }) created_at: string;
+}

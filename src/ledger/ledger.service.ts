@@ -1,0 +1,62 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { AccountsRepository } from '../accounts/accounts.repository.js';
+import { NotFoundError } from '../common/domain-error.js';
+import { newId } from '../common/ids.js';
+import { DEFAULT_LIMIT, ListPage, ListQueryDto, toPage } from '../common/pagination.js';
+import type { CreateDepositDto, DepositDto, EntryDto } from './dto/ledger.dto.js';
+import { DepositRow, EntryRow, LedgerRepository } from './ledger.repository.js';
+
+function toDepositDto(row: DepositRow): DepositDto {
+  return {
+    id: row.id,
+    object: 'deposit',
+    account: row.account_id,
+    amount: Number(row.amount),
+    currency: row.currency,
+    description: row.description,
+    created_at: row.created_at.toISOString(),
+  };
+}
+
+function toEntryDto(row: EntryRow): EntryDto {
+  return {
+    id: row.id,
+    object: 'entry',
+    account: row.account_id,
+    amount: Number(row.amount),
+    currency: row.currency,
+    type: row.type,
+    reference: row.reference,
+    created_at: row.created_at.toISOString(),
+  };
+}
+
+@Injectable()
+export class LedgerService {
+  constructor(
+    private readonly ledger: LedgerRepository,
+    private readonly accounts: AccountsRepository,
+  ) {}
+
+  async deposit(tx: EntityManager, merchantId: string, accountId: string, body: CreateDepositDto): Promise<DepositDto> {
+    const row = await this.ledger.deposit(tx, merchantId, accountId, body.amount, body.description ?? null, {
+      deposit: newId('dep'),
+      creditEntry: newId('ent'),
+      debitEntry: newId('ent'),
+    });
+    if (!row) throw new NotFoundError('account', accountId);
+    return toDepositDto(row);
+  }
+
+  async entries(merchantId: string, accountId: string, query: ListQueryDto): Promise<ListPage<EntryDto>> {
+    if (!(await this.accounts.find(undefined, merchantId, accountId))) throw new NotFoundError('account', accountId);
+    const limit = query.limit ?? DEFAULT_LIMIT;
+    let afterSeq: string | undefined;
+    if (query.starting_after !== undefined) {
+      afterSeq = await this.ledger.entrySeq(merchantId, accountId, query.starting_after);
+      if (afterSeq === undefined) throw new NotFoundError('entry', query.starting_after);
+    }
+    return toPage(await this.ledger.listEntries(merchantId, accountId, limit, afterSeq), limit, toEntryDto);
+  }
+}

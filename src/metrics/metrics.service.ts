@@ -1,0 +1,65 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type IdempotencyOutcome = 'new' | 'replayed' | 'mismatch' | 'in_progress';
+
+/** Prometheus metrics of the service; one registry per application instance. */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+
+  private readonly httpRequests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests by method, route and status.',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request latency by method, route and status.',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  private readonly idempotency = new Counter({
+    name: 'idempotency_requests_total',
+    help: 'Requests with an Idempotency-Key by outcome: new (executed), replayed, mismatch (422), in_progress (409).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly charges = new Counter({
+    name: 'charges_total',
+    help: 'Charge attempts by outcome (succeeded, authorized, or the problem code).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly chargeDuration = new Histogram({
+    name: 'charge_duration_seconds',
+    help: 'Time to execute a new charge inside its transaction (replays excluded).',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  observeHttp(method: string, route: string, status: number, seconds: number): void {
+    const labels = { method, route, status: String(status) };
+    this.httpRequests.inc(labels);
+    this.httpDuration.observe(labels, seconds);
+  }
+
+  countIdempotency(outcome: IdempotencyOutcome): void {
+    this.idempotency.inc({ outcome });
+  }
+
+  observeCharge(outcome: string, seconds: number): void {
+    this.charges.inc({ outcome });
+    this.chargeDuration.observe(seconds);
+  }
+}

@@ -1,0 +1,36 @@
+// Jest loads its global setup outside the module system that compiles the TypeScript tests, so this
+// file is plain JavaScript and uses the compiled service (npm test builds it first).
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from '../../dist/src/config/data-source-options.js';
+import { startEmbeddedPostgres } from '../../dist/src/database/embedded-postgres.js';
+import { migrateDatabase } from '../../dist/src/database/migrate.js';
+
+/**
+ * Starts the database once for the whole run: an embedded PostgreSQL with a fresh database, or
+ * the server of DATABASE_URL (whose database name must contain "test": the suite writes to it).
+ * Test files reach it through TEST_DATABASE_URL; each makes its own merchants, so they run in
+ * parallel safely.
+ */
+export default async function globalSetup() {
+  let url = process.env.DATABASE_URL;
+  if (url) {
+    const database = new URL(url).pathname.slice(1);
+    if (!database.includes('test')) {
+      throw new Error(`Refusing to run the tests against "${database}": use a database whose name contains "test".`);
+    }
+  } else {
+    globalThis.embeddedTestDatabase = await startEmbeddedPostgres({
+      dataDir: '.data/test-pg',
+      database: 'payments_test',
+      recreateDatabase: true,
+    });
+    url = globalThis.embeddedTestDatabase.url;
+  }
+  const dataSource = await new DataSource(dataSourceOptions(url, 2)).initialize();
+  try {
+    await migrateDatabase(dataSource);
+  } finally {
+    await dataSource.destroy();
+  }
+  process.env.TEST_DATABASE_URL = url;
+}
