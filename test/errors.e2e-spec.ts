@@ -1,0 +1,106 @@
+import { TcpProxy } from './support/tcp-proxy.js';
+import { ADMIN_TOKEN, MerchantClient, TestApp, type Reply } from './support/test-app.js';
+
+function expectProblem(reply: Reply, status: number, code: string): void {
+  expect(reply.status).toBe(status);
+  expect(reply.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  expect(reply.body).toMatchObject({ type: `urn:payments:problem:${code}`, status, code });
+  expect(typeof reply.body.title).toBe('string');
+  expect(typeof reply.body.detail).toBe('string');
+  expect(reply.text).not.toMatch(/\bat .+\.(js|ts):\d+|SELECT|INSERT|UPDATE|postgres|QueryFailed/i);
+}
+
+describe('errors are problem+json with a stable code', () => {
+  let app: TestApp;
+  let merchant: MerchantClient;
+  let accountId: string;
+
+  beforeAll(async () => {
+    app = await TestApp.start();
+    merchant = await app.merchant('errors');
+    accountId = await merchant.account(1000);
+  });
+  afterAll(() => app.close());
+
+  it('401 without, or with an unknown, API key — and the admin route refuses merchant keys', async () => {
+    expectProblem(await app.request('GET', '/v1/accounts'), 401, 'unauthenticated');
+    expectProblem(await app.request('GET', '/v1/accounts', { token: 'sk_mer_nobody.' + 'x'.repeat(43) }), 401, 'unauthenticated');
+    expectProblem(await app.request('GET', '/v1/accounts', { token: 'garbage' }), 401, 'unauthenticated');
+    expectProblem(await app.request('GET', '/v1/accounts', { token: ADMIN_TOKEN }), 401, 'unauthenticated');
+    expectProblem(await app.request('POST', '/v1/merchants', { body: { name: 'x' }, token: merchant.apiKey }), 401, 'unauthenticated');
+    expectProblem(await app.request('POST', '/v1/merchants', { body: { name: 'x' } }), 401, 'unauthenticated');
+  });
+
+  it('400 validation_failed for malformed JSON and for an empty JSON body', async () => {
+    const malformed = await merchant.request('POST', '/v1/charges', { raw: '{"amount": 1,' });
+    expectProblem(malformed, 400, 'validation_failed');
+    expect(malformed.body.errors).toEqual([{ field: 'body', message: 'must be well-formed JSON' }]);
+    expectProblem(await merchant.request('POST', '/v1/charges', { raw: '' , headers: { 'content-type': 'application/json' } }), 400, 'validation_failed');
+  });
+
+  it.each([['[1,2]'], ['"text"'], ['null'], ['42'], ['{"amount":1e400,"currency":"usd","source":"x"}'], ['{"__proto__":{"admin":true}}']])(
+    '400 for the JSON %s',
+    async (raw) => {
+      expectProblem(await merchant.request('POST', '/v1/charges', { raw }), 400, 'validation_failed');
+    },
+  );
+
+  it('413 over 100 KiB', async () => {
+    const reply = await merchant.post('/v1/accounts', { currency: 'usd', name: 'x'.repeat(110 * 1024) });
+    expectProblem(reply, 413, 'payload_too_large');
+  });
+
+  it.each([['text/plain'], ['application/x-www-form-urlencoded'], ['application/xml']])('415 for %s', async (contentType) => {
+    const reply = await merchant.request('POST', '/v1/accounts', { raw: 'currency=usd', headers: { 'content-type': contentType } });
+    expectProblem(reply, 415, 'unsupported_media_type');
+  });
+
+  it('404 for an unknown route, and for unknown ids', async () => {
+    expectProblem(await merchant.get('/v1/nothing-here'), 404, 'not_found');
+    expectProblem(await app.request('GET', '/'), 404, 'not_found');
+    expectProblem(await merchant.get('/v1/accounts/acct_missing'), 404, 'not_found');
+    expectProblem(await merchant.get('/v1/charges/ch_missing'), 404, 'not_found');
+  });
+
+  it('bad input leaves no trace', async () => {
+    const before = await merchant.balanceOf(accountId);
+    await merchant.post('/v1/charges', { amount: -5, currency: 'usd', source: accountId });
+    await merchant.post('/v1/charges', { amount: 5, currency: 'usd', source: accountId, balance: 0 });
+    await merchant.request('POST', '/v1/charges', { raw: '{oops' });
+    expect(await merchant.balanceOf(accountId)).toEqual(before);
+    expect((await merchant.get(`/v1/charges?source=${accountId}`)).body.data).toEqual([]);
+  });
+
+  it('503 unavailable with Retry-After while the database is unreachable, and recovers without a restart', async () => {
+    const databaseUrl = process.env.TEST_DATABASE_URL!;
+    const proxy = TcpProxy.forDatabaseUrl(databaseUrl);
+    await proxy.start();
+    const cutOff = await TestApp.start({}, proxy.urlFor(databaseUrl));
+    try {
+      const client = new MerchantClient(cutOff, merchant.id, merchant.apiKey);
+      expect((await client.get('/health/ready')).status).toBe(200);
+      const key = 'during-outage';
+      const body = { amount: 100, currency: 'usd', source: accountId };
+
+      await proxy.cut();
+      const ready = await client.get('/health/ready');
+      expectProblem(ready, 503, 'unavailable');
+      const charge = await client.post('/v1/charges', body, key);
+      expectProblem(charge, 503, 'unavailable');
+      expect(charge.headers.get('retry-after')).toBe('1');
+      expect((await client.get('/health/live')).status).toBe(200);
+
+      await proxy.restore();
+      expect((await client.get('/health/ready')).status).toBe(200);
+      // Nothing was recorded during the outage: the same key now runs, once.
+      const retried = await client.post('/v1/charges', body, key);
+      expect(retried.status).toBe(201);
+      expect(retried.headers.get('idempotent-replayed')).toBeNull();
+      expect((await client.post('/v1/charges', body, key)).headers.get('idempotent-replayed')).toBe('true');
+      expect(await merchant.balanceOf(accountId)).toEqual({ balance: 900, held: 0 });
+    } finally {
+      await cutOff.close();
+      await proxy.cut();
+    }
+  });
+});

@@ -1,0 +1,80 @@
+import { MerchantClient, TestApp } from './support/test-app.js';
+
+describe('operations', () => {
+  let app: TestApp;
+  let merchant: MerchantClient;
+
+  beforeAll(async () => {
+    app = await TestApp.start();
+    merchant = await app.merchant('operations');
+  });
+  afterAll(() => app.close());
+
+  it('answers liveness and readiness without authentication', async () => {
+    expect(await app.request('GET', '/health/live')).toMatchObject({ status: 200, body: { status: 'ok' } });
+    expect(await app.request('GET', '/health/ready')).toMatchObject({ status: 200, body: { status: 'ok' } });
+  });
+
+  it('echoes a sane X-Request-Id and makes one up otherwise', async () => {
+    const given = await app.request('GET', '/health/live', { headers: { 'x-request-id': 'trace-123' } });
+    expect(given.headers.get('x-request-id')).toBe('trace-123');
+    const made = await app.request('GET', '/health/live', { headers: { 'x-request-id': 'bad id with spaces' } });
+    expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('exposes Prometheus metrics by route and status, and the idempotency and charge outcomes', async () => {
+    const source = await merchant.account(1_000);
+    await merchant.post('/v1/charges', { amount: 10, currency: 'usd', source }, 'metrics-key');
+    await merchant.post('/v1/charges', { amount: 10, currency: 'usd', source }, 'metrics-key');
+    await merchant.post('/v1/charges', { amount: 11, currency: 'usd', source }, 'metrics-key');
+    await merchant.post('/v1/charges', { amount: 10_000, currency: 'usd', source });
+    const metrics = await app.request('GET', '/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers.get('content-type')).toContain('text/plain');
+    const text = metrics.text;
+    expect(text).toMatch(/http_requests_total\{method="POST",route="\/v1\/charges",status="201"\} \d+/);
+    expect(text).toMatch(/http_request_duration_seconds_bucket\{le="[0-9.]+",method="POST",route="\/v1\/charges",status="201"\}/);
+    expect(text).toMatch(/idempotency_requests_total\{outcome="new"\} \d+/);
+    expect(text).toMatch(/idempotency_requests_total\{outcome="replayed"\} [1-9]/);
+    expect(text).toMatch(/idempotency_requests_total\{outcome="mismatch"\} [1-9]/);
+    expect(text).toMatch(/charges_total\{outcome="succeeded"\} [1-9]/);
+    expect(text).toMatch(/charges_total\{outcome="insufficient_funds"\} [1-9]/);
+    expect(text).toMatch(/charge_duration_seconds_count [1-9]/);
+  });
+
+  it('serves the OpenAPI document and Swagger UI, generated from the code', async () => {
+    const reply = await app.request('GET', '/openapi.json');
+    expect(reply.status).toBe(200);
+    const doc = reply.body;
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths).sort()).toEqual(
+      [
+        '/health/live',
+        '/health/ready',
+        '/v1/accounts',
+        '/v1/accounts/{id}',
+        '/v1/accounts/{id}/deposits',
+        '/v1/accounts/{id}/entries',
+        '/v1/balance',
+        '/v1/charges',
+        '/v1/charges/{id}',
+        '/v1/merchants',
+      ].sort(),
+    );
+    const createCharge = doc.paths['/v1/charges'].post;
+    expect(createCharge.parameters).toContainEqual(expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: true }));
+    expect(Object.keys(createCharge.responses).sort()).toEqual(['201', '400', '401', '402', '404', '409', '413', '415', '422', '503']);
+    expect(Object.keys(createCharge.responses['201'].headers).sort()).toEqual(['Idempotency-Expires', 'Idempotent-Replayed', 'Location']);
+    expect(createCharge.responses['409'].headers).toHaveProperty('Retry-After');
+    expect(createCharge.responses['402'].content).toHaveProperty(['application/problem+json']);
+    const put = doc.paths['/v1/accounts/{id}'].put;
+    expect(put.parameters).toContainEqual(expect.objectContaining({ name: 'Idempotency-Key', required: false }));
+    expect(Object.keys(put.responses)).toEqual(expect.arrayContaining(['200', '201', '412', '428']));
+    expect(doc.components.schemas.CreateChargeDto.required).toEqual(['amount', 'currency', 'source']);
+    expect(doc.components.schemas.ProblemDetailsDto.properties.code.enum).toContain('idempotency_key_reused');
+
+    const docs = await app.request('GET', '/docs');
+    expect(docs.status).toBe(200);
+    expect(docs.text).toContain('swagger');
+  });
+});
