@@ -45,7 +45,7 @@ describe('atomicity: the charge and its idempotency record commit together or no
         `SELECT (SELECT count(*) FROM charges WHERE merchant_id = $1)::int AS charges,
                 (SELECT count(*) FROM ledger_entries WHERE merchant_id = $1 AND type = 'charge')::int AS entries,
                 (SELECT count(*) FROM idempotency_keys WHERE merchant_id = $1 AND key = $2)::int AS keys,
-                (SELECT balance FROM accounts WHERE merchant_id = $1 AND id = 'balance:usd')::text AS merchant_balance`,
+                (SELECT sum(amount) FROM ledger_entries WHERE merchant_id = $1 AND account_id = 'balance:usd')::text AS merchant_balance`,
         [merchant.id, key],
       );
       return row;

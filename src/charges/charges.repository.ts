@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { queryRows } from '../database/query-rows.js';
+import { preparedRows, queryRows } from '../database/query-rows.js';
 import { merchantBalanceAccountSql } from '../ledger/ledger.repository.js';
 import type { ChargeStatus } from './dto/charge.dto.js';
 
@@ -49,8 +49,8 @@ const ATTEMPT_RESULT = `SELECT source.currency AS source_currency, charge.*
 
 /**
  * A captured charge in one statement: debit the source only if it has the funds available
- * (guarded UPDATE: the database decides 402, no read-then-write race), credit the merchant's
- * balance, write the charge and both ledger entries.
+ * (guarded UPDATE: the database decides 402, no read-then-write race), write the charge and both
+ * ledger entries (the credit on the merchant's append-only balance account, made on first use).
  */
 const CAPTURED_CHARGE_SQL = `
 WITH ${SOURCE_CTE},
@@ -60,8 +60,8 @@ debited AS (
   RETURNING id
 ), credited AS (
   INSERT INTO accounts (merchant_id, id, kind, currency, balance)
-  SELECT $1, ${merchantBalanceAccountSql('$5')}, 'merchant_balance', $5, $4::bigint FROM debited
-  ON CONFLICT (merchant_id, id) DO UPDATE SET balance = accounts.balance + EXCLUDED.balance, updated_at = now()
+  SELECT $1, ${merchantBalanceAccountSql('$5')}, 'merchant_balance', $5, 0 FROM debited
+  ON CONFLICT (merchant_id, id) DO NOTHING
 ), charge AS (
   INSERT INTO charges (merchant_id, id, source_account_id, amount, currency, status, amount_captured, description, metadata)
   SELECT $1, $3, $2, $4::bigint, $5, 'succeeded', $4::bigint, $6, $7::jsonb FROM debited
@@ -103,8 +103,11 @@ export class ChargesRepository {
       JSON.stringify(charge.metadata),
     ];
     const rows = capture
-      ? await queryRows<ChargeRow & { source_currency: string | null }>(tx, CAPTURED_CHARGE_SQL, [...parameters, ...charge.entryIds])
-      : await queryRows<ChargeRow & { source_currency: string | null }>(tx, AUTHORIZED_CHARGE_SQL, parameters);
+      ? await preparedRows<ChargeRow & { source_currency: string | null }>(tx, 'charge_captured', CAPTURED_CHARGE_SQL, [
+          ...parameters,
+          ...charge.entryIds,
+        ])
+      : await preparedRows<ChargeRow & { source_currency: string | null }>(tx, 'charge_authorized', AUTHORIZED_CHARGE_SQL, parameters);
     const row = rows[0]!;
     const { source_currency: sourceCurrency, ...charged } = row;
     return { charge: charged.id ? charged : undefined, sourceCurrency };
@@ -141,11 +144,15 @@ export class ChargesRepository {
     return rows[0]?.seq;
   }
 
-  /** The merchant's balance accounts (available) and uncaptured authorisations (pending). */
+  /** The merchant's balance accounts, summed from their entries (available), and uncaptured authorisations (pending). */
   async balances(merchantId: string): Promise<{ available: { currency: string; amount: string }[]; pending: { currency: string; amount: string }[] }> {
     const available = await queryRows<{ currency: string; amount: string }>(
       this.dataSource.manager,
-      `SELECT currency, balance AS amount FROM accounts WHERE merchant_id = $1 AND kind = 'merchant_balance' ORDER BY currency`,
+      `SELECT a.currency, coalesce(sum(e.amount), 0)::bigint AS amount
+         FROM accounts a
+         LEFT JOIN ledger_entries e ON e.merchant_id = a.merchant_id AND e.account_id = a.id
+        WHERE a.merchant_id = $1 AND a.kind = 'merchant_balance'
+        GROUP BY a.currency ORDER BY a.currency`,
       [merchantId],
     );
     const pending = await queryRows<{ currency: string; amount: string }>(

@@ -1,3 +1,4 @@
+import type { PoolClient } from 'pg';
 import type { EntityManager } from 'typeorm';
 
 /**
@@ -10,4 +11,17 @@ export async function queryRows<T>(manager: EntityManager, sql: string, paramete
     return result[0] as T[];
   }
   return result as T[];
+}
+
+/**
+ * Runs a statement of the hot path (the idempotency lookup and record, a charge, a deposit) as a
+ * named prepared statement on the transaction's connection: PostgreSQL parses and plans it once
+ * per connection instead of on every request. `name` must always go with the same `sql`.
+ */
+export async function preparedRows<T>(manager: EntityManager, name: string, sql: string, parameters: unknown[]): Promise<T[]> {
+  const runner = manager.queryRunner;
+  if (!runner) return queryRows<T>(manager, sql, parameters);
+  const client = (await runner.connect()) as PoolClient;
+  const result = await client.query<T & object>({ name, text: sql, values: parameters });
+  return result.rows;
 }

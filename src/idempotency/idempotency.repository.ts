@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { queryRows } from '../database/query-rows.js';
+import { preparedRows, queryRows } from '../database/query-rows.js';
 
 /** A response as recorded against a key, replayed byte for byte. */
 export interface RecordedResponse {
@@ -40,8 +40,9 @@ export class IdempotencyRepository {
    * "in progress" instead of queueing on a row lock; the primary key is the final guard.
    */
   async lockAndFind(manager: EntityManager, merchantId: string, key: string): Promise<KeyLock> {
-    const rows = await queryRows<LockRow>(
+    const rows = await preparedRows<LockRow>(
       manager,
+      'idempotency_lock_and_find',
       `SELECT pg_try_advisory_xact_lock(hashtextextended($1 || chr(10) || $2, 0)) AS locked,
               r.fingerprint, r.status, r.body, r.headers, r.expires_at
          FROM (SELECT 1) AS one
@@ -76,8 +77,9 @@ export class IdempotencyRepository {
     response: RecordedResponse,
     ttlSeconds: number,
   ): Promise<Date | undefined> {
-    const rows = await queryRows<{ expires_at: Date }>(
+    const rows = await preparedRows<{ expires_at: Date }>(
       manager,
+      'idempotency_save',
       `INSERT INTO idempotency_keys (merchant_id, key, fingerprint, status, body, headers, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
        ON CONFLICT (merchant_id, key) DO UPDATE

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { queryRows } from '../database/query-rows.js';
+import { preparedRows, queryRows } from '../database/query-rows.js';
 import type { EntryType } from './dto/ledger.dto.js';
 
 export interface DepositRow {
@@ -24,7 +24,8 @@ export interface EntryRow {
 
 /**
  * System ledger accounts of a merchant, one per currency, created on first use. Their ids hold a
- * ':' so no client-chosen id can take them.
+ * ':' so no client-chosen id can take them. They are append-only: their balance is the sum of
+ * their entries (their row is never updated, so concurrent movements never queue on it).
  */
 export const externalAccountSql = (currency: string) => `'external:' || ${currency}`;
 export const merchantBalanceAccountSql = (currency: string) => `'balance:' || ${currency}`;
@@ -34,9 +35,9 @@ export class LedgerRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /**
-   * A deposit in one statement: credit the customer account, debit the merchant's external
-   * account (money entering the system), write the deposit and both entries. No row: no such
-   * account for this merchant.
+   * A deposit in one statement: credit the customer account, write the deposit and both entries
+   * (the other one on the merchant's external account: money entering the system). No row: no
+   * such account for this merchant.
    */
   async deposit(
     tx: EntityManager,
@@ -46,16 +47,17 @@ export class LedgerRepository {
     description: string | null,
     ids: { deposit: string; creditEntry: string; debitEntry: string },
   ): Promise<DepositRow | undefined> {
-    const rows = await queryRows<DepositRow>(
+    const rows = await preparedRows<DepositRow>(
       tx,
+      'deposit',
       `WITH credited AS (
          UPDATE accounts SET balance = balance + $3::bigint, updated_at = now()
           WHERE merchant_id = $1 AND id = $2 AND kind = 'customer'
          RETURNING id, currency
        ), external AS (
          INSERT INTO accounts (merchant_id, id, kind, currency, balance)
-         SELECT $1, ${externalAccountSql('currency')}, 'external', currency, -$3::bigint FROM credited
-         ON CONFLICT (merchant_id, id) DO UPDATE SET balance = accounts.balance + EXCLUDED.balance, updated_at = now()
+         SELECT $1, ${externalAccountSql('currency')}, 'external', currency, 0 FROM credited
+         ON CONFLICT (merchant_id, id) DO NOTHING
        ), deposit AS (
          INSERT INTO deposits (merchant_id, id, account_id, amount, currency, description)
          SELECT $1, $4, id, $3::bigint, currency, $5 FROM credited
