@@ -1,20 +1,35 @@
-import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { EntityManager } from 'typeorm';
 import { ApiProblems, ApiSuccess, IdempotentOperation } from '../common/openapi.js';
 import { ListOf, type ListPage } from '../common/pagination.js';
-import { Tx } from '../idempotency/idempotency.decorators.js';
+import { assertNoFields } from '../common/validation.js';
+import { IdempotencyContext, IdempotentPerItem, Tx } from '../idempotency/idempotency.decorators.js';
+import { BatchChargesService, type BatchKey } from './batch-charges.service.js';
 import { MerchantId } from '../merchants/auth.decorators.js';
 import { ChargesService } from './charges.service.js';
-import { BalanceDto, ChargeDto, CreateChargeDto, ListChargesQueryDto } from './dto/charge.dto.js';
+import {
+  BalanceDto,
+  BatchChargesDto,
+  BatchResultDto,
+  CaptureChargeDto,
+  ChargeDto,
+  CreateChargeDto,
+  CreateRefundDto,
+  ListChargesQueryDto,
+  RefundDto,
+} from './dto/charge.dto.js';
 
 @ApiTags('charges')
 @ApiBearerAuth('api_key')
 @ApiProblems(401, 503)
 @Controller('v1')
 export class ChargesController {
-  constructor(private readonly charges: ChargesService) {}
+  constructor(
+    private readonly charges: ChargesService,
+    private readonly batches: BatchChargesService,
+  ) {}
 
   @Post('charges')
   @ApiOperation({
@@ -34,6 +49,61 @@ export class ChargesController {
     const charge = await this.charges.create(tx, merchantId, body);
     void reply.header('Location', `/v1/charges/${charge.id}`);
     return charge;
+  }
+
+  @Post('charges/batch')
+  @HttpCode(200)
+  @IdempotentPerItem()
+  @ApiOperation({
+    summary: 'Up to 100 charges under one Idempotency-Key, each committed on its own.',
+    description:
+      "Each item is exactly a POST /v1/charges request and gets the status it would have had alone (201, or the recorded 402 / 404 / 422 with its problem). A failing item never undoes another. Each item's outcome is recorded with its effect, so a batch cut off part-way (crash, lost connection: 503/500) and retried with the same key runs only the items that had not committed; a replay of a finished batch is identical. An invalid item makes the whole batch 400 and nothing runs.",
+  })
+  @IdempotentOperation()
+  @ApiSuccess({ status: 200, type: BatchResultDto, description: 'One result per item, in order.', recorded: true })
+  @ApiProblems(413, 415)
+  batch(@IdempotencyContext() batch: BatchKey, @Body() body: BatchChargesDto): Promise<BatchResultDto> {
+    return this.batches.run(batch, body.charges);
+  }
+
+  @Post('charges/:id/capture')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Capture an authorised charge, fully or partly.',
+    description: 'At most the authorised amount (default: all of it); the uncaptured rest is released. Only an authorized charge can be captured (409 invalid_state).',
+  })
+  @IdempotentOperation()
+  @ApiSuccess({ status: 200, type: ChargeDto, description: 'The captured charge (status succeeded).', recorded: true })
+  @ApiProblems(404, 413, 415)
+  capture(@Tx() tx: EntityManager, @MerchantId() merchantId: string, @Param('id') id: string, @Body() body: CaptureChargeDto): Promise<ChargeDto> {
+    return this.charges.capture(tx, merchantId, id, body);
+  }
+
+  @Post('charges/:id/cancel')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Cancel an authorised charge, releasing the hold.',
+    description: 'The body may be empty or absent. Only an authorized charge can be canceled (409 invalid_state).',
+  })
+  @IdempotentOperation()
+  @ApiBody({ required: false, description: 'No fields.', schema: { type: 'object', additionalProperties: false } })
+  @ApiSuccess({ status: 200, type: ChargeDto, description: 'The canceled charge.', recorded: true })
+  @ApiProblems(404, 413, 415)
+  cancel(@Tx() tx: EntityManager, @MerchantId() merchantId: string, @Param('id') id: string, @Body() body: unknown): Promise<ChargeDto> {
+    assertNoFields(body);
+    return this.charges.cancel(tx, merchantId, id);
+  }
+
+  @Post('charges/:id/refunds')
+  @ApiOperation({
+    summary: 'Refund a captured charge, fully or partly; many refunds per charge.',
+    description: 'Default amount: all that is left. Refunds never sum to more than amount_captured (409 invalid_state).',
+  })
+  @IdempotentOperation()
+  @ApiSuccess({ status: 201, type: RefundDto, description: 'The refund.', recorded: true })
+  @ApiProblems(404, 413, 415)
+  refund(@Tx() tx: EntityManager, @MerchantId() merchantId: string, @Param('id') id: string, @Body() body: CreateRefundDto): Promise<RefundDto> {
+    return this.charges.refund(tx, merchantId, id, body);
   }
 
   @Get('charges')

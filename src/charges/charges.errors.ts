@@ -23,3 +23,9 @@ export class CurrencyMismatchError extends DomainError {
     });
   }
 }
+
+export class InvalidStateError extends DomainError {
+  constructor(detail: string) {
+    super({ status: 409, code: 'invalid_state', title: 'Invalid state', detail, recorded: true });
+  }
+}

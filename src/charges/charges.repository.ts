@@ -88,6 +88,131 @@ held AS (
 )
 ${ATTEMPT_RESULT}`;
 
+/** The charge as the lifecycle statement found it (locked), so a refused transition can be explained. */
+export interface TransitionAttempt<T> {
+  result: T | undefined;
+  /** Null when the merchant has no such charge. */
+  found: { status: ChargeStatus; amount: number; amountCaptured: number; amountRefunded: number } | null;
+}
+
+interface TargetColumns {
+  target_status: ChargeStatus | null;
+  target_amount: string | null;
+  target_captured: string | null;
+  target_refunded: string | null;
+}
+
+// Each lifecycle statement starts by locking the charge row (FOR UPDATE, which also reads its
+// latest committed version), then changes it only if the transition is allowed. Two concurrent
+// transitions of one charge therefore run one after the other, and the second sees the first.
+const TARGET_CTE = `target AS (
+  SELECT id, status, amount, amount_captured, amount_refunded, source_account_id, currency
+    FROM charges WHERE merchant_id = $1 AND id = $2
+     FOR UPDATE
+)`;
+
+const TARGET_RESULT = `target.status AS target_status, target.amount AS target_amount,
+       target.amount_captured AS target_captured, target.amount_refunded AS target_refunded`;
+
+/** Capture an authorisation, fully or partly: take the captured amount, release the whole hold. */
+const CAPTURE_SQL = `
+WITH ${TARGET_CTE},
+captured AS (
+  UPDATE charges c SET status = 'succeeded', amount_captured = coalesce($3::bigint, t.amount), updated_at = now()
+    FROM target t
+   WHERE c.merchant_id = $1 AND c.id = t.id AND t.status = 'authorized' AND coalesce($3::bigint, t.amount) <= t.amount
+  RETURNING ${CHARGE_COLUMNS.split(', ').map((column) => `c.${column}`).join(', ')}
+), settled AS (
+  UPDATE accounts a SET held = a.held - c.amount, balance = a.balance - c.amount_captured, updated_at = now()
+    FROM captured c
+   WHERE a.merchant_id = $1 AND a.id = c.source_account_id
+), merchant_balance AS (
+  INSERT INTO accounts (merchant_id, id, kind, currency, balance)
+  SELECT $1, ${merchantBalanceAccountSql('c.currency')}, 'merchant_balance', c.currency, 0 FROM captured c
+  ON CONFLICT (merchant_id, id) DO NOTHING
+), entries AS (
+  INSERT INTO ledger_entries (merchant_id, id, account_id, amount, currency, type, reference)
+  SELECT $1, e.id, e.account_id, e.amount, c.currency, 'capture', c.id
+    FROM captured c
+   CROSS JOIN LATERAL (VALUES ($4, c.source_account_id, -c.amount_captured),
+                              ($5, ${merchantBalanceAccountSql('c.currency')}, c.amount_captured)) AS e (id, account_id, amount)
+)
+SELECT ${TARGET_RESULT}, captured.*
+  FROM (SELECT 1) AS one LEFT JOIN target ON true LEFT JOIN captured ON true`;
+
+/** Cancel an authorisation: release the hold. No money moved, so no entries. */
+const CANCEL_SQL = `
+WITH ${TARGET_CTE},
+canceled AS (
+  UPDATE charges c SET status = 'canceled', updated_at = now()
+    FROM target t
+   WHERE c.merchant_id = $1 AND c.id = t.id AND t.status = 'authorized'
+  RETURNING ${CHARGE_COLUMNS.split(', ').map((column) => `c.${column}`).join(', ')}
+), released AS (
+  UPDATE accounts a SET held = a.held - c.amount, updated_at = now()
+    FROM canceled c
+   WHERE a.merchant_id = $1 AND a.id = c.source_account_id
+)
+SELECT ${TARGET_RESULT}, canceled.*
+  FROM (SELECT 1) AS one LEFT JOIN target ON true LEFT JOIN canceled ON true`;
+
+/**
+ * Refund part or all of what is left of a captured charge: money goes back from the merchant's
+ * balance to the source. The charge's amount_refunded can never pass amount_captured (checked
+ * here, and by the charges_refunded_within_captured constraint).
+ */
+const REFUND_SQL = `
+WITH ${TARGET_CTE},
+refunded AS (
+  UPDATE charges c SET amount_refunded = c.amount_refunded + coalesce($3::bigint, t.amount_captured - t.amount_refunded), updated_at = now()
+    FROM target t
+   WHERE c.merchant_id = $1 AND c.id = t.id AND t.status = 'succeeded'
+     AND coalesce($3::bigint, t.amount_captured - t.amount_refunded) BETWEEN 1 AND t.amount_captured - t.amount_refunded
+  RETURNING c.id, c.source_account_id, c.currency, coalesce($3::bigint, t.amount_captured - t.amount_refunded) AS refund_amount
+), credited AS (
+  UPDATE accounts a SET balance = a.balance + r.refund_amount, updated_at = now()
+    FROM refunded r
+   WHERE a.merchant_id = $1 AND a.id = r.source_account_id
+), refund AS (
+  INSERT INTO refunds (merchant_id, id, charge_id, amount, currency, reason)
+  SELECT $1, $4, r.id, r.refund_amount, r.currency, $5 FROM refunded r
+  RETURNING id, charge_id, amount, currency, reason, status, created_at
+), entries AS (
+  INSERT INTO ledger_entries (merchant_id, id, account_id, amount, currency, type, reference)
+  SELECT $1, e.id, e.account_id, e.amount, r.currency, 'refund', $4
+    FROM refunded r
+   CROSS JOIN LATERAL (VALUES ($6, r.source_account_id, r.refund_amount),
+                              ($7, ${merchantBalanceAccountSql('r.currency')}, -r.refund_amount)) AS e (id, account_id, amount)
+)
+SELECT ${TARGET_RESULT}, refund.*
+  FROM (SELECT 1) AS one LEFT JOIN target ON true LEFT JOIN refund ON true`;
+
+export interface RefundRow {
+  id: string;
+  charge_id: string;
+  amount: string;
+  currency: string;
+  reason: string | null;
+  status: 'succeeded';
+  created_at: Date;
+}
+
+function attemptOf<T extends { id: string | null }>(row: T & TargetColumns): TransitionAttempt<T> {
+  const { target_status, target_amount, target_captured, target_refunded, ...result } = row;
+  return {
+    result: result.id ? (result as unknown as T) : undefined,
+    found:
+      target_status === null
+        ? null
+        : {
+            status: target_status,
+            amount: Number(target_amount),
+            amountCaptured: Number(target_captured),
+            amountRefunded: Number(target_refunded),
+          },
+  };
+}
+
 @Injectable()
 export class ChargesRepository {
   constructor(private readonly dataSource: DataSource) {}
@@ -111,6 +236,33 @@ export class ChargesRepository {
     const row = rows[0]!;
     const { source_currency: sourceCurrency, ...charged } = row;
     return { charge: charged.id ? charged : undefined, sourceCurrency };
+  }
+
+  async capture(tx: EntityManager, merchantId: string, id: string, amount: number | null, entryIds: [string, string]): Promise<TransitionAttempt<ChargeRow>> {
+    const rows = await queryRows<ChargeRow & TargetColumns>(tx, CAPTURE_SQL, [merchantId, id, amount, ...entryIds]);
+    return attemptOf(rows[0]!);
+  }
+
+  async cancel(tx: EntityManager, merchantId: string, id: string): Promise<TransitionAttempt<ChargeRow>> {
+    const rows = await queryRows<ChargeRow & TargetColumns>(tx, CANCEL_SQL, [merchantId, id]);
+    return attemptOf(rows[0]!);
+  }
+
+  async refund(
+    tx: EntityManager,
+    merchantId: string,
+    chargeId: string,
+    refund: { id: string; amount: number | null; reason: string | null; entryIds: [string, string] },
+  ): Promise<TransitionAttempt<RefundRow>> {
+    const rows = await queryRows<RefundRow & TargetColumns>(tx, REFUND_SQL, [
+      merchantId,
+      chargeId,
+      refund.amount,
+      refund.id,
+      refund.reason,
+      ...refund.entryIds,
+    ]);
+    return attemptOf(rows[0]!);
   }
 
   async find(merchantId: string, id: string): Promise<ChargeRow | undefined> {

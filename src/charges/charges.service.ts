@@ -4,9 +4,9 @@ import { DomainError, NotFoundError } from '../common/domain-error.js';
 import { newId } from '../common/ids.js';
 import { DEFAULT_LIMIT, ListPage, toPage } from '../common/pagination.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { CurrencyMismatchError, InsufficientFundsError } from './charges.errors.js';
-import { ChargeRow, ChargesRepository } from './charges.repository.js';
-import type { BalanceDto, ChargeDto, CreateChargeDto, ListChargesQueryDto } from './dto/charge.dto.js';
+import { CurrencyMismatchError, InsufficientFundsError, InvalidStateError } from './charges.errors.js';
+import { ChargeRow, ChargesRepository, RefundRow } from './charges.repository.js';
+import type { BalanceDto, CaptureChargeDto, ChargeDto, CreateChargeDto, CreateRefundDto, ListChargesQueryDto, RefundDto } from './dto/charge.dto.js';
 
 export function toChargeDto(row: ChargeRow): ChargeDto {
   const amountCaptured = Number(row.amount_captured);
@@ -24,6 +24,19 @@ export function toChargeDto(row: ChargeRow): ChargeDto {
     refunded: amountCaptured > 0 && amountRefunded === amountCaptured,
     description: row.description,
     metadata: row.metadata,
+    created_at: row.created_at.toISOString(),
+  };
+}
+
+function toRefundDto(row: RefundRow): RefundDto {
+  return {
+    id: row.id,
+    object: 'refund',
+    charge: row.charge_id,
+    amount: Number(row.amount),
+    currency: row.currency,
+    reason: row.reason,
+    status: row.status,
     created_at: row.created_at.toISOString(),
   };
 }
@@ -65,6 +78,42 @@ export class ChargesService {
     } finally {
       this.metrics.observeCharge(outcome, (performance.now() - started) / 1000);
     }
+  }
+
+  /** authorized -> succeeded: take all or part of the hold, release the rest. */
+  async capture(tx: EntityManager, merchantId: string, id: string, body: CaptureChargeDto): Promise<ChargeDto> {
+    const attempt = await this.charges.capture(tx, merchantId, id, body.amount ?? null, [newId('ent'), newId('ent')]);
+    if (attempt.result) return toChargeDto(attempt.result);
+    if (!attempt.found) throw new NotFoundError('charge', id);
+    if (attempt.found.status !== 'authorized') {
+      throw new InvalidStateError(`Only an authorized charge can be captured; this one is ${attempt.found.status}.`);
+    }
+    throw new InvalidStateError(`Cannot capture ${body.amount}: only ${attempt.found.amount} was authorised.`);
+  }
+
+  /** authorized -> canceled: release the hold. */
+  async cancel(tx: EntityManager, merchantId: string, id: string): Promise<ChargeDto> {
+    const attempt = await this.charges.cancel(tx, merchantId, id);
+    if (attempt.result) return toChargeDto(attempt.result);
+    if (!attempt.found) throw new NotFoundError('charge', id);
+    throw new InvalidStateError(`Only an authorized charge can be canceled; this one is ${attempt.found.status}.`);
+  }
+
+  /** Give back part or all of what is left of a captured charge. */
+  async refund(tx: EntityManager, merchantId: string, chargeId: string, body: CreateRefundDto): Promise<RefundDto> {
+    const attempt = await this.charges.refund(tx, merchantId, chargeId, {
+      id: newId('re'),
+      amount: body.amount ?? null,
+      reason: body.reason ?? null,
+      entryIds: [newId('ent'), newId('ent')],
+    });
+    if (attempt.result) return toRefundDto(attempt.result);
+    const found = attempt.found;
+    if (!found) throw new NotFoundError('charge', chargeId);
+    if (found.status !== 'succeeded') throw new InvalidStateError(`Only a captured charge can be refunded; this one is ${found.status}.`);
+    const left = found.amountCaptured - found.amountRefunded;
+    if (left === 0) throw new InvalidStateError('This charge is already fully refunded.');
+    throw new InvalidStateError(`Cannot refund ${body.amount}: only ${left} of the captured amount is left to refund.`);
   }
 
   async get(merchantId: string, id: string): Promise<ChargeDto> {

@@ -9,6 +9,8 @@ declare module 'fastify' {
     isAdmin?: boolean;
     /** The request's transaction, opened by the idempotency interceptor for every write. */
     transactionManager?: EntityManager;
+    /** The checked Idempotency-Key of a route that records per item (@IdempotentPerItem()). */
+    idempotency?: { merchantId: string; key: string; fingerprint: string };
   }
 }
 

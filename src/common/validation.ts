@@ -25,3 +25,14 @@ export function createValidationPipe(): ValidationPipe {
     exceptionFactory: (errors) => new ValidationFailedError(flatten(errors)),
   });
 }
+
+/** For routes that take no fields: no body, or an empty JSON object. */
+export function assertNoFields(body: unknown): void {
+  if (body === undefined || body === null) return;
+  if (typeof body === 'object' && !Array.isArray(body)) {
+    const fields = Object.keys(body);
+    if (fields.length === 0) return;
+    throw new ValidationFailedError(fields.slice(0, 20).map((field) => ({ field, message: `${field} should not exist` })));
+  }
+  throw new ValidationFailedError([{ field: 'body', message: 'must be an empty object, or absent' }]);
+}

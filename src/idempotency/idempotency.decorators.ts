@@ -19,3 +19,19 @@ export const Tx = createParamDecorator((_: unknown, context: ExecutionContext): 
   if (!manager) throw new Error('@Tx() is only available in POST and PUT handlers');
   return manager;
 });
+
+export const PER_ITEM = 'idempotency:per-item';
+
+/**
+ * A route whose items each commit on their own (POST /v1/charges/batch): the interceptor opens no
+ * transaction around the handler, which records every item's outcome in that item's own
+ * transaction (BatchItemsRepository); the whole response is recorded once it is complete.
+ */
+export const IdempotentPerItem = () => SetMetadata(PER_ITEM, true);
+
+/** The checked Idempotency-Key and request fingerprint, for a @IdempotentPerItem() handler. */
+export const IdempotencyContext = createParamDecorator((_: unknown, context: ExecutionContext) => {
+  const idempotency = context.switchToHttp().getRequest<FastifyRequest>().idempotency;
+  if (!idempotency) throw new Error('@IdempotencyContext() is only available in @IdempotentPerItem() handlers');
+  return idempotency;
+});

@@ -7,7 +7,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/domain-error.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from '../common/problem.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { SHOWN_ONCE } from './idempotency.decorators.js';
+import { PER_ITEM, SHOWN_ONCE } from './idempotency.decorators.js';
 import { IdempotencyKeyReusedError, IdempotencyRequestInProgressError } from './idempotency.errors.js';
 import { IdempotencyRepository, RecordedResponse } from './idempotency.repository.js';
 import { parseIdempotencyKey, requestFingerprint } from './request-fingerprint.js';
@@ -23,6 +23,16 @@ type Attempt =
   | { kind: 'raced' }
   | { kind: 'replay'; response: RecordedResponse; expiresAt: Date }
   | { kind: 'executed'; response: RecordedResponse; expiresAt: Date | undefined };
+
+interface Call {
+  merchantId: string;
+  key: string;
+  fingerprint: string;
+  /** Response fields recorded as null (@ShownOnce()). */
+  shownOnce: string[];
+  /** The handler records item by item (@IdempotentPerItem()). */
+  perItem: boolean;
+}
 
 /** The twin request committed between our lookup and our insert: roll back, then replay it. */
 class KeyRecordedMeanwhile extends Error {}
@@ -65,14 +75,15 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const merchantId = request.merchantId ?? ADMIN_SCOPE;
     const fingerprint = requestFingerprint(request.method, request.url, request.body);
     const shownOnce = this.reflector.get<string[] | undefined>(SHOWN_ONCE, context.getHandler()) ?? [];
-    return from(this.execute(request, reply, next, { merchantId, key, fingerprint, shownOnce }));
+    const perItem = this.reflector.get<boolean | undefined>(PER_ITEM, context.getHandler()) ?? false;
+    return from(this.execute(request, reply, next, { merchantId, key, fingerprint, shownOnce, perItem }));
   }
 
   private async execute(
     request: FastifyRequest,
     reply: FastifyReply,
     next: CallHandler,
-    call: { merchantId: string; key: string; fingerprint: string; shownOnce: string[] },
+    call: Call,
   ): Promise<string> {
     const giveUpAt = Date.now() + IN_FLIGHT_WAIT_MS;
     for (;;) {
@@ -98,8 +109,9 @@ export class IdempotencyInterceptor implements NestInterceptor {
     request: FastifyRequest,
     reply: FastifyReply,
     next: CallHandler,
-    call: { merchantId: string; key: string; fingerprint: string; shownOnce: string[] },
+    call: Call,
   ): Promise<Attempt> {
+    if (call.perItem) return this.attemptPerItem(request, reply, next, call);
     try {
       return await this.inTransaction(request, async (manager): Promise<Attempt> => {
         const lock = await this.repository.lockAndFind(manager, call.merchantId, call.key);
@@ -128,6 +140,33 @@ export class IdempotencyInterceptor implements NestInterceptor {
       if (error instanceof KeyRecordedMeanwhile) return { kind: 'raced' };
       throw error;
     }
+  }
+
+  /**
+   * A route that commits item by item: look the key up (replay a finished response), then run the
+   * handler outside any transaction (it records each item with its effect), then record the whole
+   * response. A run cut off part-way leaves its committed items recorded, and the retry replays them.
+   */
+  private async attemptPerItem(request: FastifyRequest, reply: FastifyReply, next: CallHandler, call: Call): Promise<Attempt> {
+    const lookup = await this.inTransaction(request, async (manager): Promise<Attempt | undefined> => {
+      const lock = await this.repository.lockAndFind(manager, call.merchantId, call.key);
+      if (!lock.locked) return { kind: 'busy' };
+      if (!lock.stored) return undefined;
+      if (lock.stored.fingerprint !== call.fingerprint) {
+        this.metrics.countIdempotency('mismatch');
+        throw new IdempotencyKeyReusedError();
+      }
+      return { kind: 'replay', response: lock.stored, expiresAt: lock.stored.expiresAt };
+    });
+    if (lookup) return lookup;
+
+    request.idempotency = { merchantId: call.merchantId, key: call.key, fingerprint: call.fingerprint };
+    const response = await this.runHandler(next, reply);
+    const saved = await this.dataSource.transaction((manager) =>
+      this.repository.save(manager, call.merchantId, call.key, call.fingerprint, response, this.config.idempotencyTtlSeconds),
+    );
+    // Undefined: a twin request recorded the same (item-by-item identical) response first.
+    return saved ? { kind: 'executed', response, expiresAt: saved } : { kind: 'raced' };
   }
 
   private async inTransaction<T>(request: FastifyRequest, work: (manager: EntityManager) => Promise<T>): Promise<T> {

@@ -93,21 +93,32 @@ export class IdempotencyRepository {
   }
 
   /**
-   * Deletes up to `batchSize` expired keys. SKIP LOCKED keeps the purge out of the way of
-   * requests that are replacing an expired key right now.
+   * Deletes up to `batchSize` expired keys, and up to as many expired batch item records. SKIP
+   * LOCKED keeps the purge out of the way of requests that are replacing an expired key right now.
    */
   async purgeExpired(batchSize: number): Promise<number> {
-    const rows = await queryRows(
+    const rows = await queryRows<{ removed: number }>(
       this.dataSource.manager,
-      `DELETE FROM idempotency_keys
-        WHERE (merchant_id, key) IN (
-              SELECT merchant_id, key FROM idempotency_keys
-               WHERE expires_at <= now()
-               LIMIT $1
-                 FOR UPDATE SKIP LOCKED)
-       RETURNING 1`,
+      `WITH keys AS (
+         DELETE FROM idempotency_keys
+          WHERE (merchant_id, key) IN (
+                SELECT merchant_id, key FROM idempotency_keys
+                 WHERE expires_at <= now()
+                 LIMIT $1
+                   FOR UPDATE SKIP LOCKED)
+         RETURNING 1
+       ), items AS (
+         DELETE FROM batch_items
+          WHERE (merchant_id, batch_key, item_index) IN (
+                SELECT merchant_id, batch_key, item_index FROM batch_items
+                 WHERE expires_at <= now()
+                 LIMIT $1
+                   FOR UPDATE SKIP LOCKED)
+         RETURNING 1
+       )
+       SELECT greatest((SELECT count(*) FROM keys), (SELECT count(*) FROM items))::int AS removed`,
       [batchSize],
     );
-    return rows.length;
+    return rows[0]?.removed ?? 0;
   }
 }

@@ -1,5 +1,20 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Length,
+  Max,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { ProblemDetailsDto } from '../../common/openapi.js';
 import { ListQueryDto } from '../../common/pagination.js';
 import { IsCurrency, IsMetadata, MAX_AMOUNT, MIN_AMOUNT, NoCardNumber } from '../../common/validators.js';
 
@@ -20,6 +35,7 @@ export class CreateChargeDto {
   @ApiProperty({ description: 'Id of the account the money comes from.', maxLength: 100 })
   @IsString()
   @Length(1, 100)
+  @NoCardNumber()
   source: string;
 
   @ApiPropertyOptional({ default: true, description: 'false: authorise only (hold the amount) and capture later.' })
@@ -80,4 +96,64 @@ export class BalanceDto {
   available: BalanceAmountDto[];
   @ApiProperty({ type: [BalanceAmountDto], description: 'Authorised, not yet captured, per currency.' })
   pending: BalanceAmountDto[];
+}
+
+export class CaptureChargeDto {
+  @ApiPropertyOptional({ minimum: MIN_AMOUNT, maximum: MAX_AMOUNT, description: 'At most the authorised amount; default all of it. The rest is released.' })
+  @IsOptional()
+  @IsInt()
+  @Min(MIN_AMOUNT)
+  @Max(MAX_AMOUNT)
+  amount?: number;
+}
+
+export const REFUND_REASONS = ['duplicate', 'fraudulent', 'requested_by_customer'] as const;
+
+export class CreateRefundDto {
+  @ApiPropertyOptional({ minimum: MIN_AMOUNT, maximum: MAX_AMOUNT, description: 'Default: all that is left to refund.' })
+  @IsOptional()
+  @IsInt()
+  @Min(MIN_AMOUNT)
+  @Max(MAX_AMOUNT)
+  amount?: number;
+
+  @ApiPropertyOptional({ enum: REFUND_REASONS })
+  @IsOptional()
+  @IsIn(REFUND_REASONS)
+  reason?: (typeof REFUND_REASONS)[number];
+}
+
+export class RefundDto {
+  @ApiProperty({ example: 're_Tq8Lm2xV0aBn7pW4' }) id: string;
+  @ApiProperty({ enum: ['refund'] }) object: 'refund';
+  @ApiProperty({ description: 'The refunded charge.' }) charge: string;
+  @ApiProperty() amount: number;
+  @ApiProperty({ example: 'usd' }) currency: string;
+  @ApiProperty({ enum: REFUND_REASONS, nullable: true }) reason: string | null;
+  @ApiProperty({ enum: ['succeeded'] }) status: 'succeeded';
+  @ApiProperty({ format: 'date-time' }) created_at: string;
+}
+
+export const MAX_BATCH_ITEMS = 100;
+
+export class BatchChargesDto {
+  @ApiProperty({ type: [CreateChargeDto], minItems: 1, maxItems: MAX_BATCH_ITEMS, description: 'Charge requests, each exactly as for POST /v1/charges.' })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_BATCH_ITEMS)
+  @ValidateNested({ each: true })
+  @Type(() => CreateChargeDto)
+  charges: CreateChargeDto[];
+}
+
+export class BatchItemResultDto {
+  @ApiProperty({ description: 'Position of the item in the request.' }) index: number;
+  @ApiProperty({ description: 'The HTTP status this charge would have had alone (201, 402, 404, 422).' }) status: number;
+  @ApiPropertyOptional({ type: ChargeDto }) charge?: ChargeDto;
+  @ApiPropertyOptional({ type: ProblemDetailsDto }) error?: ProblemDetailsDto;
+}
+
+export class BatchResultDto {
+  @ApiProperty({ enum: ['batch'] }) object: 'batch';
+  @ApiProperty({ type: [BatchItemResultDto] }) results: BatchItemResultDto[];
 }

@@ -1,0 +1,44 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { queryRows } from '../database/query-rows.js';
+
+export interface RecordedItem {
+  fingerprint: string;
+  status: number;
+  body: string;
+}
+
+/**
+ * Per-item records of a batch request. Each is written in the same transaction as the item's
+ * effect, after taking the item's lock, so an item runs at most once per key however many times
+ * (or how concurrently) the batch is retried.
+ */
+@Injectable()
+export class BatchItemsRepository {
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  /** Locks the item for this transaction (waiting for a twin that runs it) and reads its record. */
+  async lockAndFind(tx: EntityManager, merchantId: string, key: string, index: number): Promise<RecordedItem | undefined> {
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(10) || $2 || chr(10) || $3, 1))`, [merchantId, key, index]);
+    const rows = await queryRows<RecordedItem>(
+      tx,
+      `SELECT fingerprint, status, body FROM batch_items
+        WHERE merchant_id = $1 AND batch_key = $2 AND item_index = $3 AND expires_at > now()`,
+      [merchantId, key, index],
+    );
+    return rows[0];
+  }
+
+  async save(tx: EntityManager, merchantId: string, key: string, index: number, item: RecordedItem): Promise<void> {
+    await tx.query(
+      `INSERT INTO batch_items (merchant_id, batch_key, item_index, fingerprint, status, body, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
+       ON CONFLICT (merchant_id, batch_key, item_index) DO UPDATE
+          SET fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status, body = EXCLUDED.body,
+              created_at = now(), expires_at = EXCLUDED.expires_at
+        WHERE batch_items.expires_at <= now()`,
+      [merchantId, key, index, item.fingerprint, item.status, item.body, this.config.idempotencyTtlSeconds],
+    );
+  }
+}
