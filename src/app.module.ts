@@ -12,6 +12,7 @@ import { LedgerModule } from './ledger/ledger.module.js';
 import { ApiKeyGuard } from './merchants/api-key.guard.js';
 import { MerchantsModule } from './merchants/merchants.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { RateLimitGuard } from './rate-limit/rate-limit.guard.js';
 
 @Module({})
 export class AppModule {
@@ -33,9 +34,10 @@ export class AppModule {
       providers: [
         { provide: APP_CONFIG, useValue: config },
         // The request pipeline, registered here so the tests run the real one:
-        // guard (authentication) -> interceptor (idempotency + transaction) -> pipe -> handler,
-        // and the filter turning every error into problem+json.
+        // guards (authentication, then rate limit) -> interceptor (idempotency + transaction)
+        // -> pipe (validation) -> handler, and the filter turning every error into problem+json.
         { provide: APP_GUARD, useClass: ApiKeyGuard },
+        { provide: APP_GUARD, useClass: RateLimitGuard },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
       ],

@@ -1,11 +1,13 @@
 import { ConsoleLogger, type LogLevel as NestLogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyRequest } from 'fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { AppModule } from './app.module.js';
 import { BODY_LIMIT_BYTES } from './common/problem-details.filter.js';
+import { maskCardNumbers } from './common/validators.js';
 import type { AppConfig, LogLevel } from './config/app-config.js';
 import { MetricsService } from './metrics/metrics.service.js';
 
@@ -26,7 +28,13 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 export async function createApp(config: AppConfig, databaseUrl: string): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
-    logger: { level: config.logLevel === 'debug' ? 'debug' : config.logLevel, redact: ['req.headers'] },
+    logger: {
+      level: config.logLevel,
+      // What a request log line holds: never headers (so never an API key), and no card-like digits.
+      serializers: {
+        req: (request: FastifyRequest) => ({ method: request.method, url: maskCardNumbers(request.url), remoteAddress: request.ip }),
+      },
+    },
     // A caller's X-Request-Id is kept when it is sane; otherwise each request gets a fresh one.
     genReqId: (request: IncomingMessage) => {
       const given = request.headers['x-request-id'];

@@ -58,12 +58,16 @@ describe('operations', () => {
         '/v1/balance',
         '/v1/charges',
         '/v1/charges/{id}',
+        '/v1/charges/{id}/capture',
+        '/v1/charges/{id}/cancel',
+        '/v1/charges/{id}/refunds',
+        '/v1/charges/batch',
         '/v1/merchants',
       ].sort(),
     );
     const createCharge = doc.paths['/v1/charges'].post;
     expect(createCharge.parameters).toContainEqual(expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: true }));
-    expect(Object.keys(createCharge.responses).sort()).toEqual(['201', '400', '401', '402', '404', '409', '413', '415', '422', '503']);
+    expect(Object.keys(createCharge.responses).sort()).toEqual(['201', '400', '401', '402', '404', '409', '413', '415', '422', '429', '503']);
     expect(Object.keys(createCharge.responses['201'].headers).sort()).toEqual(['Idempotency-Expires', 'Idempotent-Replayed', 'Location']);
     expect(createCharge.responses['409'].headers).toHaveProperty('Retry-After');
     expect(createCharge.responses['402'].content).toHaveProperty(['application/problem+json']);
@@ -72,6 +76,18 @@ describe('operations', () => {
     expect(Object.keys(put.responses)).toEqual(expect.arrayContaining(['200', '201', '412', '428']));
     expect(doc.components.schemas.CreateChargeDto.required).toEqual(['amount', 'currency', 'source']);
     expect(doc.components.schemas.ProblemDetailsDto.properties.code.enum).toContain('idempotency_key_reused');
+    expect(doc.paths['/v1/charges/{id}/refunds'].post.responses['409'].headers).toHaveProperty('Retry-After');
+    expect(doc.paths['/v1/charges/batch'].post.responses['200'].content['application/json'].schema.$ref).toBe(
+      '#/components/schemas/BatchResultDto',
+    );
+    expect(doc.components.schemas.BatchChargesDto.properties.charges.maxItems).toBe(100);
+    // Every operation that touches the database documents 503; authenticated ones 401 and 429.
+    for (const [path, operations] of Object.entries(doc.paths as Record<string, Record<string, { responses: object }>>)) {
+      for (const operation of Object.values(operations)) {
+        if (path !== '/health/live') expect(Object.keys(operation.responses)).toContain('503');
+        if (path.startsWith('/v1/')) expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['401', '429']));
+      }
+    }
 
     const docs = await app.request('GET', '/docs');
     expect(docs.status).toBe(200);

@@ -17,7 +17,7 @@ function located(reply: FastifyReply, account: AccountDto): AccountDto {
 
 @ApiTags('accounts')
 @ApiBearerAuth('api_key')
-@ApiProblems(401, 503)
+@ApiProblems(401, 429, 503)
 @Controller('v1/accounts')
 export class AccountsController {
   constructor(private readonly accounts: AccountsService) {}

@@ -23,7 +23,7 @@ import {
 
 @ApiTags('charges')
 @ApiBearerAuth('api_key')
-@ApiProblems(401, 503)
+@ApiProblems(401, 429, 503)
 @Controller('v1')
 export class ChargesController {
   constructor(

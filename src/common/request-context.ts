@@ -5,6 +5,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the API key guard for merchant routes. */
     merchantId?: string;
+    /** The hash of the API key the request came with: what rate limits count by. */
+    apiKeyId?: string;
     /** Set by the API key guard for admin-token routes (POST /v1/merchants). */
     isAdmin?: boolean;
     /** The request's transaction, opened by the idempotency interceptor for every write. */

@@ -1,4 +1,4 @@
-import { looksLikeCardNumber, metadataProblem } from './validators.js';
+import { looksLikeCardNumber, maskCardNumbers, metadataProblem } from './validators.js';
 
 describe('looksLikeCardNumber', () => {
   it.each(['4242424242424242', 'card 4242 4242 4242 4242', '4000-0566-5566-5556', '3782822463100050'])('flags %s', (value) => {
@@ -7,6 +7,15 @@ describe('looksLikeCardNumber', () => {
 
   it.each(['order 42', '123456789012', 'phone +44 20 7946 0958', '12345678901234567890123'])('lets %s through', (value) => {
     expect(looksLikeCardNumber(value)).toBe(false);
+  });
+});
+
+describe('maskCardNumbers', () => {
+  it('replaces every card-like run and nothing else', () => {
+    expect(maskCardNumbers('/v1/accounts/4242424242424242/entries?x=4000 0566 5566 5556&limit=10')).toBe(
+      '/v1/accounts/[card number removed]/entries?x=[card number removed]&limit=10',
+    );
+    expect(maskCardNumbers('/v1/charges?limit=10')).toBe('/v1/charges?limit=10');
   });
 });
 

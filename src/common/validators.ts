@@ -19,6 +19,11 @@ export function looksLikeCardNumber(value: string): boolean {
   return CARD_NUMBER.test(value);
 }
 
+/** For what is logged or echoed: card-like digit runs replaced, so no log line ever holds one. */
+export function maskCardNumbers(value: string): string {
+  return value.replace(new RegExp(CARD_NUMBER.source, 'g'), '[card number removed]');
+}
+
 /** Card data is never accepted, so it can never be stored or logged. */
 export function NoCardNumber(options?: ValidationOptions): PropertyDecorator {
   return (target, propertyName) =>
@@ -53,7 +58,7 @@ export function metadataProblem(value: unknown): string | undefined {
   if (entries.length > METADATA_MAX_KEYS) return `must have at most ${METADATA_MAX_KEYS} keys`;
   for (const [key, item] of entries) {
     if (key.length < 1 || key.length > METADATA_MAX_KEY_LENGTH) return `keys must be 1-${METADATA_MAX_KEY_LENGTH} characters`;
-    if (typeof item !== 'string') return `value of '${key.slice(0, 40)}' must be a string`;
+    if (typeof item !== 'string') return `value of '${maskCardNumbers(key.slice(0, 40))}' must be a string`;
     if (item.length > METADATA_MAX_VALUE_LENGTH) return `values must be at most ${METADATA_MAX_VALUE_LENGTH} characters`;
     if (looksLikeCardNumber(key) || looksLikeCardNumber(item)) return 'must not contain a card number';
   }

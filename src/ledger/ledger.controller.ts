@@ -10,7 +10,7 @@ import { LedgerService } from './ledger.service.js';
 
 @ApiTags('ledger')
 @ApiBearerAuth('api_key')
-@ApiProblems(401, 404, 503)
+@ApiProblems(401, 404, 429, 503)
 @Controller('v1/accounts/:id')
 export class LedgerController {
   constructor(private readonly ledger: LedgerService) {}

@@ -38,14 +38,15 @@ export class ApiKeyGuard implements CanActivate {
       request.isAdmin = true;
       return true;
     }
-    request.merchantId = await this.merchantOf(token);
+    const hash = hashApiKey(token);
+    request.merchantId = await this.merchantOf(token, hash);
+    request.apiKeyId = hash;
     return true;
   }
 
-  private async merchantOf(apiKey: string): Promise<string> {
+  private async merchantOf(apiKey: string, hash: string): Promise<string> {
     const merchantId = merchantIdOfApiKey(apiKey);
     if (!merchantId) throw new UnauthenticatedError();
-    const hash = hashApiKey(apiKey);
     const cached = this.knownKeys.get(hash);
     if (cached && cached.until > Date.now()) return cached.merchantId;
 

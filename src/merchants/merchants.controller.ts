@@ -19,7 +19,7 @@ export class MerchantsController {
   @ApiOperation({ summary: 'Create a merchant and its API key (admin token).' })
   @IdempotentOperation()
   @ApiSuccess({ status: 201, type: MerchantDto, description: 'The merchant, with its API key shown once.', recorded: true })
-  @ApiProblems(401, 413, 415)
+  @ApiProblems(401, 413, 415, 429)
   create(@Tx() tx: EntityManager, @Body() body: CreateMerchantDto): Promise<MerchantDto> {
     return this.merchants.create(tx, body.name);
   }

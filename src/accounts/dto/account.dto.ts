@@ -32,6 +32,7 @@ export class AccountIdParam {
   @ApiProperty({ pattern: CLIENT_ACCOUNT_ID.source, example: 'customer-42' })
   @IsString()
   @Matches(CLIENT_ACCOUNT_ID, { message: 'id must match ^[A-Za-z0-9_-]{1,64}$' })
+  @NoCardNumber()
   id: string;
 }
 
