@@ -1,14 +1,11 @@
 import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
+import { ConsoleLogger } from '@nestjs/common';
 import { createApp } from './app.setup.js';
 import { ConfigError, loadConfig } from './config/app-config.js';
-import { dataSourceOptions } from './config/data-source-options.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres.js';
-import { migrateDatabase } from './database/migrate.js';
-import { DataSource } from 'typeorm';
+import { migrate, resolveDatabase } from './database/database-url.js';
 
 async function bootstrap(): Promise<void> {
-  const logger = new Logger('Bootstrap', { timestamp: true });
+  const logger = new ConsoleLogger('Bootstrap', { json: true });
   let config;
   try {
     config = loadConfig();
@@ -20,14 +17,8 @@ async function bootstrap(): Promise<void> {
     throw error;
   }
 
-  let embedded: EmbeddedDatabase | undefined;
-  if (!config.databaseUrl) {
-    embedded = await startEmbeddedPostgres({ dataDir: '.data/pg', database: 'payments', log: (line) => logger.log(line) });
-  }
-  const databaseUrl = config.databaseUrl ?? embedded!.url;
-
-  const migrator = await new DataSource(dataSourceOptions(databaseUrl, 2)).initialize();
-  const applied = await migrateDatabase(migrator).finally(() => migrator.destroy());
+  const { url: databaseUrl, embedded } = await resolveDatabase(config.databaseUrl, (line) => logger.log(line));
+  const applied = await migrate(databaseUrl);
   if (applied.length > 0) logger.log(`applied migrations: ${applied.join(', ')}`);
 
   const app = await createApp(config, databaseUrl);
