@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { writeFile } from 'node:fs/promises';
 import { buildOpenApiDocument, createApp } from './app.setup.js';
+import { runCli } from './common/run-cli.js';
 import { loadConfig } from './config/app-config.js';
 import { migrate, resolveDatabase } from './database/database-url.js';
 
@@ -22,10 +23,4 @@ async function main(target = 'openapi.json'): Promise<void> {
   }
 }
 
-main(process.argv[2]).then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  },
-);
+runCli(() => main(process.argv[2]));

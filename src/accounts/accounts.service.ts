@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { EntityManager } from 'typeorm';
 import { NotFoundError } from '../common/domain-error.js';
 import { newId } from '../common/ids.js';
-import { DEFAULT_LIMIT, ListPage, ListQueryDto, toPage } from '../common/pagination.js';
+import { ListPage, ListQueryDto, listPage } from '../common/pagination.js';
 import { CurrencyImmutableError, PreconditionFailedError, PreconditionRequiredError } from './accounts.errors.js';
 import { AccountFields, AccountRow, AccountsRepository } from './accounts.repository.js';
 import type { AccountDto, AccountFieldsDto } from './dto/account.dto.js';
@@ -48,13 +48,15 @@ export class AccountsService {
   }
 
   async list(merchantId: string, query: ListQueryDto): Promise<ListPage<AccountDto>> {
-    const limit = query.limit ?? DEFAULT_LIMIT;
-    let afterSeq: string | undefined;
-    if (query.starting_after !== undefined) {
-      afterSeq = await this.accounts.seqOf(merchantId, query.starting_after);
-      if (afterSeq === undefined) throw new NotFoundError('account', query.starting_after);
-    }
-    return toPage(await this.accounts.list(merchantId, limit, afterSeq), limit, toAccountDto);
+    return listPage(
+      query,
+      {
+        what: 'account',
+        positionOf: (id) => this.accounts.seqOf(merchantId, id),
+        rows: (limit, afterSeq) => this.accounts.list(merchantId, limit, afterSeq),
+      },
+      toAccountDto,
+    );
   }
 
   /**

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { DomainError, NotFoundError } from '../common/domain-error.js';
 import { newId } from '../common/ids.js';
-import { DEFAULT_LIMIT, ListPage, toPage } from '../common/pagination.js';
+import { ListPage, listPage } from '../common/pagination.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { CurrencyMismatchError, InsufficientFundsError, InvalidStateError } from './charges.errors.js';
 import { ChargeRow, ChargesRepository, RefundRow } from './charges.repository.js';
@@ -123,13 +123,15 @@ export class ChargesService {
   }
 
   async list(merchantId: string, query: ListChargesQueryDto): Promise<ListPage<ChargeDto>> {
-    const limit = query.limit ?? DEFAULT_LIMIT;
-    let afterSeq: string | undefined;
-    if (query.starting_after !== undefined) {
-      afterSeq = await this.charges.seqOf(merchantId, query.starting_after);
-      if (afterSeq === undefined) throw new NotFoundError('charge', query.starting_after);
-    }
-    return toPage(await this.charges.list(merchantId, limit, afterSeq, query.source), limit, toChargeDto);
+    return listPage(
+      query,
+      {
+        what: 'charge',
+        positionOf: (id) => this.charges.seqOf(merchantId, id),
+        rows: (limit, afterSeq) => this.charges.list(merchantId, limit, afterSeq, query.source),
+      },
+      toChargeDto,
+    );
   }
 
   async balance(merchantId: string): Promise<BalanceDto> {

@@ -2,6 +2,7 @@ import { Type as ClassType } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { NotFoundError } from './domain-error.js';
 
 /** `?limit=1..100&starting_after=<id>`: newest first, cursor after the given object. */
 export class ListQueryDto {
@@ -26,12 +27,28 @@ export interface ListPage<T> {
   has_more: boolean;
 }
 
-/** Repositories fetch limit + 1 rows; the extra one only says whether there is more. */
-export function toPage<Row, T>(rows: Row[], limit: number, map: (row: Row) => T): ListPage<T> {
-  return { object: 'list', data: rows.slice(0, limit).map(map), has_more: rows.length > limit };
+export const DEFAULT_LIMIT = 10;
+
+export interface PageSource<Row> {
+  /** What the list holds, for the 404 of an unknown cursor ("account", "charge", ...). */
+  what: string;
+  /** The position (seq) of the cursor object, or undefined when the merchant has no such object. */
+  positionOf(id: string): Promise<string | undefined>;
+  /** Up to `limit` rows after `afterSeq` (newest first): repositories fetch limit + 1 rows. */
+  rows(limit: number, afterSeq: string | undefined): Promise<Row[]>;
 }
 
-export const DEFAULT_LIMIT = 10;
+/** One page of a list: resolve the cursor, fetch one row more than asked to know whether there is more. */
+export async function listPage<Row, T>(query: ListQueryDto, source: PageSource<Row>, map: (row: Row) => T): Promise<ListPage<T>> {
+  const limit = query.limit ?? DEFAULT_LIMIT;
+  let afterSeq: string | undefined;
+  if (query.starting_after !== undefined) {
+    afterSeq = await source.positionOf(query.starting_after);
+    if (afterSeq === undefined) throw new NotFoundError(source.what, query.starting_after);
+  }
+  const rows = await source.rows(limit, afterSeq);
+  return { object: 'list', data: rows.slice(0, limit).map(map), has_more: rows.length > limit };
+}
 
 /** The OpenAPI schema of a list of `item`. */
 export function ListOf<T>(item: ClassType<T>): ClassType<ListPage<T>> {

@@ -1,6 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsString, registerDecorator, ValidationOptions } from 'class-validator';
+import { IsInt, IsOptional, IsString, Max, Min, registerDecorator, ValidationOptions } from 'class-validator';
 
 // Validation rules shared by the DTOs of several modules (contract: Conventions).
 
@@ -75,4 +76,29 @@ export function IsMetadata(): PropertyDecorator {
       options: { message: (args) => `${args.property} ${metadataProblem(args.value) ?? 'is invalid'}` },
       validator: { validate: (value: unknown) => metadataProblem(value) === undefined },
     });
+}
+
+/** A money amount in minor units (1 to 100000000000), documented and validated in one place. */
+export function AmountField(options: { optional?: boolean; description: string; example?: number }): PropertyDecorator {
+  const doc = { minimum: MIN_AMOUNT, maximum: MAX_AMOUNT, description: options.description, example: options.example };
+  return applyDecorators(
+    ...(options.optional ? [ApiPropertyOptional(doc), IsOptional()] : [ApiProperty(doc)]),
+    IsInt(),
+    Min(MIN_AMOUNT),
+    Max(MAX_AMOUNT),
+  );
+}
+
+/** The optional `metadata` object of accounts and charges. */
+export function MetadataField(): PropertyDecorator {
+  return applyDecorators(
+    ApiPropertyOptional({
+      type: 'object',
+      additionalProperties: { type: 'string', maxLength: METADATA_MAX_VALUE_LENGTH },
+      maxProperties: METADATA_MAX_KEYS,
+      description: `At most ${METADATA_MAX_KEYS} keys of at most ${METADATA_MAX_KEY_LENGTH} characters; string values of at most ${METADATA_MAX_VALUE_LENGTH}.`,
+    }),
+    IsOptional(),
+    IsMetadata(),
+  );
 }

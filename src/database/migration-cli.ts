@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../config/data-source-options.js';
 import { resolveDatabase } from './database-url.js';
 import { migrateDatabase } from './migrate.js';
+import { runCli } from '../common/run-cli.js';
 
 // npm run migration:run | migration:revert | migration:show — against DATABASE_URL, or the
 // embedded database under .data/pg. Migrations are written by hand (migrations/), not generated.
@@ -29,10 +30,4 @@ async function main(command: string | undefined): Promise<void> {
   }
 }
 
-main(process.argv[2]).then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  },
-);
+runCli(() => main(process.argv[2]));

@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { AccountsRepository } from '../accounts/accounts.repository.js';
 import { NotFoundError } from '../common/domain-error.js';
 import { newId } from '../common/ids.js';
-import { DEFAULT_LIMIT, ListPage, ListQueryDto, toPage } from '../common/pagination.js';
+import { ListPage, ListQueryDto, listPage } from '../common/pagination.js';
 import type { CreateDepositDto, DepositDto, EntryDto } from './dto/ledger.dto.js';
 import { DepositRow, EntryRow, LedgerRepository } from './ledger.repository.js';
 
@@ -51,12 +51,14 @@ export class LedgerService {
 
   async entries(merchantId: string, accountId: string, query: ListQueryDto): Promise<ListPage<EntryDto>> {
     if (!(await this.accounts.find(undefined, merchantId, accountId))) throw new NotFoundError('account', accountId);
-    const limit = query.limit ?? DEFAULT_LIMIT;
-    let afterSeq: string | undefined;
-    if (query.starting_after !== undefined) {
-      afterSeq = await this.ledger.entrySeq(merchantId, accountId, query.starting_after);
-      if (afterSeq === undefined) throw new NotFoundError('entry', query.starting_after);
-    }
-    return toPage(await this.ledger.listEntries(merchantId, accountId, limit, afterSeq), limit, toEntryDto);
+    return listPage(
+      query,
+      {
+        what: 'entry',
+        positionOf: (id) => this.ledger.entrySeq(merchantId, accountId, id),
+        rows: (limit, afterSeq) => this.ledger.listEntries(merchantId, accountId, limit, afterSeq),
+      },
+      toEntryDto,
+    );
   }
 }

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, Length, Matches } from 'class-validator';
-import { IsCurrency, IsMetadata, NoCardNumber } from '../../common/validators.js';
+import { IsCurrency, MetadataField, NoCardNumber } from '../../common/validators.js';
 
 export const CLIENT_ACCOUNT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -17,14 +17,7 @@ export class AccountFieldsDto {
   @NoCardNumber()
   name?: string | null;
 
-  @ApiPropertyOptional({
-    type: 'object',
-    additionalProperties: { type: 'string', maxLength: 500 },
-    maxProperties: 20,
-    description: 'At most 20 keys of at most 40 characters; string values of at most 500.',
-  })
-  @IsOptional()
-  @IsMetadata()
+  @MetadataField()
   metadata?: Record<string, string>;
 }
 

@@ -6,26 +6,20 @@ import {
   IsArray,
   IsBoolean,
   IsIn,
-  IsInt,
   IsOptional,
   IsString,
   Length,
-  Max,
-  Min,
   ValidateNested,
 } from 'class-validator';
 import { ProblemDetailsDto } from '../../common/openapi.js';
 import { ListQueryDto } from '../../common/pagination.js';
-import { IsCurrency, IsMetadata, MAX_AMOUNT, MIN_AMOUNT, NoCardNumber } from '../../common/validators.js';
+import { AmountField, IsCurrency, MetadataField, NoCardNumber } from '../../common/validators.js';
 
 export const CHARGE_STATUSES = ['authorized', 'succeeded', 'canceled'] as const;
 export type ChargeStatus = (typeof CHARGE_STATUSES)[number];
 
 export class CreateChargeDto {
-  @ApiProperty({ minimum: MIN_AMOUNT, maximum: MAX_AMOUNT, example: 1999, description: 'Minor units.' })
-  @IsInt()
-  @Min(MIN_AMOUNT)
-  @Max(MAX_AMOUNT)
+  @AmountField({ description: 'Minor units.', example: 1999 })
   amount: number;
 
   @ApiProperty({ example: 'usd', description: "ISO 4217, any case; must be the source account's currency." })
@@ -50,14 +44,7 @@ export class CreateChargeDto {
   @NoCardNumber()
   description?: string | null;
 
-  @ApiPropertyOptional({
-    type: 'object',
-    additionalProperties: { type: 'string', maxLength: 500 },
-    maxProperties: 20,
-    description: 'At most 20 keys of at most 40 characters; string values of at most 500.',
-  })
-  @IsOptional()
-  @IsMetadata()
+  @MetadataField()
   metadata?: Record<string, string>;
 }
 
@@ -99,22 +86,14 @@ export class BalanceDto {
 }
 
 export class CaptureChargeDto {
-  @ApiPropertyOptional({ minimum: MIN_AMOUNT, maximum: MAX_AMOUNT, description: 'At most the authorised amount; default all of it. The rest is released.' })
-  @IsOptional()
-  @IsInt()
-  @Min(MIN_AMOUNT)
-  @Max(MAX_AMOUNT)
+  @AmountField({ optional: true, description: 'At most the authorised amount; default all of it. The rest is released.' })
   amount?: number;
 }
 
 export const REFUND_REASONS = ['duplicate', 'fraudulent', 'requested_by_customer'] as const;
 
 export class CreateRefundDto {
-  @ApiPropertyOptional({ minimum: MIN_AMOUNT, maximum: MAX_AMOUNT, description: 'Default: all that is left to refund.' })
-  @IsOptional()
-  @IsInt()
-  @Min(MIN_AMOUNT)
-  @Max(MAX_AMOUNT)
+  @AmountField({ optional: true, description: 'Default: all that is left to refund.' })
   amount?: number;
 
   @ApiPropertyOptional({ enum: REFUND_REASONS })

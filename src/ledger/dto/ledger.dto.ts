@@ -1,12 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
-import { MAX_AMOUNT, MIN_AMOUNT, NoCardNumber } from '../../common/validators.js';
+import { IsOptional, IsString, Length } from 'class-validator';
+import { AmountField, NoCardNumber } from '../../common/validators.js';
 
 export class CreateDepositDto {
-  @ApiProperty({ minimum: MIN_AMOUNT, maximum: MAX_AMOUNT, example: 10000, description: 'Minor units.' })
-  @IsInt()
-  @Min(MIN_AMOUNT)
-  @Max(MAX_AMOUNT)
+  @AmountField({ description: 'Minor units.', example: 10000 })
   amount: number;
 
   @ApiPropertyOptional({ type: String, maxLength: 500, nullable: true })
