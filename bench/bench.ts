@@ -228,19 +228,21 @@ async function startService(databaseUrl: string, cleanup: Cleanup): Promise<Serv
   const port = await freePort();
   const adminToken = randomBytes(16).toString('hex');
   log(`starting the service on port ${port}`);
-  const child = tracked(spawn(process.execPath, ['dist/src/main.js'], {
-    cwd: ROOT,
-    // The service's own output goes to stderr, so stdout carries only the report.
-    stdio: ['ignore', 2, 2],
-    env: {
-      ...process.env,
-      PORT: String(port),
-      DATABASE_URL: databaseUrl,
-      ADMIN_TOKEN: adminToken,
-      RATE_LIMIT_PER_SECOND: '0',
-      LOG_LEVEL: 'error',
-    },
-  }));
+  const child = tracked(
+    spawn(process.execPath, ['dist/src/main.js'], {
+      cwd: ROOT,
+      // The service's own output goes to stderr, so stdout carries only the report.
+      stdio: ['ignore', 2, 2],
+      env: {
+        ...process.env,
+        PORT: String(port),
+        DATABASE_URL: databaseUrl,
+        ADMIN_TOKEN: adminToken,
+        RATE_LIMIT_PER_SECOND: '0',
+        LOG_LEVEL: 'error',
+      },
+    }),
+  );
   const stop = () => stopChild(child);
   cleanup.add(stop);
   if (child.pid === undefined) throw new Error('could not start node dist/src/main.js');
@@ -563,7 +565,14 @@ function perSecond(result: LoadResult): number {
 
 function formatTable(rows: string[][]): string {
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function verdict(passed: boolean | undefined): string {
@@ -597,8 +606,7 @@ function formatReport(report: Report, options: Options): string {
     String(result.errors),
   ];
   return [
-    `Payments service benchmark: ${options.duration} s per phase, ${options.connections} connections, ` +
-      `load from ${options.tool}`,
+    `Payments service benchmark: ${options.duration} s per phase, ${options.connections} connections, ` + `load from ${options.tool}`,
     '',
     formatTable([
       ['phase', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'socket errors'],
@@ -653,7 +661,10 @@ async function run(options: Options, cleanup: Cleanup): Promise<Report> {
 async function main(): Promise<number> {
   const options = await parseOptions();
   const cleanup = new Cleanup();
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     process.once(signal, () => {
       log(`${signal}: stopping`);
       void cleanup.run().finally(() => process.exit(code));

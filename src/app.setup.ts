@@ -57,8 +57,9 @@ export async function createApp(config: AppConfig, databaseUrl: string): Promise
   // Graceful shutdown: once closing, every response (the in-flight ones) ends its keep-alive
   // connection, so the server can finish without cutting a request off.
   let closing = false;
-  fastify.addHook('preClose', async () => {
+  fastify.addHook('preClose', (done) => {
     closing = true;
+    done();
   });
   fastify.addHook('onSend', async (_request, reply) => {
     if (closing) void reply.header('connection', 'close');

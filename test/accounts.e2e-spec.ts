@@ -13,7 +13,15 @@ describe('accounts', () => {
   it('creates an account with Location and ETag, currency lowercased', async () => {
     const reply = await merchant.post('/v1/accounts', { currency: 'EUR', name: 'Alice', metadata: { tier: 'gold' } });
     expect(reply.status).toBe(201);
-    expect(reply.body).toMatchObject({ object: 'account', currency: 'eur', name: 'Alice', metadata: { tier: 'gold' }, balance: 0, held: 0, version: 1 });
+    expect(reply.body).toMatchObject({
+      object: 'account',
+      currency: 'eur',
+      name: 'Alice',
+      metadata: { tier: 'gold' },
+      balance: 0,
+      held: 0,
+      version: 1,
+    });
     expect(reply.body.id).toMatch(/^acct_/);
     expect(reply.headers.get('location')).toBe(`/v1/accounts/${reply.body.id}`);
     expect(reply.headers.get('etag')).toBe('"1"');
@@ -92,36 +100,57 @@ describe('accounts', () => {
       expect(missing.status).toBe(428);
       expect(missing.body.code).toBe('precondition_required');
 
-      const updated = await merchant.request('PUT', '/v1/accounts/customer-2', { body: { currency: 'usd', name: 'v2' }, headers: { 'if-match': '"1"' } });
+      const updated = await merchant.request('PUT', '/v1/accounts/customer-2', {
+        body: { currency: 'usd', name: 'v2' },
+        headers: { 'if-match': '"1"' },
+      });
       expect(updated.status).toBe(200);
       expect(updated.body).toMatchObject({ name: 'v2', version: 2 });
       expect(updated.headers.get('etag')).toBe('"2"');
 
-      const stale = await merchant.request('PUT', '/v1/accounts/customer-2', { body: { currency: 'usd', name: 'v3' }, headers: { 'if-match': '"1"' } });
+      const stale = await merchant.request('PUT', '/v1/accounts/customer-2', {
+        body: { currency: 'usd', name: 'v3' },
+        headers: { 'if-match': '"1"' },
+      });
       expect(stale.status).toBe(412);
       expect(stale.body.code).toBe('precondition_failed');
       expect(stale.headers.get('etag')).toBe('"2"');
 
       // A retry of the update that succeeded (same content, now-stale If-Match) is still a success.
-      const retried = await merchant.request('PUT', '/v1/accounts/customer-2', { body: { currency: 'usd', name: 'v2' }, headers: { 'if-match': '"1"' } });
+      const retried = await merchant.request('PUT', '/v1/accounts/customer-2', {
+        body: { currency: 'usd', name: 'v2' },
+        headers: { 'if-match': '"1"' },
+      });
       expect(retried.status).toBe(200);
       expect(retried.body.version).toBe(2);
     });
 
     it('honours If-None-Match: * and refuses to change the currency', async () => {
-      const created = await merchant.request('PUT', '/v1/accounts/customer-3', { body: { currency: 'usd' }, headers: { 'if-none-match': '*' } });
+      const created = await merchant.request('PUT', '/v1/accounts/customer-3', {
+        body: { currency: 'usd' },
+        headers: { 'if-none-match': '*' },
+      });
       expect(created.status).toBe(201);
-      const again = await merchant.request('PUT', '/v1/accounts/customer-3', { body: { currency: 'usd' }, headers: { 'if-none-match': '*' } });
+      const again = await merchant.request('PUT', '/v1/accounts/customer-3', {
+        body: { currency: 'usd' },
+        headers: { 'if-none-match': '*' },
+      });
       expect(again.status).toBe(412);
 
-      const currency = await merchant.request('PUT', '/v1/accounts/customer-3', { body: { currency: 'eur' }, headers: { 'if-match': '"1"' } });
+      const currency = await merchant.request('PUT', '/v1/accounts/customer-3', {
+        body: { currency: 'eur' },
+        headers: { 'if-match': '"1"' },
+      });
       expect(currency.status).toBe(422);
       expect(currency.body.code).toBe('validation_failed');
       expect((await merchant.get('/v1/accounts/customer-3')).body.currency).toBe('usd');
     });
 
     it('answers 412 for If-Match on an absent account and 400 for a bad id', async () => {
-      const absent = await merchant.request('PUT', '/v1/accounts/never-made', { body: { currency: 'usd' }, headers: { 'if-match': '"1"' } });
+      const absent = await merchant.request('PUT', '/v1/accounts/never-made', {
+        body: { currency: 'usd' },
+        headers: { 'if-match': '"1"' },
+      });
       expect(absent.status).toBe(412);
       expect((await merchant.get('/v1/accounts/never-made')).status).toBe(404);
 
@@ -135,7 +164,10 @@ describe('accounts', () => {
       await merchant.request('PUT', '/v1/accounts/contended', { body: { currency: 'usd', name: 'start' } });
       const replies = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
-          merchant.request('PUT', '/v1/accounts/contended', { body: { currency: 'usd', name: `writer-${i}` }, headers: { 'if-match': '"1"' } }),
+          merchant.request('PUT', '/v1/accounts/contended', {
+            body: { currency: 'usd', name: `writer-${i}` },
+            headers: { 'if-match': '"1"' },
+          }),
         ),
       );
       const statuses = replies.map((reply) => reply.status).sort();

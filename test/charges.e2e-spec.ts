@@ -12,7 +12,13 @@ describe('charges', () => {
 
   it('captures by default: money moves from the source to the merchant balance, with two entries', async () => {
     const source = await merchant.account(10_000);
-    const reply = await merchant.post('/v1/charges', { amount: 1_999, currency: 'USD', source, description: 'Books', metadata: { order: 'A-1' } });
+    const reply = await merchant.post('/v1/charges', {
+      amount: 1_999,
+      currency: 'USD',
+      source,
+      description: 'Books',
+      metadata: { order: 'A-1' },
+    });
     expect(reply.status).toBe(201);
     expect(reply.headers.get('location')).toBe(`/v1/charges/${reply.body.id}`);
     expect(reply.body).toMatchObject({
@@ -33,7 +39,14 @@ describe('charges', () => {
     expect((await merchant.get(`/v1/charges/${reply.body.id}`)).body).toEqual(reply.body);
 
     const entries = (await merchant.get(`/v1/accounts/${source}/entries`)).body.data;
-    expect(entries[0]).toMatchObject({ object: 'entry', account: source, amount: -1_999, currency: 'usd', type: 'charge', reference: reply.body.id });
+    expect(entries[0]).toMatchObject({
+      object: 'entry',
+      account: source,
+      amount: -1_999,
+      currency: 'usd',
+      type: 'charge',
+      reference: reply.body.id,
+    });
     expect(entries[1]).toMatchObject({ amount: 10_000, type: 'deposit' });
   });
 

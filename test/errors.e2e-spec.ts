@@ -35,7 +35,11 @@ describe('errors are problem+json with a stable code', () => {
     const malformed = await merchant.request('POST', '/v1/charges', { raw: '{"amount": 1,' });
     expectProblem(malformed, 400, 'validation_failed');
     expect(malformed.body.errors).toEqual([{ field: 'body', message: 'must be well-formed JSON' }]);
-    expectProblem(await merchant.request('POST', '/v1/charges', { raw: '' , headers: { 'content-type': 'application/json' } }), 400, 'validation_failed');
+    expectProblem(
+      await merchant.request('POST', '/v1/charges', { raw: '', headers: { 'content-type': 'application/json' } }),
+      400,
+      'validation_failed',
+    );
   });
 
   it.each([['[1,2]'], ['"text"'], ['null'], ['42'], ['{"amount":1e400,"currency":"usd","source":"x"}'], ['{"__proto__":{"admin":true}}']])(

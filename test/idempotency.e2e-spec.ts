@@ -12,7 +12,8 @@ describe('idempotency', () => {
   });
   afterAll(() => app.close());
 
-  const chargeCount = async (client: MerchantClient, source: string) => (await client.get(`/v1/charges?source=${source}&limit=100`)).body.data.length;
+  const chargeCount = async (client: MerchantClient, source: string) =>
+    (await client.get(`/v1/charges?source=${source}&limit=100`)).body.data.length;
 
   it('requires a key on every POST: missing or invalid is 400 and nothing happens', async () => {
     const source = await merchant.account(1000);
@@ -194,7 +195,9 @@ describe('idempotency', () => {
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       const removed = await shortLived.app.get(IdempotencyPurgeService).purgeOnce();
       expect(removed).toBeGreaterThanOrEqual(1);
-      const left = await shortLived.dataSource.query(`SELECT 1 FROM idempotency_keys WHERE merchant_id = $1 AND key = 'short-lived'`, [merchant.id]);
+      const left = await shortLived.dataSource.query(`SELECT 1 FROM idempotency_keys WHERE merchant_id = $1 AND key = 'short-lived'`, [
+        merchant.id,
+      ]);
       expect(left).toHaveLength(0);
     } finally {
       await shortLived.close();

@@ -82,7 +82,14 @@ describe('charge lifecycle: capture, cancel, refunds', () => {
     const charge = (await merchant.post('/v1/charges', { amount: 800, currency: 'usd', source })).body.id;
     const partial = await merchant.post(`/v1/charges/${charge}/refunds`, { amount: 300, reason: 'requested_by_customer' });
     expect(partial.status).toBe(201);
-    expect(partial.body).toMatchObject({ object: 'refund', charge, amount: 300, currency: 'usd', status: 'succeeded', reason: 'requested_by_customer' });
+    expect(partial.body).toMatchObject({
+      object: 'refund',
+      charge,
+      amount: 300,
+      currency: 'usd',
+      status: 'succeeded',
+      reason: 'requested_by_customer',
+    });
     expect(partial.body.id).toMatch(/^re_/);
     expect((await merchant.get(`/v1/charges/${charge}`)).body).toMatchObject({ amount_refunded: 300, refunded: false });
 
@@ -99,11 +106,14 @@ describe('charge lifecycle: capture, cancel, refunds', () => {
     expect(latest).toMatchObject({ type: 'refund', amount: 500, reference: rest.body.id });
   });
 
-  it.each([[{ amount: 0 }], [{ amount: 'all' }], [{ reason: 'because' }], [{ amount: 1, note: 'x' }]])('rejects the refund %j', async (body) => {
-    const source = await merchant.account(100);
-    const charge = (await merchant.post('/v1/charges', { amount: 100, currency: 'usd', source })).body.id;
-    expect((await merchant.post(`/v1/charges/${charge}/refunds`, body)).status).toBe(400);
-  });
+  it.each([[{ amount: 0 }], [{ amount: 'all' }], [{ reason: 'because' }], [{ amount: 1, note: 'x' }]])(
+    'rejects the refund %j',
+    async (body) => {
+      const source = await merchant.account(100);
+      const charge = (await merchant.post('/v1/charges', { amount: 100, currency: 'usd', source })).body.id;
+      expect((await merchant.post(`/v1/charges/${charge}/refunds`, body)).status).toBe(400);
+    },
+  );
 
   it('20 concurrent partial refunds that sum past the captured amount never over-refund', async () => {
     const source = await merchant.account(1_000);

@@ -67,7 +67,19 @@ describe('operations', () => {
     );
     const createCharge = doc.paths['/v1/charges'].post;
     expect(createCharge.parameters).toContainEqual(expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: true }));
-    expect(Object.keys(createCharge.responses).sort()).toEqual(['201', '400', '401', '402', '404', '409', '413', '415', '422', '429', '503']);
+    expect(Object.keys(createCharge.responses).sort()).toEqual([
+      '201',
+      '400',
+      '401',
+      '402',
+      '404',
+      '409',
+      '413',
+      '415',
+      '422',
+      '429',
+      '503',
+    ]);
     expect(Object.keys(createCharge.responses['201'].headers).sort()).toEqual(['Idempotency-Expires', 'Idempotent-Replayed', 'Location']);
     expect(createCharge.responses['409'].headers).toHaveProperty('Retry-After');
     expect(createCharge.responses['402'].content).toHaveProperty(['application/problem+json']);

@@ -23,15 +23,18 @@ function run(env: Record<string, string>): { child: ChildProcess; output: () => 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, output: () => output, exited };
 }
 
 async function waitReady(base: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
-    const ok = await fetch(`${base}/health/ready`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${base}/health/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -72,7 +75,12 @@ describe('the service process', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       service.child.kill('SIGTERM');
       await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(await fetch(`${base}/health/live`).then(() => 'answered', () => 'refused')).toBe('refused');
+      expect(
+        await fetch(`${base}/health/live`).then(
+          () => 'answered',
+          () => 'refused',
+        ),
+      ).toBe('refused');
       await blocker.query('COMMIT');
       await blocker.end();
       expect((await inFlight).status).toBe(201);

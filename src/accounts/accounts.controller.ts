@@ -68,7 +68,14 @@ export class AccountsController {
   @ApiHeader({ name: 'If-Match', required: false, description: 'The ETag of the version being changed, e.g. "3".' })
   @ApiHeader({ name: 'If-None-Match', required: false, description: '`*`: create only.' })
   @IdempotentOperation({ required: false })
-  @ApiSuccess({ status: 200, type: AccountDto, description: 'Updated, or unchanged (identical content).', location: true, etag: true, recorded: true })
+  @ApiSuccess({
+    status: 200,
+    type: AccountDto,
+    description: 'Updated, or unchanged (identical content).',
+    location: true,
+    etag: true,
+    recorded: true,
+  })
   @ApiSuccess({ status: 201, type: AccountDto, description: 'Created.', location: true, etag: true, recorded: true })
   @ApiProblems(412, 413, 415, 428)
   async upsert(

@@ -70,12 +70,18 @@ export class ChargesController {
   @HttpCode(200)
   @ApiOperation({
     summary: 'Capture an authorised charge, fully or partly.',
-    description: 'At most the authorised amount (default: all of it); the uncaptured rest is released. Only an authorized charge can be captured (409 invalid_state).',
+    description:
+      'At most the authorised amount (default: all of it); the uncaptured rest is released. Only an authorized charge can be captured (409 invalid_state).',
   })
   @IdempotentOperation()
   @ApiSuccess({ status: 200, type: ChargeDto, description: 'The captured charge (status succeeded).', recorded: true })
   @ApiProblems(404, 413, 415)
-  capture(@Tx() tx: EntityManager, @MerchantId() merchantId: string, @Param('id') id: string, @Body() body: CaptureChargeDto): Promise<ChargeDto> {
+  capture(
+    @Tx() tx: EntityManager,
+    @MerchantId() merchantId: string,
+    @Param('id') id: string,
+    @Body() body: CaptureChargeDto,
+  ): Promise<ChargeDto> {
     return this.charges.capture(tx, merchantId, id, body);
   }
 
@@ -102,7 +108,12 @@ export class ChargesController {
   @IdempotentOperation()
   @ApiSuccess({ status: 201, type: RefundDto, description: 'The refund.', recorded: true })
   @ApiProblems(404, 413, 415)
-  refund(@Tx() tx: EntityManager, @MerchantId() merchantId: string, @Param('id') id: string, @Body() body: CreateRefundDto): Promise<RefundDto> {
+  refund(
+    @Tx() tx: EntityManager,
+    @MerchantId() merchantId: string,
+    @Param('id') id: string,
+    @Body() body: CreateRefundDto,
+  ): Promise<RefundDto> {
     return this.charges.refund(tx, merchantId, id, body);
   }
 

@@ -121,7 +121,9 @@ captured AS (
   UPDATE charges c SET status = 'succeeded', amount_captured = coalesce($3::bigint, t.amount), updated_at = now()
     FROM target t
    WHERE c.merchant_id = $1 AND c.id = t.id AND t.status = 'authorized' AND coalesce($3::bigint, t.amount) <= t.amount
-  RETURNING ${CHARGE_COLUMNS.split(', ').map((column) => `c.${column}`).join(', ')}
+  RETURNING ${CHARGE_COLUMNS.split(', ')
+    .map((column) => `c.${column}`)
+    .join(', ')}
 ), settled AS (
   UPDATE accounts a SET held = a.held - c.amount, balance = a.balance - c.amount_captured, updated_at = now()
     FROM captured c
@@ -147,7 +149,9 @@ canceled AS (
   UPDATE charges c SET status = 'canceled', updated_at = now()
     FROM target t
    WHERE c.merchant_id = $1 AND c.id = t.id AND t.status = 'authorized'
-  RETURNING ${CHARGE_COLUMNS.split(', ').map((column) => `c.${column}`).join(', ')}
+  RETURNING ${CHARGE_COLUMNS.split(', ')
+    .map((column) => `c.${column}`)
+    .join(', ')}
 ), released AS (
   UPDATE accounts a SET held = a.held - c.amount, updated_at = now()
     FROM canceled c
@@ -238,7 +242,13 @@ export class ChargesRepository {
     return { charge: charged.id ? charged : undefined, sourceCurrency };
   }
 
-  async capture(tx: EntityManager, merchantId: string, id: string, amount: number | null, entryIds: [string, string]): Promise<TransitionAttempt<ChargeRow>> {
+  async capture(
+    tx: EntityManager,
+    merchantId: string,
+    id: string,
+    amount: number | null,
+    entryIds: [string, string],
+  ): Promise<TransitionAttempt<ChargeRow>> {
     const rows = await queryRows<ChargeRow & TargetColumns>(tx, CAPTURE_SQL, [merchantId, id, amount, ...entryIds]);
     return attemptOf(rows[0]!);
   }
@@ -297,7 +307,9 @@ export class ChargesRepository {
   }
 
   /** The merchant's balance accounts, summed from their entries (available), and uncaptured authorisations (pending). */
-  async balances(merchantId: string): Promise<{ available: { currency: string; amount: string }[]; pending: { currency: string; amount: string }[] }> {
+  async balances(
+    merchantId: string,
+  ): Promise<{ available: { currency: string; amount: string }[]; pending: { currency: string; amount: string }[] }> {
     const available = await queryRows<{ currency: string; amount: string }>(
       this.dataSource.manager,
       `SELECT a.currency, coalesce(sum(e.amount), 0)::bigint AS amount

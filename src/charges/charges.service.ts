@@ -6,7 +6,15 @@ import { ListPage, listPage } from '../common/pagination.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { CurrencyMismatchError, InsufficientFundsError, InvalidStateError } from './charges.errors.js';
 import { ChargeRow, ChargesRepository, RefundRow } from './charges.repository.js';
-import type { BalanceDto, CaptureChargeDto, ChargeDto, CreateChargeDto, CreateRefundDto, ListChargesQueryDto, RefundDto } from './dto/charge.dto.js';
+import type {
+  BalanceDto,
+  CaptureChargeDto,
+  ChargeDto,
+  CreateChargeDto,
+  CreateRefundDto,
+  ListChargesQueryDto,
+  RefundDto,
+} from './dto/charge.dto.js';
 
 export function toChargeDto(row: ChargeRow): ChargeDto {
   const amountCaptured = Number(row.amount_captured);
@@ -136,7 +144,8 @@ export class ChargesService {
 
   async balance(merchantId: string): Promise<BalanceDto> {
     const { available, pending } = await this.charges.balances(merchantId);
-    const amounts = (rows: { currency: string; amount: string }[]) => rows.map((row) => ({ currency: row.currency, amount: Number(row.amount) }));
+    const amounts = (rows: { currency: string; amount: string }[]) =>
+      rows.map((row) => ({ currency: row.currency, amount: Number(row.amount) }));
     return { object: 'balance', available: amounts(available), pending: amounts(pending) };
   }
 }

@@ -53,18 +53,28 @@ const RETRY_AFTER: HeadersObject = {
 };
 
 const PROBLEMS: Record<number, { description: string; headers?: HeadersObject }> = {
-  400: { description: 'validation_failed, idempotency_key_missing or idempotency_key_invalid. Not recorded: fix the request and retry with the same key.' },
+  400: {
+    description:
+      'validation_failed, idempotency_key_missing or idempotency_key_invalid. Not recorded: fix the request and retry with the same key.',
+  },
   401: { description: 'unauthenticated: missing or unknown API key. Not recorded.' },
   402: { description: 'insufficient_funds: the source has too little available. Recorded and replayed for the key.' },
   404: { description: 'not_found: unknown id, or an object of another merchant.' },
-  409: { description: 'idempotency_request_in_progress (not recorded; retry after Retry-After) or invalid_state (recorded).', headers: RETRY_AFTER },
+  409: {
+    description: 'idempotency_request_in_progress (not recorded; retry after Retry-After) or invalid_state (recorded).',
+    headers: RETRY_AFTER,
+  },
   412: {
-    description: 'precondition_failed: If-Match does not match, or If-None-Match: * and the account exists. The ETag header holds the current version.',
+    description:
+      'precondition_failed: If-Match does not match, or If-None-Match: * and the account exists. The ETag header holds the current version.',
     headers: { ETag: { description: 'The current version.', schema: { type: 'string' } } },
   },
   413: { description: 'payload_too_large: body over 100 KiB. Not recorded.' },
   415: { description: 'unsupported_media_type: body that is not application/json. Not recorded.' },
-  422: { description: 'idempotency_key_reused (same key, different request; never retry) or a business rule (currency_mismatch, validation_failed for an unchangeable field).' },
+  422: {
+    description:
+      'idempotency_key_reused (same key, different request; never retry) or a business rule (currency_mismatch, validation_failed for an unchangeable field).',
+  },
   428: { description: 'precondition_required: changing an existing account needs If-Match.' },
   429: { description: 'rate_limited. Not recorded; retry after Retry-After with the same key.', headers: RETRY_AFTER },
   503: { description: 'unavailable: the database cannot be reached. Nothing was recorded; retry with the same key.', headers: RETRY_AFTER },
@@ -87,7 +97,8 @@ export function ApiProblems(...statuses: number[]): MethodDecorator & ClassDecor
 
 const RECORDED_RESPONSE_HEADERS: HeadersObject = {
   'Idempotent-Replayed': {
-    description: "'true' when this response is the recorded answer to an earlier request with the same Idempotency-Key. Absent on a first response.",
+    description:
+      "'true' when this response is the recorded answer to an earlier request with the same Idempotency-Key. Absent on a first response.",
     schema: { type: 'string', enum: ['true'] },
   },
   'Idempotency-Expires': {

@@ -45,7 +45,8 @@ export function toDomainError(exception: unknown, request: FastifyRequest): Doma
         : 500;
   // Nest wraps Fastify's own errors (body parsing) in an HttpException whose cause is the original.
   const cause = exception instanceof HttpException ? (exception.cause as FrameworkError | undefined) : undefined;
-  const code = String(cause?.code ?? (exception as FrameworkError)?.code ?? '');
+  const rawCode = cause?.code ?? (exception as FrameworkError)?.code;
+  const code = typeof rawCode === 'string' ? rawCode : '';
   if (status === 404) return new RouteNotFoundError(request.method, request.url);
   if (status === 413 || code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new PayloadTooLargeError(BODY_LIMIT_BYTES);
   if (status === 415 || code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {

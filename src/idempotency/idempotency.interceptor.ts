@@ -79,12 +79,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     return from(this.execute(request, reply, next, { merchantId, key, fingerprint, shownOnce, perItem }));
   }
 
-  private async execute(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    next: CallHandler,
-    call: Call,
-  ): Promise<string> {
+  private async execute(request: FastifyRequest, reply: FastifyReply, next: CallHandler, call: Call): Promise<string> {
     const giveUpAt = Date.now() + IN_FLIGHT_WAIT_MS;
     for (;;) {
       const attempt = await this.attempt(request, reply, next, call);
@@ -105,12 +100,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
   }
 
   /** One transaction: lock and look up the key, then replay it or run the handler and record. */
-  private async attempt(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    next: CallHandler,
-    call: Call,
-  ): Promise<Attempt> {
+  private async attempt(request: FastifyRequest, reply: FastifyReply, next: CallHandler, call: Call): Promise<Attempt> {
     if (call.perItem) return this.attemptPerItem(request, reply, next, call);
     try {
       return await this.inTransaction(request, async (manager): Promise<Attempt> => {

@@ -22,5 +22,7 @@ export function canonicalJson(value: unknown): string {
 
 /** What "the same request" means for a key: method, path and canonical body. */
 export function requestFingerprint(method: string, url: string, body: unknown): string {
-  return createHash('sha256').update(`${method}\n${url}\n${canonicalJson(body)}`).digest('base64url');
+  return createHash('sha256')
+    .update(`${method}\n${url}\n${canonicalJson(body)}`)
+    .digest('base64url');
 }

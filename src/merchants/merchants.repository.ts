@@ -28,11 +28,10 @@ export class MerchantsRepository {
   }
 
   async apiKeyExists(merchantId: string, keyHash: string): Promise<boolean> {
-    const rows = await queryRows(
-      this.dataSource.manager,
-      'SELECT 1 FROM api_keys WHERE merchant_id = $1 AND key_hash = $2',
-      [merchantId, keyHash],
-    );
+    const rows = await queryRows(this.dataSource.manager, 'SELECT 1 FROM api_keys WHERE merchant_id = $1 AND key_hash = $2', [
+      merchantId,
+      keyHash,
+    ]);
     return rows.length > 0;
   }
 }

@@ -1,16 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import {
-  ArrayMaxSize,
-  ArrayMinSize,
-  IsArray,
-  IsBoolean,
-  IsIn,
-  IsOptional,
-  IsString,
-  Length,
-  ValidateNested,
-} from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsOptional, IsString, Length, ValidateNested } from 'class-validator';
 import { ProblemDetailsDto } from '../../common/openapi.js';
 import { ListQueryDto } from '../../common/pagination.js';
 import { AmountField, IsCurrency, MetadataField, NoCardNumber } from '../../common/validators.js';
@@ -116,7 +106,12 @@ export class RefundDto {
 export const MAX_BATCH_ITEMS = 100;
 
 export class BatchChargesDto {
-  @ApiProperty({ type: [CreateChargeDto], minItems: 1, maxItems: MAX_BATCH_ITEMS, description: 'Charge requests, each exactly as for POST /v1/charges.' })
+  @ApiProperty({
+    type: [CreateChargeDto],
+    minItems: 1,
+    maxItems: MAX_BATCH_ITEMS,
+    description: 'Charge requests, each exactly as for POST /v1/charges.',
+  })
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(MAX_BATCH_ITEMS)
