@@ -107,4 +107,36 @@ describe('errors are problem+json with a stable code', () => {
       await proxy.cut();
     }
   });
+
+  it('503 rather than hang while the database stops answering, then recovers', async () => {
+    const databaseUrl = process.env.TEST_DATABASE_URL!;
+    const proxy = TcpProxy.forDatabaseUrl(databaseUrl);
+    await proxy.start();
+    const stalledApp = await TestApp.start({}, proxy.urlFor(databaseUrl));
+    try {
+      const client = new MerchantClient(stalledApp, merchant.id, merchant.apiKey);
+      const body = { amount: 50, currency: 'usd', source: accountId };
+      const before = await merchant.balanceOf(accountId);
+
+      proxy.stall();
+      const started = Date.now();
+      const stalled = await client.post('/v1/charges', body, 'while-stalled');
+      expectProblem(stalled, 503, 'unavailable');
+      expect(Date.now() - started).toBeLessThan(20_000);
+      proxy.resume();
+
+      // The outcome was unknown to the client; the retry with the same key settles it, once.
+      let retried = await client.post('/v1/charges', body, 'while-stalled');
+      for (let i = 0; i < 20 && retried.status !== 201; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        retried = await client.post('/v1/charges', body, 'while-stalled');
+      }
+      expect(retried.status).toBe(201);
+      expect(await merchant.balanceOf(accountId)).toEqual({ balance: before.balance - 50, held: 0 });
+    } finally {
+      proxy.resume();
+      await stalledApp.close();
+      await proxy.cut();
+    }
+  });
 });

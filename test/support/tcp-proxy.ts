@@ -3,11 +3,13 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 /**
  * A TCP proxy between the service and PostgreSQL that a test can cut: `cut()` drops every
  * connection and refuses new ones (the database is "unreachable"), `restore()` lets traffic through
- * again on the same port.
+ * again on the same port. `stall()` keeps every connection open but delivers nothing (a database
+ * that stops answering) until `resume()`.
  */
 export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  private stalled: (() => void)[] | undefined;
   port = 0;
 
   constructor(
@@ -33,7 +35,8 @@ export class TcpProxy {
       const upstream = connect(this.targetPort, this.targetHost);
       this.track(client);
       this.track(upstream);
-      client.pipe(upstream).pipe(client);
+      this.forward(client, upstream);
+      this.forward(upstream, client);
       const close = () => {
         client.destroy();
         upstream.destroy();
@@ -56,6 +59,26 @@ export class TcpProxy {
 
   restore(): Promise<void> {
     return this.start();
+  }
+
+  stall(): void {
+    this.stalled ??= [];
+  }
+
+  resume(): void {
+    const held = this.stalled ?? [];
+    this.stalled = undefined;
+    for (const deliver of held) deliver();
+  }
+
+  private forward(from: Socket, to: Socket): void {
+    from.on('data', (chunk: Buffer) => {
+      const deliver = () => {
+        if (!to.destroyed) to.write(chunk);
+      };
+      if (this.stalled) this.stalled.push(deliver);
+      else deliver();
+    });
   }
 
   private track(socket: Socket): void {
