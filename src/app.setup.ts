@@ -7,6 +7,9 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { AppModule } from './app.module.js';
 import { BODY_LIMIT_BYTES } from './common/problem-details.filter.js';
+import { ValidationFailedError } from './common/domain-error.js';
+import { inputProblem } from './common/input-limits.js';
+import { PROBLEM_CONTENT_TYPE, problemOf } from './common/problem.js';
 import { maskCardNumbers } from './common/validators.js';
 import type { AppConfig, LogLevel } from './config/app-config.js';
 import { MetricsService } from './metrics/metrics.service.js';
@@ -28,6 +31,16 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 export async function createApp(config: AppConfig, databaseUrl: string): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
+    // Requests Node's HTTP parser refuses (bad header bytes, broken framing) still get problem+json.
+    clientErrorHandler: (error, socket) => {
+      if (!socket.writable) return;
+      const body = JSON.stringify(
+        problemOf(new ValidationFailedError([], `The HTTP request is malformed (${error.code ?? 'parse error'}).`)),
+      );
+      socket.end(
+        `HTTP/1.1 400 Bad Request\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    },
     logger: {
       level: config.logLevel,
       // What a request log line holds: never headers (so never an API key), and no card-like digits.
@@ -51,8 +64,14 @@ export async function createApp(config: AppConfig, databaseUrl: string): Promise
   // Bodies are JSON or nothing: drop Fastify's text/plain parser so anything else is a 415.
   fastify.removeContentTypeParser('text/plain');
   const metrics = app.get(MetricsService);
-  fastify.addHook('onRequest', async (request, reply) => {
+  fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('X-Request-Id', request.id);
+    done();
+  });
+  // Before anything else reads the input: refuse what PostgreSQL or recursive code cannot take.
+  fastify.addHook('preValidation', (request, _reply, done) => {
+    const problem = inputProblem('params', request.params) ?? inputProblem('query', request.query) ?? inputProblem('body', request.body);
+    done(problem ? new ValidationFailedError([problem]) : undefined);
   });
   // Graceful shutdown: once closing, every response (the in-flight ones) ends its keep-alive
   // connection, so the server can finish without cutting a request off.

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { TcpProxy } from './support/tcp-proxy.js';
 import { ADMIN_TOKEN, MerchantClient, TestApp, type Reply } from './support/test-app.js';
 
@@ -48,6 +49,34 @@ describe('errors are problem+json with a stable code', () => {
       expectProblem(await merchant.request('POST', '/v1/charges', { raw }), 400, 'validation_failed');
     },
   );
+
+  it('400 for NUL characters anywhere and for deep nesting, never a 5xx', async () => {
+    const deep = '{"amount":1,"currency":"usd","source":"x","a":' + '['.repeat(30_000) + ']'.repeat(30_000) + '}';
+    expectProblem(await merchant.request('POST', '/v1/charges', { raw: deep }), 400, 'validation_failed');
+    expectProblem(await merchant.post('/v1/accounts', { currency: 'usd', name: 'a\u0000b' }), 400, 'validation_failed');
+    expectProblem(await merchant.post('/v1/charges', { amount: 1, currency: 'usd', source: 'a\u0000b' }), 400, 'validation_failed');
+    expectProblem(await merchant.get('/v1/accounts/a%00b'), 400, 'validation_failed');
+    expectProblem(await merchant.get('/v1/charges?source=a%00b'), 400, 'validation_failed');
+    expectProblem(await merchant.post('/v1/charges/a%00b/refunds', {}), 400, 'validation_failed');
+  });
+
+  it('400 problem+json for a request the HTTP parser refuses', async () => {
+    const { port } = new URL(app.baseUrl);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write(
+          Buffer.from('POST /v1/charges HTTP/1.1\r\nHost: x\r\nIdempotency-Key: \x01bad\r\nContent-Length: 2\r\n\r\n{}', 'latin1'),
+        );
+      });
+      let data = '';
+      socket.on('data', (chunk) => (data += chunk.toString()));
+      socket.on('end', () => resolve(data));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1.1 400/);
+    expect(answer).toContain('application/problem+json');
+    expect(answer).toContain('"code":"validation_failed"');
+  });
 
   it('413 over 100 KiB', async () => {
     const reply = await merchant.post('/v1/accounts', { currency: 'usd', name: 'x'.repeat(110 * 1024) });
