@@ -86,6 +86,26 @@ describe('deposits and the ledger', () => {
     });
   });
 
+  it('answers 422 for a deposit that would pass the largest exact amount, and changes nothing', async () => {
+    const account = await merchant.account(1, 'chf');
+    // Bring the balance near 2^53 - 1 the way deposits would: a balanced pair of entries.
+    const near = 9_007_199_254_740_991 - 100;
+    await app.dataSource.transaction(async (tx) => {
+      await tx.query(`UPDATE accounts SET balance = balance + $3 WHERE merchant_id = $1 AND id = $2`, [merchant.id, account, near]);
+      await tx.query(
+        `INSERT INTO ledger_entries (merchant_id, id, account_id, amount, currency, type, reference)
+         VALUES ($1, 'ent_test_big_1', $2, $3, 'chf', 'deposit', 'dep_test_big'),
+                ($1, 'ent_test_big_2', 'external:chf', -$3::bigint, 'chf', 'deposit', 'dep_test_big')`,
+        [merchant.id, account, near],
+      );
+    });
+    const reply = await merchant.post(`/v1/accounts/${account}/deposits`, { amount: 1_000 });
+    expect(reply.status).toBe(422);
+    expect(reply.body.code).toBe('validation_failed');
+    expect(await merchant.balanceOf(account)).toEqual({ balance: near + 1, held: 0 });
+    expect((await merchant.post(`/v1/accounts/${account}/deposits`, { amount: 99 })).status).toBe(201);
+  });
+
   it('refuses, in the database itself, a customer balance below what is held', async () => {
     const account = await merchant.account(100);
     await expect(

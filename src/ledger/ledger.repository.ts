@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { violatedConstraint } from '../common/database-errors.js';
 import { preparedRows, queryRows } from '../database/query-rows.js';
+import { BalanceOverflowError } from './ledger.errors.js';
 import type { EntryType } from './dto/ledger.dto.js';
 
 export interface DepositRow {
@@ -47,31 +49,37 @@ export class LedgerRepository {
     description: string | null,
     ids: { deposit: string; creditEntry: string; debitEntry: string },
   ): Promise<DepositRow | undefined> {
-    const rows = await preparedRows<DepositRow>(
-      tx,
-      'deposit',
-      `WITH credited AS (
-         UPDATE accounts SET balance = balance + $3::bigint, updated_at = now()
-          WHERE merchant_id = $1 AND id = $2 AND kind = 'customer'
-         RETURNING id, currency
-       ), external AS (
-         INSERT INTO accounts (merchant_id, id, kind, currency, balance)
-         SELECT $1, ${externalAccountSql('currency')}, 'external', currency, 0 FROM credited
-         ON CONFLICT (merchant_id, id) DO NOTHING
-       ), deposit AS (
-         INSERT INTO deposits (merchant_id, id, account_id, amount, currency, description)
-         SELECT $1, $4, id, $3::bigint, currency, $5 FROM credited
-         RETURNING id, account_id, amount, currency, description, created_at
-       ), entries AS (
-         INSERT INTO ledger_entries (merchant_id, id, account_id, amount, currency, type, reference)
-         SELECT $1, e.id, e.account_id, e.amount, credited.currency, 'deposit', $4
-           FROM credited
-          CROSS JOIN LATERAL (VALUES ($6, credited.id, $3::bigint),
-                                     ($7, ${externalAccountSql('credited.currency')}, -$3::bigint)) AS e (id, account_id, amount)
-       )
-       SELECT * FROM deposit`,
-      [merchantId, accountId, amount, ids.deposit, description, ids.creditEntry, ids.debitEntry],
-    );
+    let rows: DepositRow[];
+    try {
+      rows = await preparedRows<DepositRow>(
+        tx,
+        'deposit',
+        `WITH credited AS (
+           UPDATE accounts SET balance = balance + $3::bigint, updated_at = now()
+            WHERE merchant_id = $1 AND id = $2 AND kind = 'customer'
+           RETURNING id, currency
+         ), external AS (
+           INSERT INTO accounts (merchant_id, id, kind, currency, balance)
+           SELECT $1, ${externalAccountSql('currency')}, 'external', currency, 0 FROM credited
+           ON CONFLICT (merchant_id, id) DO NOTHING
+         ), deposit AS (
+           INSERT INTO deposits (merchant_id, id, account_id, amount, currency, description)
+           SELECT $1, $4, id, $3::bigint, currency, $5 FROM credited
+           RETURNING id, account_id, amount, currency, description, created_at
+         ), entries AS (
+           INSERT INTO ledger_entries (merchant_id, id, account_id, amount, currency, type, reference)
+           SELECT $1, e.id, e.account_id, e.amount, credited.currency, 'deposit', $4
+             FROM credited
+            CROSS JOIN LATERAL (VALUES ($6, credited.id, $3::bigint),
+                                       ($7, ${externalAccountSql('credited.currency')}, -$3::bigint)) AS e (id, account_id, amount)
+         )
+         SELECT * FROM deposit`,
+        [merchantId, accountId, amount, ids.deposit, description, ids.creditEntry, ids.debitEntry],
+      );
+    } catch (error) {
+      if (violatedConstraint(error) === 'accounts_balance_safe_range') throw new BalanceOverflowError();
+      throw error;
+    }
     return rows[0];
   }
 
