@@ -7,6 +7,7 @@ describe('database error translation', () => {
     expect(isDatabaseUnavailable({ message: 'wrapped', driverError: { code: '57P01' } })).toBe(true);
     expect(isDatabaseUnavailable({ code: '08006' })).toBe(true);
     expect(isDatabaseUnavailable({ code: '57014' })).toBe(true);
+    expect(isDatabaseUnavailable(new Error('Query runner already released. Cannot run queries anymore.'))).toBe(true);
   });
 
   it('leaves other errors alone', () => {

@@ -24,6 +24,9 @@ const CONNECTION_MESSAGES = [
   'terminating connection',
   'Query read timeout',
   'Connection is not established',
+  // TypeORM releases a transaction's connection when it errors (the server went away); the COMMIT
+  // that follows then fails with this. The transaction died with its connection: nothing committed.
+  'Query runner already released',
 ];
 
 interface ErrorLike {

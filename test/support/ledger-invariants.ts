@@ -1,44 +1,9 @@
 import type { DataSource } from 'typeorm';
+import { ledgerInvariantViolations as violations, type InvariantViolations } from '../../chaos/invariants.js';
 
-export interface InvariantViolations {
-  unbalancedCurrencies: unknown[];
-  balancesOffTheirEntries: unknown[];
-  negativeAvailable: unknown[];
-  heldOffAuthorisations: unknown[];
-}
-
-/**
- * The ledger invariants of the contract, over the whole database, in one consistent snapshot:
- * per currency all entries sum to zero; each customer account's balance equals the sum of its
- * entries (system accounts are append-only: their balance is their entries' sum by definition);
- * no customer account has negative available funds; each account's held amount equals the
- * uncaptured authorisations drawn on it.
- */
+/** The contract's ledger invariants over the whole database, in one consistent snapshot. */
 export async function ledgerInvariantViolations(dataSource: DataSource): Promise<InvariantViolations> {
-  return dataSource.transaction('REPEATABLE READ', async (tx) => ({
-    unbalancedCurrencies: await tx.query(
-      `SELECT currency, sum(amount)::text AS total FROM ledger_entries GROUP BY currency HAVING sum(amount) <> 0`,
-    ),
-    balancesOffTheirEntries: await tx.query(
-      `SELECT a.merchant_id, a.id, a.balance::text, coalesce(e.total, 0)::text AS entries
-         FROM accounts a
-         LEFT JOIN (SELECT merchant_id, account_id, sum(amount) AS total FROM ledger_entries GROUP BY 1, 2) e
-           ON e.merchant_id = a.merchant_id AND e.account_id = a.id
-        WHERE a.kind = 'customer' AND a.balance <> coalesce(e.total, 0)`,
-    ),
-    negativeAvailable: await tx.query(
-      `SELECT merchant_id, id, balance::text, held::text FROM accounts
-        WHERE kind = 'customer' AND (held < 0 OR balance - held < 0)`,
-    ),
-    heldOffAuthorisations: await tx.query(
-      `SELECT a.merchant_id, a.id, a.held::text, coalesce(c.total, 0)::text AS authorised
-         FROM accounts a
-         LEFT JOIN (SELECT merchant_id, source_account_id, sum(amount - amount_captured) AS total
-                      FROM charges WHERE status = 'authorized' GROUP BY 1, 2) c
-           ON c.merchant_id = a.merchant_id AND c.source_account_id = a.id
-        WHERE a.kind = 'customer' AND a.held <> coalesce(c.total, 0)`,
-    ),
-  }));
+  return dataSource.transaction('REPEATABLE READ', (tx) => violations((sql) => tx.query(sql)));
 }
 
 /** Call from afterAll of every e2e suite: the invariants hold after whatever it did. */

@@ -65,6 +65,14 @@ export class TcpProxy {
     this.stalled ??= [];
   }
 
+  /** Drops every open connection (new ones still pass): a connection lost at a random point. */
+  dropConnections(): number {
+    const dropped = this.sockets.size;
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+    return dropped;
+  }
+
   resume(): void {
     const held = this.stalled ?? [];
     this.stalled = undefined;

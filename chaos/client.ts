@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import { sleep } from './cluster.js';
+
+/** A parsed JSON answer: an object (problem or resource), or whatever else came back. */
+export type Json = { code?: string; id?: string; [field: string]: unknown };
+
+export interface Answer {
+  status: number;
+  text: string;
+  body: Json | undefined;
+  replayed: boolean;
+}
+
+/** One logical request: everything sent for one Idempotency-Key, and the definite answer it got. */
+export interface Exchange {
+  key: string;
+  method: string;
+  path: string;
+  body: unknown;
+  attempts: number;
+  final: Answer | undefined;
+}
+
+/** What every scenario's clients saw, for the checks afterwards. */
+export class History {
+  readonly exchanges: Exchange[] = [];
+  readonly violations: string[] = [];
+  requests = 0;
+  /** Answers 503 were allowed only inside a database fault window. */
+  databaseFault = false;
+
+  record(exchange: Exchange): void {
+    this.exchanges.push(exchange);
+  }
+}
+
+const RETRIED_STATUSES = new Set([409, 429, 503]);
+const GIVE_UP_AFTER_MS = 90_000;
+
+/**
+ * A client that keeps a history and retries any request without a definite answer (network
+ * error, timeout, 409 in progress, 429, 503) with the same key and body until it gets one.
+ */
+export class ChaosClient {
+  constructor(
+    private readonly history: History,
+    private readonly apiKey: string,
+    private readonly baseUrls: () => string[],
+  ) {}
+
+  /** Sends to every base URL at once on the first attempt when `toAll` (two instances, one key). */
+  async send(method: string, path: string, body: unknown, key: string = randomUUID(), toAll = false): Promise<Exchange> {
+    const exchange: Exchange = { key, method, path, body, attempts: 0, final: undefined };
+    const started = Date.now();
+    const attempt = async (baseUrl: string): Promise<Answer | undefined> => {
+      exchange.attempts++;
+      const answer = await this.once(baseUrl, method, path, body, key);
+      return answer && this.isDefinite(answer) ? answer : undefined;
+    };
+    if (toAll) {
+      const answers = await Promise.all(this.baseUrls().map(attempt));
+      exchange.final = answers.find((answer) => answer && !answer.replayed) ?? answers.find((answer) => answer !== undefined);
+    }
+    while (!exchange.final) {
+      if (Date.now() - started > GIVE_UP_AFTER_MS) {
+        this.history.violations.push(`no definite answer for ${method} ${path} (key ${key}) after ${exchange.attempts} attempts`);
+        break;
+      }
+      const urls = this.baseUrls();
+      exchange.final = await attempt(urls[exchange.attempts % urls.length]!);
+      if (!exchange.final) await sleep(50 + Math.random() * 150);
+    }
+    this.history.record(exchange);
+    return exchange;
+  }
+
+  /** One HTTP request; undefined for no answer at all (refused, reset, timed out). */
+  async once(baseUrl: string, method: string, path: string, body: unknown, key: string | undefined): Promise<Answer | undefined> {
+    this.history.requests++;
+    const headers: Record<string, string> = { authorization: `Bearer ${this.apiKey}` };
+    if (key !== undefined) headers['idempotency-key'] = key;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    try {
+      const response = await fetch(baseUrl + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(20_000),
+      });
+      const text = await response.text();
+      const answer = {
+        status: response.status,
+        text,
+        body: text ? safeJson(text) : undefined,
+        replayed: response.headers.get('idempotent-replayed') === 'true',
+      };
+      this.inspect(method, path, answer, response.headers);
+      return answer;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private isDefinite(answer: Answer): boolean {
+    if (!RETRIED_STATUSES.has(answer.status)) return true;
+    // A 409 invalid_state is a business answer; only "in progress" is retried.
+    return answer.status === 409 && answer.body?.code !== 'idempotency_request_in_progress';
+  }
+
+  /** Every error is problem+json; the only 5xx allowed is 503 unavailable, during a database fault. */
+  private inspect(method: string, path: string, answer: Answer, headers: Headers): void {
+    if (answer.status >= 400 && !String(headers.get('content-type')).startsWith('application/problem+json')) {
+      this.history.violations.push(`${method} ${path}: ${answer.status} is not problem+json`);
+    }
+    if (answer.status === 503 && answer.body?.code === 'unavailable' && headers.get('retry-after') && this.history.databaseFault) return;
+    if (answer.status >= 500) this.history.violations.push(`${method} ${path}: unexpected ${answer.status} ${answer.text.slice(0, 200)}`);
+  }
+}
+
+function safeJson(text: string): Json | undefined {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed !== null && typeof parsed === 'object' ? (parsed as Json) : undefined;
+  } catch {
+    return undefined;
+  }
+}

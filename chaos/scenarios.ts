@@ -1,0 +1,190 @@
+import { randomUUID } from 'node:crypto';
+import { checkScenario } from './checker.js';
+import { ChaosClient, History } from './client.js';
+import { PrivateCluster, sleep } from './cluster.js';
+import { Random } from './random.js';
+import { ADMIN_TOKEN, ServiceProcess } from './service.js';
+import { TcpProxy } from './tcp-proxy.js';
+import { Workload } from './workload.js';
+
+export interface Settings {
+  cluster: PrivateCluster;
+  seed: number;
+  quick: boolean;
+}
+
+export interface ScenarioResult {
+  name: string;
+  requests: number;
+  faults: number;
+  violations: string[];
+  seconds: number;
+}
+
+/** A merchant of its own for each scenario, so the checks can tell their effects apart. */
+export async function newMerchant(baseUrl: string, name: string): Promise<{ id: string; apiKey: string }> {
+  const response = await fetch(`${baseUrl}/v1/merchants`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'idempotency-key': randomUUID(), 'content-type': 'application/json' },
+    body: JSON.stringify({ name }),
+  });
+  const body = (await response.json()) as { id: string; api_key: string };
+  return { id: body.id, apiKey: body.api_key };
+}
+
+/** Everything a workload scenario shares: services, a merchant, a client, the hot accounts. */
+async function prepare(settings: Settings, name: string, services: ServiceProcess[]) {
+  const history = new History();
+  const merchant = await newMerchant(services[0]!.url, name);
+  const client = new ChaosClient(history, merchant.apiKey, () => services.map((service) => service.url));
+  const random = new Random(settings.seed);
+  const workload = await Workload.setUp(client, random);
+  return { history, merchant, client, random, workload };
+}
+
+async function finish(
+  settings: Settings,
+  name: string,
+  started: number,
+  services: ServiceProcess[],
+  parts: { history: History; merchant: { id: string }; client: ChaosClient },
+  faults: number,
+): Promise<ScenarioResult> {
+  parts.history.databaseFault = false;
+  const violations = [
+    ...parts.history.violations,
+    ...(await checkScenario(settings.cluster.url, parts.merchant.id, parts.history, parts.client, services[0]!.url)),
+  ];
+  for (const service of services) await service.kill('SIGTERM');
+  return { name, requests: parts.history.requests, faults, violations, seconds: (Date.now() - started) / 1000 };
+}
+
+/** 1. Double-submit storm: every key sent twice at once, with a mixed workload around it. */
+export async function doubleSubmitStorm(settings: Settings): Promise<ScenarioResult> {
+  const started = Date.now();
+  const service = await ServiceProcess.start(settings.cluster.url);
+  const parts = await prepare(settings, 'storm', [service]);
+  let storming = true;
+  await Promise.all([
+    parts.workload.storm(settings.quick ? 300 : 1000, 8).finally(() => (storming = false)),
+    parts.workload.run(4, () => storming),
+  ]);
+  return finish(settings, '1. double-submit storm + mixed workload', started, [service], parts, 0);
+}
+
+/** 2. The service SIGKILLed every few seconds under the workload, and restarted. */
+export async function serviceKills(settings: Settings): Promise<ScenarioResult> {
+  const started = Date.now();
+  const service = await ServiceProcess.start(settings.cluster.url);
+  const parts = await prepare(settings, 'kills', [service]);
+  const kills = settings.quick ? 3 : 8;
+  let running = true;
+  const workload = parts.workload.run(8, () => running);
+  for (let i = 0; i < kills; i++) {
+    await sleep(parts.random.int(1_000, 2_500));
+    await service.kill('SIGKILL');
+    await service.restart();
+  }
+  await sleep(500);
+  running = false;
+  await workload;
+  return finish(settings, '2. service SIGKILL + restart', started, [service], parts, kills);
+}
+
+/** 3. PostgreSQL stopped (-m immediate, then SIGKILL of the postmaster) under load, then restarted. */
+export async function databaseCrashes(settings: Settings): Promise<ScenarioResult> {
+  const started = Date.now();
+  const service = await ServiceProcess.start(settings.cluster.url);
+  const parts = await prepare(settings, 'db-crash', [service]);
+  let running = true;
+  const workload = parts.workload.run(8, () => running);
+  for (const crash of ['immediate', 'kill'] as const) {
+    await sleep(1_500);
+    parts.history.databaseFault = true;
+    if (crash === 'immediate') await settings.cluster.stopImmediate();
+    else await settings.cluster.killPostmaster();
+    // During the outage: not ready, and answers are 503 with Retry-After (checked by the client).
+    const ready = await fetch(`${service.url}/health/ready`).then(
+      (response) => response.status,
+      () => 0,
+    );
+    if (ready !== 503) parts.history.violations.push(`/health/ready answered ${ready} during the outage`);
+    await sleep(settings.quick ? 1_000 : 3_000);
+    await settings.cluster.start();
+    // The service recovers without a restart.
+    let recovered = false;
+    for (let i = 0; i < 100 && !recovered; i++) {
+      recovered = await fetch(`${service.url}/health/ready`).then(
+        (response) => response.ok,
+        () => false,
+      );
+      if (!recovered) await sleep(100);
+    }
+    if (!recovered) parts.history.violations.push(`the service did not recover after the ${crash} stop`);
+    await sleep(500);
+    parts.history.databaseFault = false;
+  }
+  await sleep(1_000);
+  running = false;
+  await workload;
+  return finish(settings, '3. PostgreSQL -m immediate / SIGKILL', started, [service], parts, 2);
+}
+
+/** 4. The service-database connection cut at random points, then a database that stops answering. */
+export async function connectionCuts(settings: Settings): Promise<ScenarioResult> {
+  const started = Date.now();
+  const proxy = TcpProxy.forDatabaseUrl(settings.cluster.url);
+  await proxy.start();
+  const service = await ServiceProcess.start(proxy.urlFor(settings.cluster.url));
+  const parts = await prepare(settings, 'cuts', [service]);
+  let running = true;
+  const workload = parts.workload.run(8, () => running);
+  const cuts = settings.quick ? 8 : 25;
+  let faults = 0;
+  parts.history.databaseFault = true;
+  for (let i = 0; i < cuts; i++) {
+    await sleep(parts.random.int(100, 600));
+    if (proxy.dropConnections() > 0) faults++;
+  }
+  // A database that stops answering for 10 s: every request must end (503) rather than hang.
+  const stallStarted = Date.now();
+  proxy.stall();
+  faults++;
+  const during = await parts.client.once(service.url, 'GET', '/v1/balance', undefined, undefined);
+  const waited = Date.now() - stallStarted;
+  if (during?.status !== 503 || waited > 15_000)
+    parts.history.violations.push(`during the stall: ${during?.status ?? 'no answer'} after ${waited} ms`);
+  await sleep(Math.max(0, (settings.quick ? 7_000 : 10_000) - waited));
+  proxy.resume();
+  await sleep(1_000);
+  parts.history.databaseFault = false;
+  await sleep(1_000);
+  running = false;
+  await workload;
+  const result = await finish(settings, '4. connection cuts + 10 s stall', started, [service], parts, faults);
+  await proxy.cut();
+  return result;
+}
+
+/** 5. Two instances on one database, every key sent to both at once. */
+export async function twoInstances(settings: Settings): Promise<ScenarioResult> {
+  const started = Date.now();
+  const services = [await ServiceProcess.start(settings.cluster.url), await ServiceProcess.start(settings.cluster.url)];
+  const parts = await prepare(settings, 'two-instances', services);
+  const keys = settings.quick ? 300 : 1000;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next++ < keys) {
+        const body = {
+          amount: parts.random.int(1, 300),
+          currency: 'usd',
+          source: parts.random.pick(parts.workload.accounts),
+          capture: parts.random.chance(0.8),
+        };
+        await parts.client.send('POST', '/v1/charges', body, randomUUID(), true);
+      }
+    }),
+  );
+  return finish(settings, '5. two instances, each key to both', started, services, parts, 0);
+}
