@@ -58,8 +58,11 @@ export class ChaosClient {
       return answer && this.isDefinite(answer) ? answer : undefined;
     };
     if (toAll) {
-      const answers = await Promise.all(this.baseUrls().map(attempt));
-      exchange.final = answers.find((answer) => answer && !answer.replayed) ?? answers.find((answer) => answer !== undefined);
+      const answers = (await Promise.all(this.baseUrls().map(attempt))).filter((answer) => answer !== undefined);
+      if (new Set(answers.map((answer) => `${answer.status} ${answer.text}`)).size > 1) {
+        this.history.violations.push(`${method} ${path} (key ${key}) got different answers from the instances`);
+      }
+      exchange.final = answers.find((answer) => !answer.replayed) ?? answers[0];
     }
     while (!exchange.final) {
       if (Date.now() - started > GIVE_UP_AFTER_MS) {
