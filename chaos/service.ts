@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { freePort, sleep } from './cluster.js';
+import { freePort } from '../src/database/embedded-postgres.js';
+import { sleep } from './cluster.js';
 
 export const ADMIN_TOKEN = 'chaos-admin-token-0123456789';
 

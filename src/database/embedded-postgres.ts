@@ -88,7 +88,7 @@ async function loadEmbeddedPostgres() {
 }
 
 /** Asks the OS for a port nobody listens on. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', reject);
@@ -103,7 +103,7 @@ async function freePort(): Promise<number> {
  * The postgres user must be able to reach the data folder. A checkout under a private folder
  * (mktemp -d is mode 700) would stop it, so give every ancestor the search bit (o+x) it lacks.
  */
-async function makeTraversable(dir: string): Promise<void> {
+export async function makeTraversable(dir: string): Promise<void> {
   for (let current = dir; ; current = path.dirname(current)) {
     const info = await stat(current).catch(() => undefined);
     if (info && (info.mode & 0o001) === 0) await chmod(current, info.mode | 0o001);
