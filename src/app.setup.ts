@@ -14,7 +14,8 @@ import { maskCardNumbers } from './common/validators.js';
 import type { AppConfig, LogLevel } from './config/app-config.js';
 import { MetricsService } from './metrics/metrics.service.js';
 
-const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
+/** Nest's log levels for each LOG_LEVEL. */
+export const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
   debug: ['debug', 'log', 'warn', 'error', 'fatal'],
   info: ['log', 'warn', 'error', 'fatal'],
   warn: ['warn', 'error', 'fatal'],

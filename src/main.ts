@@ -1,11 +1,10 @@
 import 'reflect-metadata';
 import { ConsoleLogger } from '@nestjs/common';
-import { createApp } from './app.setup.js';
+import { createApp, NEST_LEVELS } from './app.setup.js';
 import { ConfigError, loadConfig } from './config/app-config.js';
 import { migrate, resolveDatabase } from './database/database-url.js';
 
 async function bootstrap(): Promise<void> {
-  const logger = new ConsoleLogger('Bootstrap', { json: true });
   let config;
   try {
     config = loadConfig();
@@ -16,6 +15,7 @@ async function bootstrap(): Promise<void> {
     }
     throw error;
   }
+  const logger = new ConsoleLogger('Bootstrap', { json: true, logLevels: NEST_LEVELS[config.logLevel] });
 
   const { url: databaseUrl, embedded } = await resolveDatabase(config.databaseUrl, (line) => logger.log(line));
   const applied = await migrate(databaseUrl);
