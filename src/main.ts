@@ -38,7 +38,8 @@ async function bootstrap(): Promise<void> {
   await app.listen({ port: config.port, host: '0.0.0.0' });
   logger.log(`listening on http://localhost:${config.port} (API docs: /docs, OpenAPI: /openapi.json)`);
   if (config.adminTokenGenerated) {
-    logger.warn(`ADMIN_TOKEN was not set; generated for this run: ${config.adminToken}`);
+    // Printed whatever LOG_LEVEL says: it is the only way to learn the generated token.
+    new ConsoleLogger('Bootstrap', { json: true }).warn(`ADMIN_TOKEN was not set; generated for this run: ${config.adminToken}`);
   }
 }
 
