@@ -1,3 +1,4 @@
+import { QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 // Errors that mean "the database could not do it right now": nothing was committed (or, for a
 // connection lost during COMMIT, the outcome is unknown), so the client must retry with the same
 // Idempotency-Key. The filter answers them with 503 unavailable and Retry-After.
@@ -51,6 +52,9 @@ export function violatedConstraint(error: unknown): string | undefined {
 }
 
 export function isDatabaseUnavailable(error: unknown): boolean {
+  // TypeORM releases a transaction's connection when the server drops it; every later statement
+  // (or the COMMIT) of that transaction then fails with one of these. Nothing was committed.
+  if (error instanceof QueryRunnerAlreadyReleasedError || error instanceof QueryRunnerProviderAlreadyReleasedError) return true;
   for (let current: unknown = error, depth = 0; current && depth < 4; depth++) {
     const candidate = current as ErrorLike;
     const state = sqlState(candidate);
