@@ -1,13 +1,13 @@
 import { ConsoleLogger, type LogLevel as NestLogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { AppModule } from './app.module.js';
-import { BODY_LIMIT_BYTES } from './common/problem-details.filter.js';
-import { ValidationFailedError } from './common/domain-error.js';
+import { BODY_LIMIT_BYTES, sendProblem } from './common/problem-details.filter.js';
+import { RouteNotFoundError, ValidationFailedError } from './common/domain-error.js';
 import { inputProblem } from './common/input-limits.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from './common/problem.js';
 import { maskCardNumbers } from './common/validators.js';
@@ -41,6 +41,15 @@ export async function createApp(config: AppConfig, databaseUrl: string): Promise
       socket.end(
         `HTTP/1.1 400 Bad Request\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
+    },
+    // Errors Fastify raises before routing (a malformed %-escape, a path parameter over 100
+    // characters) are answered as problem+json like every other error.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const problem =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new RouteNotFoundError(request.method, request.url)
+          : new ValidationFailedError([{ field: 'path', message: 'must be a well-formed URL' }], 'The URL is malformed.');
+      sendProblem(reply, problem);
     },
     logger: {
       level: config.logLevel,

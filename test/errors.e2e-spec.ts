@@ -60,6 +60,12 @@ describe('errors are problem+json with a stable code', () => {
     expectProblem(await merchant.post('/v1/charges/a%00b/refunds', {}), 400, 'validation_failed');
   });
 
+  it('problem+json for URLs Fastify refuses before routing', async () => {
+    expectProblem(await merchant.get('/v1/accounts/%ZZ'), 400, 'validation_failed');
+    expectProblem(await merchant.get(`/v1/charges/${'x'.repeat(150)}`), 404, 'not_found');
+    expectProblem(await merchant.post(`/v1/charges/${'x'.repeat(150)}/refunds`, {}), 404, 'not_found');
+  });
+
   it('400 problem+json for a request the HTTP parser refuses', async () => {
     const { port } = new URL(app.baseUrl);
     const answer = await new Promise<string>((resolve, reject) => {
