@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { DomainError } from '../common/domain-error.js';
 import { problemOf, type ProblemBody } from '../common/problem.js';
+import { runTransaction } from '../database/transaction.js';
 import { BatchItemsRepository } from '../idempotency/batch-items.repository.js';
 import { IdempotencyKeyReusedError } from '../idempotency/idempotency.errors.js';
 import { ChargesService } from './charges.service.js';
@@ -37,7 +38,7 @@ export class BatchChargesService {
   }
 
   private runItem(batch: BatchKey, index: number, request: CreateChargeDto): Promise<BatchItemResultDto> {
-    return this.dataSource.transaction(async (tx) => {
+    return runTransaction(this.dataSource, async (tx) => {
       const recorded = await this.items.lockAndFind(tx, batch.merchantId, batch.key, index);
       if (recorded) {
         if (recorded.fingerprint !== batch.fingerprint) throw new IdempotencyKeyReusedError();

@@ -6,6 +6,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/domain-error.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from '../common/problem.js';
+import { runTransaction } from '../database/transaction.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { PER_ITEM, SHOWN_ONCE } from './idempotency.decorators.js';
 import { IdempotencyKeyReusedError, IdempotencyRequestInProgressError } from './idempotency.errors.js';
@@ -152,7 +153,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
     request.idempotency = { merchantId: call.merchantId, key: call.key, fingerprint: call.fingerprint };
     const response = await this.runHandler(next, reply);
-    const saved = await this.dataSource.transaction((manager) =>
+    const saved = await runTransaction(this.dataSource, (manager) =>
       this.repository.save(manager, call.merchantId, call.key, call.fingerprint, response, this.config.idempotencyTtlSeconds),
     );
     // Undefined: a twin request recorded the same (item-by-item identical) response first.
@@ -161,7 +162,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
   private async inTransaction<T>(request: FastifyRequest, work: (manager: EntityManager) => Promise<T>): Promise<T> {
     try {
-      return await this.dataSource.transaction((manager) => {
+      return await runTransaction(this.dataSource, (manager) => {
         request.transactionManager = manager;
         return work(manager);
       });
