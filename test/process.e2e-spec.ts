@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import pg from 'pg';
 import { freePort } from '../src/database/embedded-postgres.js';
 
@@ -86,6 +87,96 @@ describe('the service process', () => {
         .map((line) => JSON.parse(line) as { reqId: string });
       expect(requestLines.length).toBeGreaterThan(0);
       expect(logs).toContain('SIGTERM');
+    } finally {
+      service.child.kill('SIGKILL');
+    }
+  });
+
+  it('survives the database ending its connections: 503 with Retry-After meanwhile, then new connections', async () => {
+    // A database of its own, so that terminating its connections touches no other test's.
+    const admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    await admin.connect();
+    const database = `${new URL(process.env.TEST_DATABASE_URL!).pathname.slice(1)}_lost_connections`;
+    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE "${database}"`);
+    const url = new URL(process.env.TEST_DATABASE_URL!);
+    url.pathname = `/${database}`;
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const service = run({ PORT: String(port), DATABASE_URL: url.toString(), RATE_LIMIT_PER_SECOND: '0', LOG_LEVEL: 'error' });
+    let terminating = true;
+    try {
+      await waitReady(base);
+      const post = (path: string, token: string, body: unknown) =>
+        fetch(base + path, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'idempotency-key': randomUUID(), 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      const merchant = (await (await post('/v1/merchants', ADMIN, { name: 'lost' })).json()) as { api_key: string };
+      const account = (await (await post('/v1/accounts', merchant.api_key, { currency: 'usd' })).json()) as { id: string };
+      expect((await post(`/v1/accounts/${account.id}/deposits`, merchant.api_key, { amount: 1_000_000 })).status).toBe(201);
+
+      // What a restart, a failover or an idle-session timeout does: the server ends the sessions.
+      const terminator = (async () => {
+        while (terminating) {
+          await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [
+            database,
+          ]);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      })();
+      const answers: { status: number; retryAfter: string | null }[] = [];
+      const until = Date.now() + 3_000;
+      await Promise.all(
+        Array.from({ length: 12 }, async () => {
+          while (Date.now() < until && service.child.exitCode === null) {
+            const response = await post('/v1/charges', merchant.api_key, { amount: 1, currency: 'usd', source: account.id }).catch(
+              () => undefined,
+            );
+            if (response) answers.push({ status: response.status, retryAfter: response.headers.get('retry-after') });
+            else await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+        }),
+      );
+      terminating = false;
+      await terminator;
+
+      expect(service.child.exitCode).toBeNull();
+      expect(answers.filter((answer) => answer.status === 503).length).toBeGreaterThan(0);
+      for (const answer of answers) {
+        expect([201, 503]).toContain(answer.status);
+        if (answer.status === 503) expect(answer.retryAfter).toBe('1');
+      }
+      // The next requests get new connections.
+      expect((await post('/v1/charges', merchant.api_key, { amount: 1, currency: 'usd', source: account.id })).status).toBe(201);
+    } finally {
+      terminating = false;
+      service.child.kill('SIGKILL');
+      await service.exited;
+      await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+      await admin.end();
+    }
+  });
+
+  it('does not take a client that aborts its upload for a database outage', async () => {
+    const port = await freePort();
+    const service = run({ PORT: String(port), LOG_LEVEL: 'warn' });
+    try {
+      await waitReady(`http://127.0.0.1:${port}`);
+      for (let i = 0; i < 5; i++) {
+        // Announce a body of 1000 bytes, send 20, and hang up.
+        const socket = connect(port, '127.0.0.1');
+        await new Promise((resolve) => socket.once('connect', resolve));
+        socket.write(
+          `POST /v1/charges HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk_x\r\nIdempotency-Key: k${i}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"amount": 1, "curr`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        socket.destroy();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(service.output()).not.toContain('database unavailable');
+      expect(service.child.exitCode).toBeNull();
     } finally {
       service.child.kill('SIGKILL');
     }

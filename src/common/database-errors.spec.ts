@@ -1,22 +1,35 @@
-import { QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
-import { isDatabaseUnavailable, sqlState, violatedConstraint } from './database-errors.js';
+import { QueryFailedError, QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
+import { classifyDatabaseError, DatabaseUnavailableError, meansUnavailable, sqlState, violatedConstraint } from './database-errors.js';
 
-describe('database error translation', () => {
-  it('treats connection loss, shutdown and timeouts as unavailable', () => {
-    expect(isDatabaseUnavailable(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(true);
-    expect(isDatabaseUnavailable(new Error('Connection terminated unexpectedly'))).toBe(true);
-    expect(isDatabaseUnavailable({ message: 'wrapped', driverError: { code: '57P01' } })).toBe(true);
-    expect(isDatabaseUnavailable({ code: '08006' })).toBe(true);
-    expect(isDatabaseUnavailable({ code: '57014' })).toBe(true);
-    expect(isDatabaseUnavailable(new Error('Query runner already released. Cannot run queries anymore.'))).toBe(true);
-    expect(isDatabaseUnavailable(new QueryRunnerAlreadyReleasedError())).toBe(true);
-    expect(isDatabaseUnavailable(new QueryRunnerProviderAlreadyReleasedError())).toBe(true);
+const serverError = (code: string) => new QueryFailedError('SELECT 1', [], Object.assign(new Error('server said no'), { code }));
+
+describe('database error classification', () => {
+  it('treats shutdown, timeouts, lock waits and connection classes as unavailable', () => {
+    for (const code of ['57P01', '57P02', '57P03', '57014', '55P03', '40001', '40P01', '08006', '08003']) {
+      expect(meansUnavailable(serverError(code))).toBe(true);
+    }
   });
 
-  it('leaves other errors alone', () => {
-    expect(isDatabaseUnavailable(new Error('boom'))).toBe(false);
-    expect(isDatabaseUnavailable({ code: '23505' })).toBe(false);
-    expect(isDatabaseUnavailable(undefined)).toBe(false);
+  it('treats a call the server never answered as unavailable, whatever its message says', () => {
+    expect(meansUnavailable(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(true);
+    expect(meansUnavailable(new Error('anything at all'))).toBe(true);
+    expect(meansUnavailable(new QueryRunnerAlreadyReleasedError())).toBe(true);
+    expect(meansUnavailable(new QueryRunnerProviderAlreadyReleasedError())).toBe(true);
+  });
+
+  it('leaves errors the server reported with another SQLSTATE alone', () => {
+    const constraint = serverError('23514');
+    expect(meansUnavailable(constraint)).toBe(false);
+    expect(classifyDatabaseError(constraint)).toBe(constraint);
+    expect(meansUnavailable(serverError('22P02'))).toBe(false);
+  });
+
+  it('wraps an unavailable error once, keeping the cause', () => {
+    const lost = new Error('lost');
+    const wrapped = classifyDatabaseError(lost);
+    expect(wrapped).toBeInstanceOf(DatabaseUnavailableError);
+    expect((wrapped as Error).cause).toBe(lost);
+    expect(classifyDatabaseError(wrapped)).toBe(wrapped);
   });
 
   it('reads SQLSTATE and constraint through a TypeORM wrapper', () => {

@@ -1,12 +1,16 @@
 import { QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
-// Errors that mean "the database could not do it right now": nothing was committed (or, for a
+
+// What a failed database call means, decided by the error's class and SQLSTATE, never its text.
+//
+// "Unavailable" means the database could not do it right now: nothing was committed (or, for a
 // connection lost during COMMIT, the outcome is unknown), so the client must retry with the same
-// Idempotency-Key. The filter answers them with 503 unavailable and Retry-After.
+// Idempotency-Key. The problem filter answers it with 503 unavailable and Retry-After.
 
 const RETRYABLE_SQLSTATES = new Set([
-  '57P01', // admin_shutdown
+  '57P01', // admin_shutdown (pg_terminate_backend, a fast shutdown, a pooler restart)
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now
+  '57P05', // idle_session_timeout
   '57014', // query_canceled (statement_timeout)
   '55P03', // lock_not_available (lock_timeout)
   '53300', // too_many_connections
@@ -15,29 +19,20 @@ const RETRYABLE_SQLSTATES = new Set([
   '25P03', // idle_in_transaction_session_timeout
 ]);
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
-
-const CONNECTION_MESSAGES = [
-  'Connection terminated',
-  'timeout exceeded when trying to connect',
-  'Client has encountered a connection error',
-  'Client was closed and is not queryable',
-  'terminating connection',
-  'Query read timeout',
-  'Connection is not established',
-  // TypeORM releases a transaction's connection when it errors (the server went away); the COMMIT
-  // that follows then fails with this. The transaction died with its connection: nothing committed.
-  'Query runner already released',
-];
+/** A database call failed for a reason that a retry may not meet: see the comment above. */
+export class DatabaseUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super('The database cannot be reached right now.', { cause });
+    this.name = 'DatabaseUnavailableError';
+  }
+}
 
 interface ErrorLike {
   code?: unknown;
-  message?: unknown;
   driverError?: unknown;
-  cause?: unknown;
 }
 
-/** The SQLSTATE of a pg error, also when TypeORM wrapped it in a QueryFailedError. */
+/** The SQLSTATE of an error the server reported, also when TypeORM wrapped it in a QueryFailedError. */
 export function sqlState(error: unknown): string | undefined {
   const candidate = error as ErrorLike | undefined;
   const code = (candidate?.driverError as ErrorLike | undefined)?.code ?? candidate?.code;
@@ -51,19 +46,28 @@ export function violatedConstraint(error: unknown): string | undefined {
   return typeof name === 'string' ? name : undefined;
 }
 
-export function isDatabaseUnavailable(error: unknown): boolean {
-  // TypeORM releases a transaction's connection when the server drops it; every later statement
-  // (or the COMMIT) of that transaction then fails with one of these. Nothing was committed.
+/**
+ * Whether an error thrown by a database call (a statement, BEGIN, COMMIT, taking a pooled
+ * connection) means "unavailable". An error the server reported carries a SQLSTATE, which decides.
+ * One without a SQLSTATE never got an answer from the server: the connection was lost or refused,
+ * the pool or the client timed out, or TypeORM had already released the connection after such a
+ * loss. Only call it for errors of database calls: other code's errors have no SQLSTATE either.
+ */
+export function meansUnavailable(error: unknown): boolean {
+  if (error instanceof DatabaseUnavailableError) return true;
   if (error instanceof QueryRunnerAlreadyReleasedError || error instanceof QueryRunnerProviderAlreadyReleasedError) return true;
-  for (let current: unknown = error, depth = 0; current && depth < 4; depth++) {
-    const candidate = current as ErrorLike;
-    const state = sqlState(candidate);
-    if (state && (RETRYABLE_SQLSTATES.has(state) || state.startsWith('08'))) return true;
-    if (typeof candidate.code === 'string' && NETWORK_CODES.has(candidate.code)) return true;
-    if (typeof candidate.message === 'string' && CONNECTION_MESSAGES.some((m) => (candidate.message as string).includes(m))) {
-      return true;
-    }
-    current = candidate.driverError ?? candidate.cause;
-  }
-  return false;
+  const state = sqlState(error);
+  if (state === undefined) return true;
+  return RETRYABLE_SQLSTATES.has(state) || state.startsWith('08');
+}
+
+/** A failed database call's error as the rest of the service should see it. */
+export function classifyDatabaseError(error: unknown): unknown {
+  return meansUnavailable(error) && !(error instanceof DatabaseUnavailableError) ? new DatabaseUnavailableError(error) : error;
+}
+
+/** Whether the connection itself failed (no answer from the server), so it must not be reused. */
+export function lostConnection(error: unknown): boolean {
+  const cause = error instanceof DatabaseUnavailableError ? error.cause : error;
+  return sqlState(cause) === undefined;
 }

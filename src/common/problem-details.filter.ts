@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { isDatabaseUnavailable } from './database-errors.js';
+import { DatabaseUnavailableError } from './database-errors.js';
 import {
   DomainError,
   PayloadTooLargeError,
@@ -35,7 +35,7 @@ interface FrameworkError {
  */
 export function toDomainError(exception: unknown, request: FastifyRequest): DomainError {
   if (exception instanceof DomainError) return exception;
-  if (isDatabaseUnavailable(exception)) return new UnavailableError();
+  if (exception instanceof DatabaseUnavailableError) return new UnavailableError();
 
   const status =
     exception instanceof HttpException

@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../config/data-source-options.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';
 import { migrateDatabase } from './migrate.js';
+import { surviveLostConnections } from './connection-errors.js';
 
 export interface ResolvedDatabase {
   url: string;
@@ -19,6 +20,7 @@ export async function resolveDatabase(databaseUrl: string | undefined, log: (lin
 /** Applies pending migrations with a short-lived DataSource of its own. */
 export async function migrate(url: string): Promise<string[]> {
   const dataSource = await new DataSource(dataSourceOptions(url, 2)).initialize();
+  surviveLostConnections(dataSource, () => undefined);
   try {
     return await migrateDatabase(dataSource);
   } finally {

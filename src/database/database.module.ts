@@ -1,6 +1,7 @@
-import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { DynamicModule, Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../config/data-source-options.js';
+import { surviveLostConnections } from './connection-errors.js';
 
 @Injectable()
 class CloseDatabaseOnShutdown implements OnApplicationShutdown {
@@ -22,7 +23,12 @@ export class DatabaseModule {
       providers: [
         {
           provide: DataSource,
-          useFactory: async () => new DataSource(dataSourceOptions(databaseUrl)).initialize(),
+          useFactory: async () => {
+            const dataSource = await new DataSource(dataSourceOptions(databaseUrl)).initialize();
+            const logger = new Logger('Database');
+            surviveLostConnections(dataSource, (state) => logger.warn({ msg: 'database connection lost', sqlState: state ?? null }));
+            return dataSource;
+          },
         },
         CloseDatabaseOnShutdown,
       ],
