@@ -10,7 +10,7 @@ import { BODY_LIMIT_BYTES, sendProblem } from './common/problem-details.filter.j
 import { RouteNotFoundError, ValidationFailedError } from './common/domain-error.js';
 import { inputProblem } from './common/input-limits.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from './common/problem.js';
-import { maskCardNumbers } from './common/validators.js';
+import { maskUrlForLog } from './common/validators.js';
 import type { AppConfig, LogLevel } from './config/app-config.js';
 import { MetricsService } from './metrics/metrics.service.js';
 
@@ -53,9 +53,9 @@ export async function createApp(config: AppConfig, databaseUrl: string): Promise
     },
     logger: {
       level: config.logLevel,
-      // What a request log line holds: never headers (so never an API key), and no card-like digits.
+      // What a request log line holds: never headers, and a URL without API keys, secrets or card-like digits.
       serializers: {
-        req: (request: FastifyRequest) => ({ method: request.method, url: maskCardNumbers(request.url), remoteAddress: request.ip }),
+        req: (request: FastifyRequest) => ({ method: request.method, url: maskUrlForLog(request.url), remoteAddress: request.ip }),
       },
     },
     // A caller's X-Request-Id is kept when it is sane; otherwise each request gets a fresh one.

@@ -110,6 +110,69 @@ describe('errors are problem+json with a stable code', () => {
     expect((await merchant.get(`/v1/charges?source=${accountId}`)).body.data).toEqual([]);
   });
 
+  it('400 naming the field for a string that is not well-formed Unicode, on every route, recording nothing', async () => {
+    const loneSurrogate = '"\\ud800"';
+    const cases: [string, string, string, string][] = [
+      ['POST', '/v1/accounts', `{"currency":"usd","metadata":{"a":${loneSurrogate}}}`, 'body.metadata.a'],
+      ['POST', '/v1/accounts', `{"currency":"usd","name":${loneSurrogate}}`, 'body.name'],
+      ['PUT', `/v1/accounts/acct_surrogate`, `{"currency":"usd","metadata":{"a":${loneSurrogate}}}`, 'body.metadata.a'],
+      ['POST', '/v1/charges', `{"amount":1,"currency":"usd","source":"${accountId}","metadata":{"a":${loneSurrogate}}}`, 'body.metadata.a'],
+      ['POST', '/v1/charges', `{"amount":1,"currency":"usd","source":"${accountId}","description":${loneSurrogate}}`, 'body.description'],
+      ['POST', '/v1/charges/batch', `{"charges":[{"amount":1,"currency":"usd","source":${loneSurrogate}}]}`, 'body.charges.0.source'],
+      [
+        'POST',
+        '/v1/charges/batch',
+        `{"charges":[{"amount":1,"currency":"usd","source":"${accountId}","metadata":{"a":${loneSurrogate}}}]}`,
+        'body.charges.0.metadata.a',
+      ],
+      ['POST', `/v1/accounts/${accountId}/deposits`, `{"amount":1,"description":${loneSurrogate}}`, 'body.description'],
+    ];
+    const before = await merchant.balanceOf(accountId);
+    for (const [method, path, raw, field] of cases) {
+      const key = `surrogate-${method}-${path}-${field}`;
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const reply = await merchant.request(method, path, { raw, key });
+        expectProblem(reply, 400, 'validation_failed');
+        expect(reply.body.errors).toEqual([{ field, message: 'must be well-formed Unicode (no lone surrogates)' }]);
+      }
+    }
+    expect(await merchant.balanceOf(accountId)).toEqual(before);
+    expectProblem(await merchant.get('/v1/accounts/acct_surrogate'), 404, 'not_found');
+    expect((await merchant.get(`/v1/charges?source=${accountId}`)).body.data).toEqual([]);
+  });
+
+  it('400 for a currency that is only "case-insensitively" ASCII: the Kelvin sign is not K', async () => {
+    const reply = await merchant.request('POST', '/v1/accounts', { raw: '{"currency":"\\u212Arw"}' });
+    expectProblem(reply, 400, 'validation_failed');
+    expect(reply.body.errors[0].field).toBe('currency');
+    expect((await merchant.post('/v1/accounts', { currency: 'KRW' })).body.currency).toBe('krw');
+  });
+
+  it('400 for an explicit null in a field that is not nullable; only an absent field takes the default', async () => {
+    const charge = await merchant.post('/v1/charges', { amount: 10, currency: 'usd', source: accountId, capture: false });
+    expect(charge.status).toBe(201);
+    const captured = await merchant.post('/v1/charges', { amount: 10, currency: 'usd', source: accountId });
+    expect(captured.status).toBe(201);
+    const refused: [string, string][] = [
+      [`/v1/charges/${charge.body.id}/capture`, 'null'],
+      [`/v1/charges/${charge.body.id}/capture`, '{"amount":null}'],
+      [`/v1/charges/${charge.body.id}/cancel`, 'null'],
+      [`/v1/charges/${captured.body.id}/refunds`, '{"amount":null}'],
+      [`/v1/charges/${captured.body.id}/refunds`, '{"reason":null}'],
+      ['/v1/charges', `{"amount":1,"currency":"usd","source":"${accountId}","capture":null}`],
+      ['/v1/charges', `{"amount":1,"currency":"usd","source":"${accountId}","metadata":null}`],
+      ['/v1/accounts', '{"currency":"usd","metadata":null}'],
+    ];
+    for (const [path, raw] of refused) expectProblem(await merchant.request('POST', path, { raw }), 400, 'validation_failed');
+    expect((await merchant.get(`/v1/charges/${charge.body.id}`)).body.status).toBe('authorized');
+    expect((await merchant.get(`/v1/charges/${captured.body.id}`)).body.amount_refunded).toBe(0);
+    // Nullable fields take null.
+    expect((await merchant.request('POST', '/v1/accounts', { raw: '{"currency":"usd","name":null}' })).status).toBe(201);
+    // Cleaned up for the checks below: release the hold, return the money.
+    expect((await merchant.post(`/v1/charges/${charge.body.id}/cancel`)).status).toBe(200);
+    expect((await merchant.post(`/v1/charges/${captured.body.id}/refunds`, {})).status).toBe(201);
+  });
+
   it('503 unavailable with Retry-After while the database is unreachable, and recovers without a restart', async () => {
     const databaseUrl = process.env.TEST_DATABASE_URL!;
     const proxy = TcpProxy.forDatabaseUrl(databaseUrl);

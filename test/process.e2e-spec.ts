@@ -57,6 +57,9 @@ describe('the service process', () => {
       const merchant = (await (await post('/v1/merchants', ADMIN, { name: 'proc' })).json()) as { api_key: string };
       const account = (await (await post('/v1/accounts', merchant.api_key, { currency: 'usd' })).json()) as { id: string };
       await post(`/v1/accounts/${account.id}/deposits`, merchant.api_key, { amount: 1_000_000 });
+      // A client that puts its key (or the admin token) in the URL must not find it in the log.
+      await fetch(`${base}/v1/accounts?api_key=${merchant.api_key}`);
+      await fetch(`${base}/v1/accounts?limit=2&x=${merchant.api_key}&token=${ADMIN}`);
 
       // Hold the source account's row lock so that a charge is surely in flight when SIGTERM lands.
       const blocker = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });

@@ -1,4 +1,4 @@
-import { looksLikeCardNumber, maskCardNumbers, metadataProblem } from './validators.js';
+import { asciiLowerCase, looksLikeCardNumber, maskCardNumbers, maskUrlForLog, metadataProblem } from './validators.js';
 
 describe('looksLikeCardNumber', () => {
   it.each(['4242424242424242', 'card 4242 4242 4242 4242', '4000-0566-5566-5556', '3782822463100050'])('flags %s', (value) => {
@@ -36,5 +36,27 @@ describe('metadataProblem', () => {
     [{ a: '4242424242424242' }, 'card number'],
   ])('rejects %j', (value, message) => {
     expect(metadataProblem(value)).toContain(message);
+  });
+});
+
+describe('maskUrlForLog', () => {
+  it('removes API keys wherever they stand, and the values of secret-named parameters', () => {
+    const key = 'sk_mer_abc123.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_';
+    expect(maskUrlForLog(`/v1/accounts?api_key=${key}&limit=10`)).toBe('/v1/accounts?api_key=[removed]&limit=10');
+    expect(maskUrlForLog(`/v1/accounts?k=${key}`)).toBe('/v1/accounts?k=sk_[removed]');
+    expect(maskUrlForLog(`/v1/${key}/x`)).toBe('/v1/sk_[removed]/x');
+    expect(maskUrlForLog('/v1/charges?token=admin-secret&Password=x&access_key=y&limit=2')).toBe(
+      '/v1/charges?token=[removed]&Password=[removed]&access_key=[removed]&limit=2',
+    );
+    expect(maskUrlForLog('/v1/charges?x=4242424242424242')).toBe('/v1/charges?x=[card number removed]');
+    expect(maskUrlForLog('/v1/charges?limit=10&starting_after=ch_1')).toBe('/v1/charges?limit=10&starting_after=ch_1');
+  });
+});
+
+describe('asciiLowerCase', () => {
+  it('lowercases A-Z and nothing else', () => {
+    expect(asciiLowerCase('USD')).toBe('usd');
+    expect(asciiLowerCase('\u212Arw')).toBe('\u212Arw');
+    expect(asciiLowerCase('\u0130')).toBe('\u0130');
   });
 });

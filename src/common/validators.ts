@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, Min, registerDecorator, ValidationOptions } from 'class-validator';
+import { IsInt, IsOptional, IsString, Max, Min, registerDecorator, ValidateIf, ValidationOptions } from 'class-validator';
 
 // Validation rules shared by the DTOs of several modules (contract: Conventions).
 
@@ -25,6 +25,19 @@ export function maskCardNumbers(value: string): string {
   return value.replace(new RegExp(CARD_NUMBER.source, 'g'), '[card number removed]');
 }
 
+/** An API key (`sk_<merchant id>.<secret>`), wherever it stands. */
+const API_KEY = /sk_[A-Za-z0-9_.~%-]+/g;
+/** Query parameters whose value is a secret whatever it looks like (an admin token, a password). */
+const SECRET_PARAMETER = /([?&][^=&]*(?:key|token|secret|password|auth)[^=&]*=)[^&#]*/gi;
+
+/**
+ * A URL as it may be logged: API keys, the values of secret-named query parameters and card-like
+ * digit runs removed. A client that puts its key in the URL must not leave it in our logs.
+ */
+export function maskUrlForLog(url: string): string {
+  return maskCardNumbers(url.replace(SECRET_PARAMETER, '$1[removed]').replace(API_KEY, 'sk_[removed]'));
+}
+
 /** Card data is never accepted, so it can never be stored or logged. */
 export function NoCardNumber(options?: ValidationOptions): PropertyDecorator {
   return (target, propertyName) =>
@@ -37,10 +50,19 @@ export function NoCardNumber(options?: ValidationOptions): PropertyDecorator {
     });
 }
 
-/** A three-letter ISO 4217 code in any case; the DTO holds it lowercase. */
+/**
+ * Lowercases A-Z only. String.prototype.toLowerCase follows Unicode, which maps the Kelvin sign
+ * (U+212A) to 'k' and the dotted capital I (U+0130) to 'i' + a combining dot: "case-insensitive"
+ * in a code means ASCII case.
+ */
+export function asciiLowerCase(value: string): string {
+  return value.replace(/[A-Z]/g, (letter) => letter.toLowerCase());
+}
+
+/** A three-letter ISO 4217 code in any (ASCII) case; the DTO holds it lowercase. */
 export function IsCurrency(): PropertyDecorator {
   return applyDecorators(
-    Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.toLowerCase() : value)),
+    Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? asciiLowerCase(value) : value)),
     IsString(),
     (target: object, propertyName: string | symbol) =>
       registerDecorator({
@@ -78,11 +100,25 @@ export function IsMetadata(): PropertyDecorator {
     });
 }
 
+/**
+ * A field that may be left out (it then takes its default) but is not nullable: an explicit
+ * `null` is validated like any other value, and so refused. (class-validator's IsOptional lets
+ * null through as if absent, which made `{"amount": null}` refund everything.)
+ */
+export function Optional(): PropertyDecorator {
+  return ValidateIf((_object: object, value: unknown) => value !== undefined);
+}
+
+/** A field that may be left out or set to null (a nullable `description` or `name`). */
+export function OptionalNullable(): PropertyDecorator {
+  return IsOptional();
+}
+
 /** A money amount in minor units (1 to 100000000000), documented and validated in one place. */
 export function AmountField(options: { optional?: boolean; description: string; example?: number }): PropertyDecorator {
   const doc = { minimum: MIN_AMOUNT, maximum: MAX_AMOUNT, description: options.description, example: options.example };
   return applyDecorators(
-    ...(options.optional ? [ApiPropertyOptional(doc), IsOptional()] : [ApiProperty(doc)]),
+    ...(options.optional ? [ApiPropertyOptional(doc), Optional()] : [ApiProperty(doc)]),
     IsInt(),
     Min(MIN_AMOUNT),
     Max(MAX_AMOUNT),
@@ -98,7 +134,7 @@ export function MetadataField(): PropertyDecorator {
       maxProperties: METADATA_MAX_KEYS,
       description: `At most ${METADATA_MAX_KEYS} keys of at most ${METADATA_MAX_KEY_LENGTH} characters; string values of at most ${METADATA_MAX_VALUE_LENGTH}.`,
     }),
-    IsOptional(),
+    Optional(),
     IsMetadata(),
   );
 }

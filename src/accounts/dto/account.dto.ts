@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Length, Matches } from 'class-validator';
-import { IsCurrency, MetadataField, NoCardNumber } from '../../common/validators.js';
+import { IsString, Length, Matches } from 'class-validator';
+import { IsCurrency, MetadataField, NoCardNumber, OptionalNullable } from '../../common/validators.js';
 
 export const CLIENT_ACCOUNT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -11,7 +11,7 @@ export class AccountFieldsDto {
   currency: string;
 
   @ApiPropertyOptional({ type: String, nullable: true, maxLength: 200, example: 'Alice' })
-  @IsOptional()
+  @OptionalNullable()
   @IsString()
   @Length(1, 200)
   @NoCardNumber()

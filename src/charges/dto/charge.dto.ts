@@ -1,9 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsOptional, IsString, Length, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsString, Length, ValidateNested } from 'class-validator';
 import { ProblemDetailsDto } from '../../common/openapi.js';
 import { ListQueryDto } from '../../common/pagination.js';
-import { AmountField, IsCurrency, MetadataField, NoCardNumber } from '../../common/validators.js';
+import { AmountField, IsCurrency, MetadataField, NoCardNumber, Optional, OptionalNullable } from '../../common/validators.js';
 
 export const CHARGE_STATUSES = ['authorized', 'succeeded', 'canceled'] as const;
 export type ChargeStatus = (typeof CHARGE_STATUSES)[number];
@@ -23,12 +23,12 @@ export class CreateChargeDto {
   source: string;
 
   @ApiPropertyOptional({ default: true, description: 'false: authorise only (hold the amount) and capture later.' })
-  @IsOptional()
+  @Optional()
   @IsBoolean()
   capture?: boolean;
 
   @ApiPropertyOptional({ type: String, maxLength: 500, nullable: true })
-  @IsOptional()
+  @OptionalNullable()
   @IsString()
   @Length(1, 500)
   @NoCardNumber()
@@ -40,7 +40,7 @@ export class CreateChargeDto {
 
 export class ListChargesQueryDto extends ListQueryDto {
   @ApiPropertyOptional({ description: 'Only charges from this source account.', maxLength: 100 })
-  @IsOptional()
+  @Optional()
   @IsString()
   @Length(1, 100)
   source?: string;
@@ -87,7 +87,7 @@ export class CreateRefundDto {
   amount?: number;
 
   @ApiPropertyOptional({ enum: REFUND_REASONS })
-  @IsOptional()
+  @Optional()
   @IsIn(REFUND_REASONS)
   reason?: (typeof REFUND_REASONS)[number];
 }

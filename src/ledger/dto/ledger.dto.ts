@@ -1,13 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Length } from 'class-validator';
-import { AmountField, NoCardNumber } from '../../common/validators.js';
+import { IsString, Length } from 'class-validator';
+import { AmountField, NoCardNumber, OptionalNullable } from '../../common/validators.js';
 
 export class CreateDepositDto {
   @AmountField({ description: 'Minor units.', example: 10000 })
   amount: number;
 
   @ApiPropertyOptional({ type: String, maxLength: 500, nullable: true })
-  @IsOptional()
+  @OptionalNullable()
   @IsString()
   @Length(1, 500)
   @NoCardNumber()
