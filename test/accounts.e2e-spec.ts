@@ -142,7 +142,7 @@ describe('accounts', () => {
         headers: { 'if-match': '"1"' },
       });
       expect(currency.status).toBe(422);
-      expect(currency.body.code).toBe('validation_failed');
+      expect(currency.body.code).toBe('currency_mismatch');
       expect((await merchant.get('/v1/accounts/customer-3')).body.currency).toBe('usd');
     });
 

@@ -86,24 +86,60 @@ describe('deposits and the ledger', () => {
     });
   });
 
-  it('answers 422 for a deposit that would pass the largest exact amount, and changes nothing', async () => {
-    const account = await merchant.account(1, 'chf');
-    // Bring the balance near 2^53 - 1 the way deposits would: a balanced pair of entries.
-    const near = 9_007_199_254_740_991 - 100;
+  /** Bring an account's balance to `balance` the way deposits would: a balanced pair of entries. */
+  async function raiseBalance(account: string, currency: string, by: number, reference: string): Promise<void> {
     await app.dataSource.transaction(async (tx) => {
-      await tx.query(`UPDATE accounts SET balance = balance + $3 WHERE merchant_id = $1 AND id = $2`, [merchant.id, account, near]);
+      await tx.query(`UPDATE accounts SET balance = balance + $3 WHERE merchant_id = $1 AND id = $2`, [merchant.id, account, by]);
       await tx.query(
         `INSERT INTO ledger_entries (merchant_id, id, account_id, amount, currency, type, reference)
-         VALUES ($1, 'ent_test_big_1', $2, $3, 'chf', 'deposit', 'dep_test_big'),
-                ($1, 'ent_test_big_2', 'external:chf', -$3::bigint, 'chf', 'deposit', 'dep_test_big')`,
-        [merchant.id, account, near],
+         VALUES ($1, $4 || '_1', $2, $3, $5, 'deposit', $4),
+                ($1, $4 || '_2', 'external:' || $5, -$3::bigint, $5, 'deposit', $4)`,
+        [merchant.id, account, by, reference, currency],
       );
     });
+  }
+
+  it('answers 422 balance_limit_exceeded for a deposit that would pass the largest exact amount, and changes nothing', async () => {
+    const account = await merchant.account(1, 'chf');
+    const near = Number.MAX_SAFE_INTEGER - 100;
+    await raiseBalance(account, 'chf', near, 'dep_test_big');
     const reply = await merchant.post(`/v1/accounts/${account}/deposits`, { amount: 1_000 });
     expect(reply.status).toBe(422);
-    expect(reply.body.code).toBe('validation_failed');
+    expect(reply.body.code).toBe('balance_limit_exceeded');
     expect(await merchant.balanceOf(account)).toEqual({ balance: near + 1, held: 0 });
     expect((await merchant.post(`/v1/accounts/${account}/deposits`, { amount: 99 })).status).toBe(201);
+  });
+
+  it('answers 422 balance_limit_exceeded for a refund that would pass it, and changes nothing', async () => {
+    const account = await merchant.account(1_000, 'nok');
+    const charge = await merchant.post('/v1/charges', { amount: 1_000, currency: 'nok', source: account });
+    expect(charge.status).toBe(201);
+    await raiseBalance(account, 'nok', Number.MAX_SAFE_INTEGER - 10, 'dep_test_big_nok');
+    const key = 'refund-past-the-limit';
+    const reply = await merchant.post(`/v1/charges/${charge.body.id}/refunds`, { amount: 500 }, key);
+    expect(reply.status).toBe(422);
+    expect(reply.body.code).toBe('balance_limit_exceeded');
+    expect(await merchant.balanceOf(account)).toEqual({ balance: Number.MAX_SAFE_INTEGER - 10, held: 0 });
+    expect((await merchant.get(`/v1/charges/${charge.body.id}`)).body.amount_refunded).toBe(0);
+    // Not recorded: once the balance has room, the same key refunds.
+    expect((await merchant.post(`/v1/charges/${charge.body.id}/refunds`, { amount: 10 })).status).toBe(201);
+  });
+
+  it("returns a merchant's balance exactly when its total passes 2^53", async () => {
+    const account = await merchant.account(10, 'sek');
+    expect((await merchant.post('/v1/charges', { amount: 10, currency: 'sek', source: account })).status).toBe(201);
+    // The merchant's balance account gathers what many customer accounts pay; bring it past 2^53.
+    const past = 18_014_398_509_481_971n;
+    await app.dataSource.query(
+      `INSERT INTO ledger_entries (merchant_id, id, account_id, amount, currency, type, reference)
+       VALUES ($1, 'ent_test_huge_1', 'balance:sek', $2::bigint, 'sek', 'charge', 'ch_test_huge'),
+              ($1, 'ent_test_huge_2', 'external:sek', -$2::bigint, 'sek', 'charge', 'ch_test_huge')`,
+      [merchant.id, past.toString()],
+    );
+    const reply = await merchant.get('/v1/balance');
+    expect(reply.status).toBe(200);
+    expect(reply.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(reply.text).toContain('{"currency":"sek","amount":18014398509481981}');
   });
 
   it('refuses, in the database itself, a customer balance below what is held', async () => {

@@ -63,7 +63,7 @@ export class AccountsController {
   @ApiOperation({
     summary: 'Create or update an account with a client-chosen id (versioned upsert).',
     description:
-      'Absent: created (201, ETag "1"). Present with identical content: 200, unchanged, whatever If-Match says (so a retry of a PUT that succeeded stays a success). Present with different content: needs If-Match with the current ETag (200 and version + 1; stale: 412 with the current ETag; missing: 428). If-None-Match: * creates only (412 when present). If-Match on an absent account: 412. currency cannot change (422 validation_failed).',
+      'Absent: created (201, ETag "1"). Present with identical content: 200, unchanged, whatever If-Match says (so a retry of a PUT that succeeded stays a success). Present with different content: needs If-Match with the current ETag (200 and version + 1; stale: 412 with the current ETag; missing: 428). If-None-Match: * creates only (412 when present). If-Match on an absent account: 412. currency cannot change (422 currency_mismatch).',
   })
   @ApiHeader({ name: 'If-Match', required: false, description: 'The ETag of the version being changed, e.g. "3".' })
   @ApiHeader({ name: 'If-None-Match', required: false, description: '`*`: create only.' })

@@ -19,12 +19,17 @@ export class PreconditionRequiredError extends DomainError {
   }
 }
 
+/**
+ * A PUT naming another currency than the existing account's: the same meaning as a charge's
+ * currency_mismatch (a currency that differs from the account's), so the same code.
+ */
 export class CurrencyImmutableError extends DomainError {
   constructor(currency: string) {
     super({
       status: 422,
-      code: 'validation_failed',
-      title: 'Validation failed',
+      code: 'currency_mismatch',
+      title: 'Currency mismatch',
+      recorded: true,
       detail: `The currency of an account cannot change (it is '${currency}').`,
       errors: [{ field: 'currency', message: `cannot change from '${currency}'` }],
     });

@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { EntityManager } from 'typeorm';
 import { ApiProblems, ApiSuccess, IdempotentOperation } from '../common/openapi.js';
+import { exactJson } from '../common/exact-json.js';
 import { ListOf, type ListPage } from '../common/pagination.js';
 import { assertNoFields } from '../common/validation.js';
 import { IdempotencyContext, IdempotentPerItem, Tx } from '../idempotency/idempotency.decorators.js';
@@ -136,7 +137,8 @@ export class ChargesController {
   @Get('balance')
   @ApiOperation({ summary: "The merchant's balance per currency." })
   @ApiSuccess({ status: 200, type: BalanceDto, description: 'Available and pending funds.' })
-  balance(@MerchantId() merchantId: string): Promise<BalanceDto> {
-    return this.charges.balance(merchantId);
+  async balance(@MerchantId() merchantId: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+    void reply.type('application/json; charset=utf-8');
+    return exactJson(await this.charges.balance(merchantId));
   }
 }

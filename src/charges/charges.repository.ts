@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { preparedRows, queryRows } from '../database/query-rows.js';
+import { translateBalanceLimit } from '../ledger/ledger.errors.js';
 import { merchantBalanceAccountSql } from '../ledger/ledger.repository.js';
 import type { ChargeStatus } from './dto/charge.dto.js';
 
@@ -264,15 +265,20 @@ export class ChargesRepository {
     chargeId: string,
     refund: { id: string; amount: number | null; reason: string | null; entryIds: [string, string] },
   ): Promise<TransitionAttempt<RefundRow>> {
-    const rows = await queryRows<RefundRow & TargetColumns>(tx, REFUND_SQL, [
-      merchantId,
-      chargeId,
-      refund.amount,
-      refund.id,
-      refund.reason,
-      ...refund.entryIds,
-    ]);
-    return attemptOf(rows[0]!);
+    try {
+      const rows = await queryRows<RefundRow & TargetColumns>(tx, REFUND_SQL, [
+        merchantId,
+        chargeId,
+        refund.amount,
+        refund.id,
+        refund.reason,
+        ...refund.entryIds,
+      ]);
+      return attemptOf(rows[0]!);
+    } catch (error) {
+      // The refund credits the source account, which may already hold close to the limit.
+      throw translateBalanceLimit(error);
+    }
   }
 
   async find(merchantId: string, id: string): Promise<ChargeRow | undefined> {
@@ -306,13 +312,16 @@ export class ChargesRepository {
     return rows[0]?.seq;
   }
 
-  /** The merchant's balance accounts, summed from their entries (available), and uncaptured authorisations (pending). */
+  /**
+   * The merchant's balance accounts, summed from their entries (available), and uncaptured
+   * authorisations (pending). Sums as exact decimal text: a merchant's total may pass 2^53.
+   */
   async balances(
     merchantId: string,
   ): Promise<{ available: { currency: string; amount: string }[]; pending: { currency: string; amount: string }[] }> {
     const available = await queryRows<{ currency: string; amount: string }>(
       this.dataSource.manager,
-      `SELECT a.currency, coalesce(sum(e.amount), 0)::bigint AS amount
+      `SELECT a.currency, coalesce(sum(e.amount), 0)::text AS amount
          FROM accounts a
          LEFT JOIN ledger_entries e ON e.merchant_id = a.merchant_id AND e.account_id = a.id
         WHERE a.merchant_id = $1 AND a.kind = 'merchant_balance'
@@ -321,7 +330,7 @@ export class ChargesRepository {
     );
     const pending = await queryRows<{ currency: string; amount: string }>(
       this.dataSource.manager,
-      `SELECT currency, sum(amount - amount_captured)::bigint AS amount
+      `SELECT currency, sum(amount - amount_captured)::text AS amount
          FROM charges WHERE merchant_id = $1 AND status = 'authorized'
         GROUP BY currency ORDER BY currency`,
       [merchantId],

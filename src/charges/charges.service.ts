@@ -6,15 +6,7 @@ import { ListPage, listPage } from '../common/pagination.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { CurrencyMismatchError, InsufficientFundsError, InvalidStateError } from './charges.errors.js';
 import { ChargeRow, ChargesRepository, RefundRow } from './charges.repository.js';
-import type {
-  BalanceDto,
-  CaptureChargeDto,
-  ChargeDto,
-  CreateChargeDto,
-  CreateRefundDto,
-  ListChargesQueryDto,
-  RefundDto,
-} from './dto/charge.dto.js';
+import type { CaptureChargeDto, ChargeDto, CreateChargeDto, CreateRefundDto, ListChargesQueryDto, RefundDto } from './dto/charge.dto.js';
 
 export function toChargeDto(row: ChargeRow): ChargeDto {
   const amountCaptured = Number(row.amount_captured);
@@ -47,6 +39,13 @@ function toRefundDto(row: RefundRow): RefundDto {
     status: row.status,
     created_at: row.created_at.toISOString(),
   };
+}
+
+/** BalanceDto as the service computes it, with exact totals. */
+export interface ExactBalance {
+  object: 'balance';
+  available: { currency: string; amount: bigint }[];
+  pending: { currency: string; amount: bigint }[];
 }
 
 @Injectable()
@@ -142,10 +141,14 @@ export class ChargesService {
     );
   }
 
-  async balance(merchantId: string): Promise<BalanceDto> {
+  /**
+   * Totals are bigints: a merchant's total can pass 2^53, where a JavaScript number would round
+   * it. The controller writes them as exact JSON integers (exactJson).
+   */
+  async balance(merchantId: string): Promise<ExactBalance> {
     const { available, pending } = await this.charges.balances(merchantId);
     const amounts = (rows: { currency: string; amount: string }[]) =>
-      rows.map((row) => ({ currency: row.currency, amount: Number(row.amount) }));
+      rows.map((row) => ({ currency: row.currency, amount: BigInt(row.amount) }));
     return { object: 'balance', available: amounts(available), pending: amounts(pending) };
   }
 }

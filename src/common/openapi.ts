@@ -28,6 +28,7 @@ export const PROBLEM_CODES = [
   'unsupported_media_type',
   'idempotency_key_reused',
   'currency_mismatch',
+  'balance_limit_exceeded',
   'precondition_required',
   'rate_limited',
   'internal_error',
@@ -73,7 +74,7 @@ const PROBLEMS: Record<number, { description: string; headers?: HeadersObject }>
   415: { description: 'unsupported_media_type: body that is not application/json. Not recorded.' },
   422: {
     description:
-      'idempotency_key_reused (same key, different request; never retry) or a business rule (currency_mismatch, validation_failed for an unchangeable field).',
+      "idempotency_key_reused (same key, different request; never retry with that key: a new key is a new operation), currency_mismatch (a currency that differs from the account's; recorded) or balance_limit_exceeded (the movement would take a balance past 2^53 - 1; not recorded).",
   },
   428: { description: 'precondition_required: changing an existing account needs If-Match.' },
   429: { description: 'rate_limited. Not recorded; retry after Retry-After with the same key.', headers: RETRY_AFTER },

@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { violatedConstraint } from '../common/database-errors.js';
 import { preparedRows, queryRows } from '../database/query-rows.js';
-import { BalanceOverflowError } from './ledger.errors.js';
+import { translateBalanceLimit } from './ledger.errors.js';
 import type { EntryType } from './dto/ledger.dto.js';
 
 export interface DepositRow {
@@ -77,8 +76,7 @@ export class LedgerRepository {
         [merchantId, accountId, amount, ids.deposit, description, ids.creditEntry, ids.debitEntry],
       );
     } catch (error) {
-      if (violatedConstraint(error) === 'accounts_balance_safe_range') throw new BalanceOverflowError();
-      throw error;
+      throw translateBalanceLimit(error);
     }
     return rows[0];
   }

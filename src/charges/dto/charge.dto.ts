@@ -64,7 +64,13 @@ export class ChargeDto {
 
 export class BalanceAmountDto {
   @ApiProperty({ example: 'usd' }) currency: string;
-  @ApiProperty() amount: number;
+  @ApiProperty({
+    type: 'integer',
+    format: 'int64',
+    description:
+      'Exact. A total can pass 2^53 - 1 (a single amount never does): parse it with a JSON parser that keeps big integers exact (in JavaScript, a reviver with BigInt) if your merchant can reach that.',
+  })
+  amount: number;
 }
 
 export class BalanceDto {
