@@ -1,9 +1,15 @@
 import { InitialSchema1732350000000 } from './1732350000000-InitialSchema.js';
 import { AppendOnlySystemAccounts1732360000000 } from './1732360000000-AppendOnlySystemAccounts.js';
 import { RefundsAndBatches1732370000000 } from './1732370000000-RefundsAndBatches.js';
+import { IdempotencyClaims1732380000000 } from './1732380000000-IdempotencyClaims.js';
 
 /**
  * Every migration, in order. Listed by class rather than found by a file glob, so the same list
  * works compiled (npm start), under jest, and from the migration CLI.
  */
-export const ALL_MIGRATIONS = [InitialSchema1732350000000, AppendOnlySystemAccounts1732360000000, RefundsAndBatches1732370000000];
+export const ALL_MIGRATIONS = [
+  InitialSchema1732350000000,
+  AppendOnlySystemAccounts1732360000000,
+  RefundsAndBatches1732370000000,
+  IdempotencyClaims1732380000000,
+];

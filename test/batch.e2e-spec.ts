@@ -96,4 +96,67 @@ describe('batch charges', () => {
     const asCharge = await merchant.post('/v1/charges', charges[0], 'batch-reuse');
     expect(asCharge.status).toBe(422);
   });
+
+  describe('one key, one request, whatever the route', () => {
+    const count = async (source: string) => {
+      const page = await merchant.get(`/v1/charges?source=${source}&limit=100`);
+      return page.body.data.length as number;
+    };
+
+    it('a charge sent with the key of a running batch takes no effect, and the batch replays its own items', async () => {
+      const source = await merchant.account(1_000_000);
+      const key = 'batch-then-charge';
+      const charges = Array.from({ length: 100 }, () => ({ amount: 1, currency: 'usd', source }));
+      const batch = merchant.post('/v1/charges/batch', { charges }, key);
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      const single = await merchant.post('/v1/charges', { amount: 7, currency: 'usd', source }, key);
+      const first = await batch;
+
+      expect(first.status).toBe(200);
+      expect(single.status).toBe(422);
+      expect(single.body.code).toBe('idempotency_key_reused');
+      expect(await count(source)).toBe(100);
+      // The batch's retries replay it: its charges committed, so it never answers "key reused".
+      const again = await merchant.post('/v1/charges/batch', { charges }, key);
+      expect(again.status).toBe(200);
+      expect(again.text).toBe(first.text);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect(await merchant.balanceOf(source)).toEqual({ balance: 1_000_000 - 100, held: 0 });
+    });
+
+    it('batch, charge and deposit sent at once with one key: exactly one takes effect, and keeps answering', async () => {
+      const keys = Array.from({ length: 8 }, (_, i) => `three-routes-${i}`);
+      const sources = await Promise.all(keys.map(() => merchant.account(10_000)));
+      const requests = (i: number): [string, unknown][] => [
+        ['/v1/charges/batch', { charges: Array.from({ length: 5 }, () => ({ amount: 10, currency: 'usd', source: sources[i] })) }],
+        ['/v1/charges', { amount: 3, currency: 'usd', source: sources[i] }],
+        [`/v1/accounts/${sources[i]}/deposits`, { amount: 1_000 }],
+      ];
+      const answers = await Promise.all(
+        keys.map((key, i) => Promise.all(requests(i).map(([path, body]) => merchant.post(path, body, key)))),
+      );
+      for (const [i, key] of keys.entries()) {
+        const [batch, single, deposit] = answers[i]!;
+        const balance = (await merchant.balanceOf(sources[i]!)).balance;
+        const effects = [balance === 10_000 - 50, balance === 10_000 - 3, balance === 11_000];
+        expect(effects.filter(Boolean)).toHaveLength(1);
+        const charged = await count(sources[i]!);
+        expect(charged).toBe(effects[0] ? 5 : effects[1] ? 1 : 0);
+        // The others were refused (422), or told to retry (409) — and a retry of each now gets
+        // the winner's recorded answer or 422, never a second effect.
+        for (const [route, answer] of [batch, single, deposit].entries()) {
+          expect([200, 201, 409, 422]).toContain(answer!.status);
+          const [path, body] = requests(i)[route]!;
+          const retry = await merchant.post(path, body, key);
+          if (effects[route]) {
+            expect(retry.status).toBe(route === 0 ? 200 : 201);
+            expect(retry.headers.get('idempotent-replayed')).toBe('true');
+          } else {
+            expect(retry.status).toBe(422);
+          }
+        }
+        expect((await merchant.balanceOf(sources[i]!)).balance).toBe(balance);
+      }
+    });
+  });
 });

@@ -6,8 +6,9 @@ import { ApiProblems, ApiSuccess, IdempotentOperation } from '../common/openapi.
 import { exactJson } from '../common/exact-json.js';
 import { ListOf, type ListPage } from '../common/pagination.js';
 import { assertNoFields } from '../common/validation.js';
-import { IdempotencyContext, IdempotentPerItem, Tx } from '../idempotency/idempotency.decorators.js';
-import { BatchChargesService, type BatchKey } from './batch-charges.service.js';
+import { IdempotentPerItem, Items, Tx } from '../idempotency/idempotency.decorators.js';
+import type { ItemRunner } from '../idempotency/item-runner.js';
+import { BatchChargesService } from './batch-charges.service.js';
 import { MerchantId } from '../merchants/auth.decorators.js';
 import { ChargesService } from './charges.service.js';
 import {
@@ -63,8 +64,8 @@ export class ChargesController {
   @IdempotentOperation()
   @ApiSuccess({ status: 200, type: BatchResultDto, description: 'One result per item, in order.', recorded: true })
   @ApiProblems(413, 415)
-  batch(@IdempotencyContext() batch: BatchKey, @Body() body: BatchChargesDto): Promise<BatchResultDto> {
-    return this.batches.run(batch, body.charges);
+  batch(@Items() items: ItemRunner, @MerchantId() merchantId: string, @Body() body: BatchChargesDto): Promise<BatchResultDto> {
+    return this.batches.run(items, merchantId, body.charges);
   }
 
   @Post('charges/:id/capture')

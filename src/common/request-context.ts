@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import type { ItemRunner } from '../idempotency/item-runner.js';
 
 // What the pipeline attaches to a request on its way to the handler.
 declare module 'fastify' {
@@ -11,8 +12,8 @@ declare module 'fastify' {
     isAdmin?: boolean;
     /** The request's transaction, opened by the idempotency interceptor for every write. */
     transactionManager?: EntityManager;
-    /** The checked Idempotency-Key of a route that records per item (@IdempotentPerItem()). */
-    idempotency?: { merchantId: string; key: string; fingerprint: string };
+    /** Runs the items of a route that records per item (@IdempotentPerItem()) under its key. */
+    itemRunner?: ItemRunner;
   }
 }
 

@@ -1,6 +1,7 @@
 import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import type { EntityManager } from 'typeorm';
+import type { ItemRunner } from './item-runner.js';
 
 export const SHOWN_ONCE = 'idempotency:shown-once';
 
@@ -24,14 +25,14 @@ export const PER_ITEM = 'idempotency:per-item';
 
 /**
  * A route whose items each commit on their own (POST /v1/charges/batch): the interceptor opens no
- * transaction around the handler, which records every item's outcome in that item's own
- * transaction (BatchItemsRepository); the whole response is recorded once it is complete.
+ * transaction around the handler, which runs every item through the request's ItemRunner (@Items());
+ * the whole response is recorded once it is complete.
  */
 export const IdempotentPerItem = () => SetMetadata(PER_ITEM, true);
 
-/** The checked Idempotency-Key and request fingerprint, for a @IdempotentPerItem() handler. */
-export const IdempotencyContext = createParamDecorator((_: unknown, context: ExecutionContext) => {
-  const idempotency = context.switchToHttp().getRequest<FastifyRequest>().idempotency;
-  if (!idempotency) throw new Error('@IdempotencyContext() is only available in @IdempotentPerItem() handlers');
-  return idempotency;
+/** The ItemRunner of a @IdempotentPerItem() handler: the one way to run an item. */
+export const Items = createParamDecorator((_: unknown, context: ExecutionContext): ItemRunner => {
+  const runner = context.switchToHttp().getRequest<FastifyRequest>().itemRunner;
+  if (!runner) throw new Error('@Items() is only available in @IdempotentPerItem() handlers');
+  return runner;
 });

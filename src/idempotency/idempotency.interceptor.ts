@@ -10,7 +10,9 @@ import { runTransaction } from '../database/transaction.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { PER_ITEM, SHOWN_ONCE } from './idempotency.decorators.js';
 import { IdempotencyKeyReusedError, IdempotencyRequestInProgressError } from './idempotency.errors.js';
-import { IdempotencyRepository, RecordedResponse } from './idempotency.repository.js';
+import { IdempotencyRepository, RecordedResponse, type StoredKey } from './idempotency.repository.js';
+import { BatchItemsRepository } from './batch-items.repository.js';
+import { ItemRunner } from './item-runner.js';
 import { parseIdempotencyKey, requestFingerprint } from './request-fingerprint.js';
 
 /** Keys of requests authenticated with the admin token live in their own scope. */
@@ -56,6 +58,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
   constructor(
     private readonly dataSource: DataSource,
     private readonly repository: IdempotencyRepository,
+    private readonly items: BatchItemsRepository,
     private readonly metrics: MetricsService,
     private readonly reflector: Reflector,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -100,6 +103,19 @@ export class IdempotencyInterceptor implements NestInterceptor {
     }
   }
 
+  /**
+   * What a live record of the key means for this request: replay its response, refuse another
+   * request (422), or undefined when it is this same request's claim with no response yet (a
+   * request recording item by item that is still running or was cut off).
+   */
+  private decide(stored: StoredKey, call: Call): Attempt | undefined {
+    if (stored.fingerprint !== call.fingerprint) {
+      this.metrics.countIdempotency('mismatch');
+      throw new IdempotencyKeyReusedError();
+    }
+    return stored.response ? { kind: 'replay', response: stored.response, expiresAt: stored.expiresAt } : undefined;
+  }
+
   /** One transaction: lock and look up the key, then replay it or run the handler and record. */
   private async attempt(request: FastifyRequest, reply: FastifyReply, next: CallHandler, call: Call): Promise<Attempt> {
     if (call.perItem) return this.attemptPerItem(request, reply, next, call);
@@ -107,13 +123,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
       return await this.inTransaction(request, async (manager): Promise<Attempt> => {
         const lock = await this.repository.lockAndFind(manager, call.merchantId, call.key);
         if (!lock.locked) return { kind: 'busy' };
-        if (lock.stored) {
-          if (lock.stored.fingerprint !== call.fingerprint) {
-            this.metrics.countIdempotency('mismatch');
-            throw new IdempotencyKeyReusedError();
-          }
-          return { kind: 'replay', response: lock.stored, expiresAt: lock.stored.expiresAt };
-        }
+        // A claim of this same request with no response yet cannot be answered here: in progress.
+        if (lock.stored) return this.decide(lock.stored, call) ?? { kind: 'busy' };
         const response = await this.runHandler(next, reply);
         const recorded = withoutShownOnceFields(response, call.shownOnce);
         const expiresAt = await this.repository.save(
@@ -134,30 +145,27 @@ export class IdempotencyInterceptor implements NestInterceptor {
   }
 
   /**
-   * A route that commits item by item: look the key up (replay a finished response), then run the
-   * handler outside any transaction (it records each item with its effect), then record the whole
-   * response. A run cut off part-way leaves its committed items recorded, and the retry replays them.
+   * A route that commits item by item: look the key up (replay a finished response, refuse
+   * another request's key), then run the handler outside any transaction with an ItemRunner, which
+   * claims the key with the first item's effect and records each item with its effect; then record
+   * the whole response on the claim. A run cut off part-way leaves its claim and its committed
+   * items recorded, and the retry resumes: it replays those items and runs the rest.
    */
   private async attemptPerItem(request: FastifyRequest, reply: FastifyReply, next: CallHandler, call: Call): Promise<Attempt> {
     const lookup = await this.inTransaction(request, async (manager): Promise<Attempt | undefined> => {
       const lock = await this.repository.lockAndFind(manager, call.merchantId, call.key);
       if (!lock.locked) return { kind: 'busy' };
-      if (!lock.stored) return undefined;
-      if (lock.stored.fingerprint !== call.fingerprint) {
-        this.metrics.countIdempotency('mismatch');
-        throw new IdempotencyKeyReusedError();
-      }
-      return { kind: 'replay', response: lock.stored, expiresAt: lock.stored.expiresAt };
+      return lock.stored && this.decide(lock.stored, call);
     });
     if (lookup) return lookup;
 
-    request.idempotency = { merchantId: call.merchantId, key: call.key, fingerprint: call.fingerprint };
+    request.itemRunner = new ItemRunner(this.dataSource, this.repository, this.items, call, this.config.idempotencyTtlSeconds);
     const response = await this.runHandler(next, reply);
-    const saved = await runTransaction(this.dataSource, (manager) =>
-      this.repository.save(manager, call.merchantId, call.key, call.fingerprint, response, this.config.idempotencyTtlSeconds),
+    const expiresAt = await runTransaction(this.dataSource, (manager) =>
+      this.repository.complete(manager, call.merchantId, call.key, call.fingerprint, response),
     );
-    // Undefined: a twin request recorded the same (item-by-item identical) response first.
-    return saved ? { kind: 'executed', response, expiresAt: saved } : { kind: 'raced' };
+    // Undefined: a twin run of the same request recorded the (item by item identical) response first.
+    return expiresAt ? { kind: 'executed', response, expiresAt } : { kind: 'raced' };
   }
 
   private async inTransaction<T>(request: FastifyRequest, work: (manager: EntityManager) => Promise<T>): Promise<T> {

@@ -13,6 +13,6 @@ import { IdempotencyRepository } from './idempotency.repository.js';
     // Global: every POST (and PUT) of every module goes through it, with no code in the handler.
     { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
   ],
-  exports: [IdempotencyPurgeService, BatchItemsRepository],
+  exports: [IdempotencyPurgeService],
 })
 export class IdempotencyModule {}

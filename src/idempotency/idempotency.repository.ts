@@ -10,9 +10,12 @@ export interface RecordedResponse {
   headers: Record<string, string>;
 }
 
-export interface StoredKey extends RecordedResponse {
+/** What is kept against a key. */
+export interface StoredKey {
   fingerprint: string;
   expiresAt: Date;
+  /** Undefined while the key is claimed by a request that records item by item and has not finished. */
+  response: RecordedResponse | undefined;
 }
 
 export interface KeyLock {
@@ -20,6 +23,9 @@ export interface KeyLock {
   locked: boolean;
   stored: StoredKey | undefined;
 }
+
+/** The outcome of claiming a key for a request that records item by item. */
+export type Claim = 'claimed' | 'already ours' | 'taken';
 
 interface LockRow {
   locked: boolean;
@@ -29,6 +35,19 @@ interface LockRow {
   headers: Record<string, string> | null;
   expires_at: Date | null;
 }
+
+/** The advisory lock of the key ($1 merchant, $2 key) that a request holds while it runs. */
+const KEY_LOCK_ID = 'hashtextextended($1 || chr(10) || $2, 0)';
+
+// A live row of the key: an expired one counts as absent (the key is new again) until replaced.
+const INSERT_UNLESS_LIVE = `
+  INSERT INTO idempotency_keys (merchant_id, key, fingerprint, status, body, headers, expires_at)
+  VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
+  ON CONFLICT (merchant_id, key) DO UPDATE
+     SET fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status, body = EXCLUDED.body,
+         headers = EXCLUDED.headers, created_at = now(), expires_at = EXCLUDED.expires_at
+   WHERE idempotency_keys.expires_at <= now()
+  RETURNING expires_at`;
 
 @Injectable()
 export class IdempotencyRepository {
@@ -43,7 +62,7 @@ export class IdempotencyRepository {
     const rows = await preparedRows<LockRow>(
       manager,
       'idempotency_lock_and_find',
-      `SELECT pg_try_advisory_xact_lock(hashtextextended($1 || chr(10) || $2, 0)) AS locked,
+      `SELECT pg_try_advisory_xact_lock(${KEY_LOCK_ID}) AS locked,
               r.fingerprint, r.status, r.body, r.headers, r.expires_at
          FROM (SELECT 1) AS one
          LEFT JOIN idempotency_keys r ON r.merchant_id = $1 AND r.key = $2 AND r.expires_at > now()`,
@@ -51,17 +70,9 @@ export class IdempotencyRepository {
     );
     const row = rows[0];
     if (!row) return { locked: false, stored: undefined };
-    const stored =
-      row.fingerprint === null
-        ? undefined
-        : {
-            fingerprint: row.fingerprint,
-            status: Number(row.status),
-            body: row.body ?? '',
-            headers: row.headers ?? {},
-            expiresAt: row.expires_at ?? new Date(),
-          };
-    return { locked: row.locked, stored };
+    if (row.fingerprint === null) return { locked: row.locked, stored: undefined };
+    const response = row.status === null ? undefined : { status: Number(row.status), body: row.body ?? '', headers: row.headers ?? {} };
+    return { locked: row.locked, stored: { fingerprint: row.fingerprint, expiresAt: row.expires_at ?? new Date(), response } };
   }
 
   /**
@@ -77,17 +88,63 @@ export class IdempotencyRepository {
     response: RecordedResponse,
     ttlSeconds: number,
   ): Promise<Date | undefined> {
-    const rows = await preparedRows<{ expires_at: Date }>(
+    const rows = await preparedRows<{ expires_at: Date }>(manager, 'idempotency_save', INSERT_UNLESS_LIVE, [
+      merchantId,
+      key,
+      fingerprint,
+      response.status,
+      response.body,
+      JSON.stringify(response.headers),
+      ttlSeconds,
+    ]);
+    return rows[0]?.expires_at;
+  }
+
+  /**
+   * Claims the key, with no response yet, in the transaction of a request's first effect (an item
+   * of a batch), so the claim commits with that effect or not at all. 'already ours': a run of
+   * the same request (same fingerprint) claimed it earlier. 'taken': another request holds it.
+   */
+  async claim(tx: EntityManager, merchantId: string, key: string, fingerprint: string, ttlSeconds: number): Promise<Claim> {
+    // The key's lock first, as every other request with the key takes it before its effect: the
+    // other order (the effect's row locks, then the key) deadlocks with a single charge of the key.
+    await queryRows(tx, `SELECT pg_advisory_xact_lock(${KEY_LOCK_ID})`, [merchantId, key]);
+    const inserted = await preparedRows<{ expires_at: Date }>(tx, 'idempotency_save', INSERT_UNLESS_LIVE, [
+      merchantId,
+      key,
+      fingerprint,
+      null,
+      null,
+      '{}',
+      ttlSeconds,
+    ]);
+    if (inserted.length > 0) return 'claimed';
+    const live = await queryRows<{ fingerprint: string }>(
+      tx,
+      `SELECT fingerprint FROM idempotency_keys WHERE merchant_id = $1 AND key = $2 AND expires_at > now()`,
+      [merchantId, key],
+    );
+    return live[0]?.fingerprint === fingerprint ? 'already ours' : 'taken';
+  }
+
+  /**
+   * Records the response of a request that claimed its key (see claim). Returns the expiry, or
+   * undefined when the claim holds a response already (a twin run of the same request finished
+   * first) or is gone.
+   */
+  async complete(
+    manager: EntityManager,
+    merchantId: string,
+    key: string,
+    fingerprint: string,
+    response: RecordedResponse,
+  ): Promise<Date | undefined> {
+    const rows = await queryRows<{ expires_at: Date }>(
       manager,
-      'idempotency_save',
-      `INSERT INTO idempotency_keys (merchant_id, key, fingerprint, status, body, headers, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
-       ON CONFLICT (merchant_id, key) DO UPDATE
-          SET fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status, body = EXCLUDED.body,
-              headers = EXCLUDED.headers, created_at = now(), expires_at = EXCLUDED.expires_at
-        WHERE idempotency_keys.expires_at <= now()
+      `UPDATE idempotency_keys SET status = $4, body = $5, headers = $6
+        WHERE merchant_id = $1 AND key = $2 AND fingerprint = $3 AND status IS NULL AND expires_at > now()
        RETURNING expires_at`,
-      [merchantId, key, fingerprint, response.status, response.body, JSON.stringify(response.headers), ttlSeconds],
+      [merchantId, key, fingerprint, response.status, response.body, JSON.stringify(response.headers)],
     );
     return rows[0]?.expires_at;
   }
