@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { migrate } from '../src/database/database-url.js';
+import { migrate } from '../src/database/migrate.js';
 import { PrivateCluster } from './cluster.js';
 import { fuzzEveryRoute } from './fuzz.js';
 import { modelBasedRun } from './model.js';

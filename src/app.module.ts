@@ -1,5 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { AccountsModule } from './accounts/accounts.module.js';
 import { ChargesModule } from './charges/charges.module.js';
 import { ProblemDetailsFilter } from './common/problem-details.filter.js';
@@ -7,6 +7,7 @@ import { createValidationPipe } from './common/validation.js';
 import { APP_CONFIG, type AppConfig } from './config/app-config.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
+import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
 import { IdempotencyModule } from './idempotency/idempotency.module.js';
 import { LedgerModule } from './ledger/ledger.module.js';
 import { ApiKeyGuard } from './merchants/api-key.guard.js';
@@ -33,11 +34,15 @@ export class AppModule {
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
-        // The request pipeline, registered here so the tests run the real one:
-        // guards (authentication, then rate limit) -> interceptor (idempotency + transaction)
-        // -> pipe (validation) -> handler, and the filter turning every error into problem+json.
+        // The request pipeline, all of it here, in the order a request meets it:
+        //   guards: authentication, then rate limit (a 429 is never recorded against a key)
+        //   -> interceptor: idempotency, and the request's one transaction (every POST and PUT)
+        //   -> pipe: validation (inside the transaction, so a 400 rolls back and is not recorded)
+        //   -> handler; and the filter turning every error into problem+json.
+        // Registered as APP_* providers, so the e2e tests run exactly this pipeline.
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_GUARD, useClass: RateLimitGuard },
+        { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
       ],

@@ -6,9 +6,9 @@ import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swag
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { AppModule } from './app.module.js';
-import { BODY_LIMIT_BYTES, sendProblem } from './common/problem-details.filter.js';
+import { sendProblem } from './common/problem-details.filter.js';
 import { RouteNotFoundError, ValidationFailedError } from './common/domain-error.js';
-import { inputProblem } from './common/input-limits.js';
+import { BODY_LIMIT_BYTES, inputProblem } from './common/input-limits.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from './common/problem.js';
 import { maskUrlForLog } from './common/validators.js';
 import type { AppConfig, LogLevel } from './config/app-config.js';

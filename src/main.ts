@@ -2,7 +2,8 @@ import 'reflect-metadata';
 import { ConsoleLogger } from '@nestjs/common';
 import { createApp, NEST_LEVELS } from './app.setup.js';
 import { ConfigError, loadConfig } from './config/app-config.js';
-import { migrate, resolveDatabase } from './database/database-url.js';
+import { resolveDatabase } from './database/database-url.js';
+import { migrate } from './database/migrate.js';
 
 async function bootstrap(): Promise<void> {
   let config;

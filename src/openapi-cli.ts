@@ -3,7 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import { buildOpenApiDocument, createApp } from './app.setup.js';
 import { runCli } from './common/run-cli.js';
 import { loadConfig } from './config/app-config.js';
-import { migrate, resolveDatabase } from './database/database-url.js';
+import { resolveDatabase } from './database/database-url.js';
+import { migrate } from './database/migrate.js';
 
 // npm run openapi: writes the document the service serves at /openapi.json to ./openapi.json
 // (or the path given), built from the same code, for client generators and reviews.

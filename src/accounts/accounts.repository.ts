@@ -22,7 +22,11 @@ export interface AccountFields {
 
 const COLUMNS = 'id, currency, name, metadata, balance, held, version, created_at, updated_at';
 
-/** Customer accounts. Only this class reads or writes the accounts table's customer rows. */
+/**
+ * Customer accounts: what a client sets (create, upsert) and reads. Their balance and held amounts
+ * change only in the money movements' single statements (deposits in the ledger repository,
+ * charges, captures, cancels and refunds in the charges repository).
+ */
 @Injectable()
 export class AccountsRepository {
   constructor(private readonly dataSource: DataSource) {}
@@ -74,9 +78,19 @@ export class AccountsRepository {
     return rows[0];
   }
 
-  async find(manager: EntityManager | undefined, merchantId: string, id: string): Promise<AccountRow | undefined> {
+  /** Within the request's transaction (an upsert reading what it is about to change). */
+  async find(tx: EntityManager, merchantId: string, id: string): Promise<AccountRow | undefined> {
+    return this.findWith(tx, merchantId, id);
+  }
+
+  /** Outside any transaction (GET). */
+  async findById(merchantId: string, id: string): Promise<AccountRow | undefined> {
+    return this.findWith(this.dataSource.manager, merchantId, id);
+  }
+
+  private async findWith(manager: EntityManager, merchantId: string, id: string): Promise<AccountRow | undefined> {
     const rows = await queryRows<AccountRow>(
-      manager ?? this.dataSource.manager,
+      manager,
       `SELECT ${COLUMNS} FROM accounts WHERE merchant_id = $1 AND id = $2 AND kind = 'customer'`,
       [merchantId, id],
     );

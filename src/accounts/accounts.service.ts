@@ -42,7 +42,7 @@ export class AccountsService {
   }
 
   async get(merchantId: string, id: string): Promise<AccountDto> {
-    const row = await this.accounts.find(undefined, merchantId, id);
+    const row = await this.accounts.findById(merchantId, id);
     if (!row) throw new NotFoundError('account', id);
     return toAccountDto(row);
   }

@@ -6,10 +6,11 @@ import { ApiProblems, ApiSuccess, IdempotentOperation } from '../common/openapi.
 import { exactJson } from '../common/exact-json.js';
 import { ListOf, type ListPage } from '../common/pagination.js';
 import { assertNoFields } from '../common/validation.js';
-import { IdempotentPerItem, Items, Tx } from '../idempotency/idempotency.decorators.js';
+import { IdempotentPerItem, Items } from '../idempotency/idempotency.decorators.js';
+import { Tx } from '../database/tx.decorator.js';
 import type { ItemRunner } from '../idempotency/item-runner.js';
 import { BatchChargesService } from './batch-charges.service.js';
-import { MerchantId } from '../merchants/auth.decorators.js';
+import { MerchantId } from '../common/auth.decorators.js';
 import { ChargesService } from './charges.service.js';
 import {
   BalanceDto,

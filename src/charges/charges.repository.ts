@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { preparedRows, queryRows } from '../database/query-rows.js';
 import { translateBalanceLimit } from '../ledger/ledger.errors.js';
-import { merchantBalanceAccountSql } from '../ledger/ledger.repository.js';
+import { merchantBalanceAccountSql } from '../ledger/system-accounts.js';
 import type { ChargeStatus } from './dto/charge.dto.js';
 
 export interface ChargeRow {
@@ -25,9 +25,13 @@ export interface NewCharge {
   currency: string;
   description: string | null;
   metadata: Record<string, string>;
-  /** Ids of the two ledger entries of a captured charge. */
-  entryIds: [string, string];
 }
+
+/**
+ * Ids of a movement's two ledger entries, made by the service: [the source account's side, the
+ * merchant balance's side]. Each statement pairs them with its rows in that order (VALUES below).
+ */
+export type EntryIds = [string, string];
 
 /** What the single charge statement found: the charge, or why there is none. */
 export interface ChargeAttempt {
@@ -36,8 +40,21 @@ export interface ChargeAttempt {
   sourceCurrency: string | null;
 }
 
-const CHARGE_COLUMNS =
-  'id, source_account_id, amount, currency, status, amount_captured, amount_refunded, description, metadata, created_at';
+const CHARGE_COLUMN_NAMES = [
+  'id',
+  'source_account_id',
+  'amount',
+  'currency',
+  'status',
+  'amount_captured',
+  'amount_refunded',
+  'description',
+  'metadata',
+  'created_at',
+];
+const CHARGE_COLUMNS = CHARGE_COLUMN_NAMES.join(', ');
+/** The same columns of the charges row aliased `c` (an UPDATE ... FROM has two tables in scope). */
+const CHARGE_COLUMNS_OF_C = CHARGE_COLUMN_NAMES.map((column) => `c.${column}`).join(', ');
 
 // The source row as the statement found it, so that a charge that did not happen can be explained
 // (404 / 422 / 402) without a second round trip.
@@ -45,6 +62,9 @@ const SOURCE_CTE = `source AS (
   SELECT currency FROM accounts WHERE merchant_id = $1 AND id = $2 AND kind = 'customer'
 )`;
 
+// Exactly one row whatever happened: `(SELECT 1)` is a one-row table, and each LEFT JOIN ... ON
+// true adds a CTE's row when it has one and NULLs when it has none. So the caller always gets a
+// row, and reads from its NULLs what did not happen (no source: 404; no charge: 422 or 402).
 const ATTEMPT_RESULT = `SELECT source.currency AS source_currency, charge.*
   FROM (SELECT 1) AS one LEFT JOIN source ON true LEFT JOIN charge ON true`;
 
@@ -106,6 +126,13 @@ interface TargetColumns {
 // Each lifecycle statement starts by locking the charge row (FOR UPDATE, which also reads its
 // latest committed version), then changes it only if the transition is allowed. Two concurrent
 // transitions of one charge therefore run one after the other, and the second sees the first.
+//
+// Why this works inside one statement of data-modifying CTEs: all CTEs see the same snapshot, taken
+// when the statement started, so a plain SELECT here could read a version that a concurrent capture
+// has since changed. FOR UPDATE waits for that transaction and then returns the row's newest
+// committed version (READ COMMITTED's re-check); the UPDATEs below join on `target` and so act on
+// what it locked. Their own changes are not visible to the other CTEs of the statement: each reads
+// `target` or the UPDATE's RETURNING, never the table again.
 const TARGET_CTE = `target AS (
   SELECT id, status, amount, amount_captured, amount_refunded, source_account_id, currency
     FROM charges WHERE merchant_id = $1 AND id = $2
@@ -122,9 +149,7 @@ captured AS (
   UPDATE charges c SET status = 'succeeded', amount_captured = coalesce($3::bigint, t.amount), updated_at = now()
     FROM target t
    WHERE c.merchant_id = $1 AND c.id = t.id AND t.status = 'authorized' AND coalesce($3::bigint, t.amount) <= t.amount
-  RETURNING ${CHARGE_COLUMNS.split(', ')
-    .map((column) => `c.${column}`)
-    .join(', ')}
+  RETURNING ${CHARGE_COLUMNS_OF_C}
 ), settled AS (
   UPDATE accounts a SET held = a.held - c.amount, balance = a.balance - c.amount_captured, updated_at = now()
     FROM captured c
@@ -150,9 +175,7 @@ canceled AS (
   UPDATE charges c SET status = 'canceled', updated_at = now()
     FROM target t
    WHERE c.merchant_id = $1 AND c.id = t.id AND t.status = 'authorized'
-  RETURNING ${CHARGE_COLUMNS.split(', ')
-    .map((column) => `c.${column}`)
-    .join(', ')}
+  RETURNING ${CHARGE_COLUMNS_OF_C}
 ), released AS (
   UPDATE accounts a SET held = a.held - c.amount, updated_at = now()
     FROM canceled c
@@ -218,28 +241,36 @@ function attemptOf<T extends { id: string | null }>(row: T & TargetColumns): Tra
   };
 }
 
+/** $1 to $7 of both charge statements. */
+function chargeParameters(merchantId: string, charge: NewCharge): unknown[] {
+  return [
+    merchantId,
+    charge.sourceAccountId,
+    charge.id,
+    charge.amount,
+    charge.currency,
+    charge.description,
+    JSON.stringify(charge.metadata),
+  ];
+}
+
 @Injectable()
 export class ChargesRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  async create(tx: EntityManager, merchantId: string, charge: NewCharge, capture: boolean): Promise<ChargeAttempt> {
-    const parameters = [
-      merchantId,
-      charge.sourceAccountId,
-      charge.id,
-      charge.amount,
-      charge.currency,
-      charge.description,
-      JSON.stringify(charge.metadata),
-    ];
-    const rows = capture
-      ? await preparedRows<ChargeRow & { source_currency: string | null }>(tx, 'charge_captured', CAPTURED_CHARGE_SQL, [
-          ...parameters,
-          ...charge.entryIds,
-        ])
-      : await preparedRows<ChargeRow & { source_currency: string | null }>(tx, 'charge_authorized', AUTHORIZED_CHARGE_SQL, parameters);
-    const row = rows[0]!;
-    const { source_currency: sourceCurrency, ...charged } = row;
+  /** A captured charge (status succeeded), or why there is none. */
+  async createCaptured(tx: EntityManager, merchantId: string, charge: NewCharge, entryIds: EntryIds): Promise<ChargeAttempt> {
+    return this.attemptCharge(tx, 'charge_captured', CAPTURED_CHARGE_SQL, [...chargeParameters(merchantId, charge), ...entryIds]);
+  }
+
+  /** An authorisation (status authorized, the amount held on the source), or why there is none. */
+  async createAuthorized(tx: EntityManager, merchantId: string, charge: NewCharge): Promise<ChargeAttempt> {
+    return this.attemptCharge(tx, 'charge_authorized', AUTHORIZED_CHARGE_SQL, chargeParameters(merchantId, charge));
+  }
+
+  private async attemptCharge(tx: EntityManager, name: string, sql: string, parameters: unknown[]): Promise<ChargeAttempt> {
+    const rows = await preparedRows<ChargeRow & { source_currency: string | null }>(tx, name, sql, parameters);
+    const { source_currency: sourceCurrency, ...charged } = rows[0]!;
     return { charge: charged.id ? charged : undefined, sourceCurrency };
   }
 
@@ -248,7 +279,7 @@ export class ChargesRepository {
     merchantId: string,
     id: string,
     amount: number | null,
-    entryIds: [string, string],
+    entryIds: EntryIds,
   ): Promise<TransitionAttempt<ChargeRow>> {
     const rows = await queryRows<ChargeRow & TargetColumns>(tx, CAPTURE_SQL, [merchantId, id, amount, ...entryIds]);
     return attemptOf(rows[0]!);
@@ -263,7 +294,7 @@ export class ChargesRepository {
     tx: EntityManager,
     merchantId: string,
     chargeId: string,
-    refund: { id: string; amount: number | null; reason: string | null; entryIds: [string, string] },
+    refund: { id: string; amount: number | null; reason: string | null; entryIds: EntryIds },
   ): Promise<TransitionAttempt<RefundRow>> {
     try {
       const rows = await queryRows<RefundRow & TargetColumns>(tx, REFUND_SQL, [

@@ -5,7 +5,7 @@ import { newId } from '../common/ids.js';
 import { ListPage, listPage } from '../common/pagination.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { CurrencyMismatchError, InsufficientFundsError, InvalidStateError } from './charges.errors.js';
-import { ChargeRow, ChargesRepository, RefundRow } from './charges.repository.js';
+import { ChargeRow, ChargesRepository, type NewCharge, RefundRow } from './charges.repository.js';
 import type { CaptureChargeDto, ChargeDto, CreateChargeDto, CreateRefundDto, ListChargesQueryDto, RefundDto } from './dto/charge.dto.js';
 
 export function toChargeDto(row: ChargeRow): ChargeDto {
@@ -61,20 +61,17 @@ export class ChargesService {
     const capture = body.capture ?? true;
     let outcome = capture ? 'succeeded' : 'authorized';
     try {
-      const attempt = await this.charges.create(
-        tx,
-        merchantId,
-        {
-          id: newId('ch'),
-          sourceAccountId: body.source,
-          amount: body.amount,
-          currency: body.currency,
-          description: body.description ?? null,
-          metadata: body.metadata ?? {},
-          entryIds: [newId('ent'), newId('ent')],
-        },
-        capture,
-      );
+      const charge: NewCharge = {
+        id: newId('ch'),
+        sourceAccountId: body.source,
+        amount: body.amount,
+        currency: body.currency,
+        description: body.description ?? null,
+        metadata: body.metadata ?? {},
+      };
+      const attempt = capture
+        ? await this.charges.createCaptured(tx, merchantId, charge, [newId('ent'), newId('ent')])
+        : await this.charges.createAuthorized(tx, merchantId, charge);
       if (attempt.charge) return toChargeDto(attempt.charge);
       if (attempt.sourceCurrency === null) throw new NotFoundError('account', body.source);
       if (attempt.sourceCurrency !== body.currency) throw new CurrencyMismatchError(body.currency, attempt.sourceCurrency);

@@ -1,5 +1,8 @@
 import type { FieldError } from './domain-error.js';
 
+/** The largest body the service reads (the contract's 100 KiB): larger is 413 payload_too_large. */
+export const BODY_LIMIT_BYTES = 100 * 1024;
+
 /** Deeper than this, a body is not a request of this API (the deepest real one is 3). */
 export const MAX_JSON_DEPTH = 16;
 

@@ -9,9 +9,8 @@ import {
   UnsupportedMediaTypeError,
   ValidationFailedError,
 } from './domain-error.js';
+import { BODY_LIMIT_BYTES } from './input-limits.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from './problem.js';
-
-export const BODY_LIMIT_BYTES = 100 * 1024;
 
 class InternalError extends DomainError {
   constructor(requestId: string) {

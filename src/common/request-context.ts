@@ -8,8 +8,6 @@ declare module 'fastify' {
     merchantId?: string;
     /** The hash of the API key the request came with: what rate limits count by. */
     apiKeyId?: string;
-    /** Set by the API key guard for admin-token routes (POST /v1/merchants). */
-    isAdmin?: boolean;
     /** The request's transaction, opened by the idempotency interceptor for every write. */
     transactionManager?: EntityManager;
     /** Runs the items of a route that records per item (@IdempotentPerItem()) under its key. */

@@ -1,8 +1,4 @@
-import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../config/data-source-options.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';
-import { migrateDatabase } from './migrate.js';
-import { surviveLostConnections } from './connection-errors.js';
 
 export interface ResolvedDatabase {
   url: string;
@@ -15,15 +11,4 @@ export async function resolveDatabase(databaseUrl: string | undefined, log: (lin
   if (databaseUrl) return { url: databaseUrl, embedded: undefined };
   const embedded = await startEmbeddedPostgres({ dataDir: '.data/pg', database: 'payments', log });
   return { url: embedded.url, embedded };
-}
-
-/** Applies pending migrations with a short-lived DataSource of its own. */
-export async function migrate(url: string): Promise<string[]> {
-  const dataSource = await new DataSource(dataSourceOptions(url, 2)).initialize();
-  surviveLostConnections(dataSource, () => undefined);
-  try {
-    return await migrateDatabase(dataSource);
-  } finally {
-    await dataSource.destroy();
-  }
 }

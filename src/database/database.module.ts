@@ -1,38 +1,26 @@
-import { DynamicModule, Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DynamicModule, Logger } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { dataSourceOptions } from '../config/data-source-options.js';
 import { surviveLostConnections } from './connection-errors.js';
 
-@Injectable()
-class CloseDatabaseOnShutdown implements OnApplicationShutdown {
-  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
-
-  /** Runs after the HTTP server has finished its in-flight requests. */
-  async onApplicationShutdown(): Promise<void> {
-    if (this.dataSource.isInitialized) await this.dataSource.destroy();
-  }
-}
-
-/** Provides the one DataSource (connection pool) of the application. */
-@Global()
-@Module({})
+/**
+ * The one DataSource (connection pool) of the application, through @nestjs/typeorm: it is
+ * injectable by its type everywhere, and destroyed when the application shuts down (after the HTTP
+ * server has finished its in-flight requests). What @nestjs/typeorm does not do: keep a connection
+ * the server ends from crashing the process (surviveLostConnections).
+ */
 export class DatabaseModule {
   static forRoot(databaseUrl: string): DynamicModule {
-    return {
-      module: DatabaseModule,
-      providers: [
-        {
-          provide: DataSource,
-          useFactory: async () => {
-            const dataSource = await new DataSource(dataSourceOptions(databaseUrl)).initialize();
-            const logger = new Logger('Database');
-            surviveLostConnections(dataSource, (state) => logger.warn({ msg: 'database connection lost', sqlState: state ?? null }));
-            return dataSource;
-          },
-        },
-        CloseDatabaseOnShutdown,
-      ],
-      exports: [DataSource],
-    };
+    const logger = new Logger('Database');
+    return TypeOrmModule.forRootAsync({
+      // main.ts has already reached the database (migrations): no retries at start.
+      useFactory: () => ({ ...dataSourceOptions(databaseUrl), retryAttempts: 0 }),
+      dataSourceFactory: async (options?: DataSourceOptions) => {
+        const dataSource = await new DataSource(options!).initialize();
+        surviveLostConnections(dataSource, (state) => logger.warn({ msg: 'database connection lost', sqlState: state ?? null }));
+        return dataSource;
+      },
+    });
   }
 }

@@ -3,7 +3,7 @@ import { ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { DataSource } from 'typeorm';
 import { UnavailableError } from '../common/domain-error.js';
 import { ApiProblems, ApiSuccess } from '../common/openapi.js';
-import { Public } from '../merchants/auth.decorators.js';
+import { Public } from '../common/auth.decorators.js';
 
 class HealthDto {
   @ApiProperty({ enum: ['ok'] }) status: 'ok';

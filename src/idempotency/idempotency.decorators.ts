@@ -1,6 +1,5 @@
 import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import type { EntityManager } from 'typeorm';
 import type { ItemRunner } from './item-runner.js';
 
 export const SHOWN_ONCE = 'idempotency:shown-once';
@@ -10,16 +9,6 @@ export const SHOWN_ONCE = 'idempotency:shown-once';
  * it is stored only as a hash, so a replay cannot show it again).
  */
 export const ShownOnce = (...fields: string[]) => SetMetadata(SHOWN_ONCE, fields);
-
-/**
- * The request's transaction (opened by the idempotency interceptor for every POST and PUT).
- * Handlers pass it explicitly down to every repository write.
- */
-export const Tx = createParamDecorator((_: unknown, context: ExecutionContext): EntityManager => {
-  const manager = context.switchToHttp().getRequest<FastifyRequest>().transactionManager;
-  if (!manager) throw new Error('@Tx() is only available in POST and PUT handlers');
-  return manager;
-});
 
 export const PER_ITEM = 'idempotency:per-item';
 

@@ -1,18 +1,11 @@
 import { Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
 import { BatchItemsRepository } from './batch-items.repository.js';
-import { IdempotencyInterceptor } from './idempotency.interceptor.js';
 import { IdempotencyPurgeService } from './idempotency-purge.service.js';
 import { IdempotencyRepository } from './idempotency.repository.js';
 
+/** The idempotency records; their interceptor is registered with the pipeline in app.module.ts. */
 @Module({
-  providers: [
-    IdempotencyRepository,
-    BatchItemsRepository,
-    IdempotencyPurgeService,
-    // Global: every POST (and PUT) of every module goes through it, with no code in the handler.
-    { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
-  ],
-  exports: [IdempotencyPurgeService],
+  providers: [IdempotencyRepository, BatchItemsRepository, IdempotencyPurgeService],
+  exports: [IdempotencyRepository, BatchItemsRepository, IdempotencyPurgeService],
 })
 export class IdempotencyModule {}

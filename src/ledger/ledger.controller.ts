@@ -3,8 +3,8 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { EntityManager } from 'typeorm';
 import { ApiProblems, ApiSuccess, IdempotentOperation } from '../common/openapi.js';
 import { ListOf, ListQueryDto, type ListPage } from '../common/pagination.js';
-import { Tx } from '../idempotency/idempotency.decorators.js';
-import { MerchantId } from '../merchants/auth.decorators.js';
+import { Tx } from '../database/tx.decorator.js';
+import { MerchantId } from '../common/auth.decorators.js';
 import { CreateDepositDto, DepositDto, EntryDto } from './dto/ledger.dto.js';
 import { LedgerService } from './ledger.service.js';
 

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { preparedRows, queryRows } from '../database/query-rows.js';
 import { translateBalanceLimit } from './ledger.errors.js';
+import { externalAccountSql } from './system-accounts.js';
 import type { EntryType } from './dto/ledger.dto.js';
 
 export interface DepositRow {
@@ -22,14 +23,6 @@ export interface EntryRow {
   reference: string;
   created_at: Date;
 }
-
-/**
- * System ledger accounts of a merchant, one per currency, created on first use. Their ids hold a
- * ':' so no client-chosen id can take them. They are append-only: their balance is the sum of
- * their entries (their row is never updated, so concurrent movements never queue on it).
- */
-export const externalAccountSql = (currency: string) => `'external:' || ${currency}`;
-export const merchantBalanceAccountSql = (currency: string) => `'balance:' || ${currency}`;
 
 @Injectable()
 export class LedgerRepository {

@@ -50,7 +50,7 @@ export class LedgerService {
   }
 
   async entries(merchantId: string, accountId: string, query: ListQueryDto): Promise<ListPage<EntryDto>> {
-    if (!(await this.accounts.find(undefined, merchantId, accountId))) throw new NotFoundError('account', accountId);
+    if (!(await this.accounts.findById(merchantId, accountId))) throw new NotFoundError('account', accountId);
     return listPage(
       query,
       {

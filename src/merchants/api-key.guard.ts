@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { UnauthenticatedError } from '../common/domain-error.js';
 import { bearerToken, hashApiKey, merchantIdOfApiKey, sameSecret } from './api-key.js';
-import { ADMIN_ROUTE, PUBLIC_ROUTE } from './auth.decorators.js';
+import { ADMIN_ROUTE, PUBLIC_ROUTE } from '../common/auth.decorators.js';
 import { MerchantsRepository } from './merchants.repository.js';
 
 const CACHE_TTL_MS = 60_000;
@@ -35,7 +35,6 @@ export class ApiKeyGuard implements CanActivate {
 
     if (this.reflector.getAllAndOverride<boolean>(ADMIN_ROUTE, targets)) {
       if (!sameSecret(token, this.config.adminToken)) throw new UnauthenticatedError('This route needs the admin token.');
-      request.isAdmin = true;
       return true;
     }
     const hash = hashApiKey(token);

@@ -2,8 +2,9 @@ import { Body, Controller, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { EntityManager } from 'typeorm';
 import { ApiProblems, ApiSuccess, IdempotentOperation } from '../common/openapi.js';
-import { ShownOnce, Tx } from '../idempotency/idempotency.decorators.js';
-import { AdminOnly } from './auth.decorators.js';
+import { ShownOnce } from '../idempotency/idempotency.decorators.js';
+import { Tx } from '../database/tx.decorator.js';
+import { AdminOnly } from '../common/auth.decorators.js';
 import { CreateMerchantDto, MerchantDto } from './dto/merchant.dto.js';
 import { MerchantsService } from './merchants.service.js';
 

@@ -2,21 +2,9 @@ import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/commo
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { DomainError } from '../common/domain-error.js';
-import { PUBLIC_ROUTE } from '../merchants/auth.decorators.js';
+import { PUBLIC_ROUTE } from '../common/auth.decorators.js';
+import { RateLimitedError } from './rate-limit.errors.js';
 import { TokenBuckets } from './token-bucket.js';
-
-export class RateLimitedError extends DomainError {
-  constructor(retryAfterSeconds: number) {
-    super({
-      status: 429,
-      code: 'rate_limited',
-      title: 'Too many requests',
-      detail: `This API key sent more than its requests per second. Retry after ${retryAfterSeconds} s with the same Idempotency-Key.`,
-      headers: { 'Retry-After': String(retryAfterSeconds) },
-    });
-  }
-}
 
 /**
  * RATE_LIMIT_PER_SECOND per API key (0: off), checked after authentication and before the
