@@ -123,7 +123,7 @@ export class RetriesExhaustedError extends PaymentsError {
 
   constructor(lastError: UndecidedError, why: string, context: CallContext) {
     super(
-      `No decided answer after ${context.attempts} attempt(s), ${why} (last: ${lastError.message}).` +
+      `No decided answer after ${context.attempts} attempt(s): ${why} (last: ${lastError.message}).` +
         (context.idempotencyKey === undefined
           ? ''
           : ` The operation may have taken effect: retry it with the same idempotency key (${context.idempotencyKey}) to learn its outcome.`),

@@ -180,12 +180,12 @@ export class Transport {
       if (!(outcome instanceof PaymentsError)) return outcome;
 
       if (attempt >= this.policy.maxAttempts) {
-        throw new RetriesExhaustedError(outcome, `the limit of ${this.policy.maxAttempts} attempt(s)`, context);
+        throw new RetriesExhaustedError(outcome, 'the attempt limit was reached', context);
       }
       const retryAfterMs = outcome instanceof ProblemError ? outcome.retryAfterMs : undefined;
       const delayMs = retryDelayMs(attempt, retryAfterMs, this.policy, this.random);
       if (this.clock.now() + delayMs >= deadline) {
-        throw new RetriesExhaustedError(outcome, `the next attempt would start after the ${this.policy.totalTimeoutMs} ms budget`, context);
+        throw new RetriesExhaustedError(outcome, `the next attempt would start past the ${this.policy.totalTimeoutMs} ms budget`, context);
       }
       this.onRetry?.({ attempt, delayMs, error: outcome, idempotencyKey });
       try {
