@@ -1,0 +1,327 @@
+import { describe, expect, it } from '@jest/globals';
+import { PaymentsClient, type PaymentsClientOptions } from './client.js';
+import {
+  IdempotencyKeyReusedError,
+  NetworkError,
+  ProblemError,
+  RequestAbortedError,
+  RetriesExhaustedError,
+  TimeoutError,
+  type UndecidedError,
+} from './errors.js';
+import { seededRandom } from './retry.js';
+import type { Clock } from './transport.js';
+
+// The retry loop against a scripted fetch and a fake clock: what is sent on each attempt, which
+// answers are retried and how long the client waits. The real service is in test/client.e2e-spec.ts.
+
+type Scripted =
+  | { status: number; body?: unknown; headers?: Record<string, string> }
+  /** fetch rejects, as on a refused or cut connection. */
+  | 'network error'
+  /** No answer until the request's signal aborts. */
+  | 'no answer'
+  /** No answer ever, whatever the signal says. */
+  | 'deaf';
+
+interface Sent {
+  method: string;
+  url: string;
+  headers: Headers;
+  body: string;
+}
+
+function problem(status: number, code: string, headers: Record<string, string> = {}): Scripted {
+  return { status, body: { type: `urn:payments:problem:${code}`, title: code, status, detail: `detail of ${code}`, code }, headers };
+}
+
+const charge = {
+  id: 'ch_1',
+  object: 'charge',
+  amount: 500,
+  currency: 'usd',
+  source: 'acct_1',
+  status: 'succeeded',
+  captured: true,
+  amount_captured: 500,
+  amount_refunded: 0,
+  refunded: false,
+  description: null,
+  metadata: {},
+  created_at: '2026-11-23T14:00:00.000Z',
+};
+const created: Scripted = { status: 201, body: charge };
+
+function fakeClock(): Clock & { sleeps: number[] } {
+  let now = Date.parse('2026-11-23T14:00:00Z');
+  const sleeps: number[] = [];
+  return {
+    sleeps,
+    now: () => now,
+    sleep: (ms, signal) => {
+      if (signal?.aborted) return Promise.reject(signal.reason as Error);
+      sleeps.push(ms);
+      now += ms;
+      return Promise.resolve();
+    },
+  };
+}
+
+function setUp(script: Scripted[], options: Partial<PaymentsClientOptions> = {}) {
+  const sent: Sent[] = [];
+  const retries: UndecidedError[] = [];
+  const clock = fakeClock();
+  const fetch = async (request: Request): Promise<Response> => {
+    sent.push({ method: request.method, url: request.url, headers: request.headers, body: await request.text() });
+    const next = script.shift();
+    if (next === undefined) throw new Error('the script has no more answers');
+    if (next === 'network error') throw new TypeError('fetch failed');
+    if (next === 'deaf') return new Promise<Response>(() => undefined);
+    if (next === 'no answer') {
+      return new Promise<Response>((_, reject) => request.signal.addEventListener('abort', () => reject(request.signal.reason as Error)));
+    }
+    const contentType = next.status >= 400 ? 'application/problem+json' : 'application/json';
+    return new Response(next.body === undefined ? null : JSON.stringify(next.body), {
+      status: next.status,
+      headers: { 'content-type': contentType, ...next.headers },
+    });
+  };
+  const client = new PaymentsClient({
+    baseUrl: 'http://payments.test',
+    apiKey: 'sk_mer_test.secret',
+    fetch,
+    clock,
+    random: seededRandom(1),
+    onRetry: (event) => retries.push(event.error),
+    ...options,
+  });
+  return { client, sent, clock, retries };
+}
+
+const chargeRequest = { amount: 500, currency: 'usd', source: 'acct_1' };
+
+describe('PaymentsClient retries', () => {
+  it('retries 503 and 429 with the same key and body, waiting at least Retry-After, and reads the recorded result', async () => {
+    const { client, sent, clock } = setUp([
+      problem(503, 'unavailable', { 'retry-after': '1' }),
+      problem(429, 'rate_limited', { 'retry-after': '2' }),
+      {
+        status: 201,
+        body: charge,
+        headers: { 'idempotent-replayed': 'true', 'idempotency-expires': 'Tue, 24 Nov 2026 14:00:00 GMT', 'x-request-id': 'req-3' },
+      },
+    ]);
+
+    const result = await client.createCharge(chargeRequest);
+
+    expect(result.data).toEqual(charge);
+    expect(result).toMatchObject({ status: 201, attempts: 3, replayed: true, requestId: 'req-3' });
+    expect(result.expiresAt).toEqual(new Date('2026-11-24T14:00:00Z'));
+    expect(result.idempotencyKey).toMatch(/^[0-9a-f-]{36}$/);
+    expect(sent.map((request) => request.headers.get('idempotency-key'))).toEqual(Array(3).fill(result.idempotencyKey));
+    expect(new Set(sent.map((request) => request.body)).size).toBe(1);
+    expect(JSON.parse(sent[0]!.body)).toEqual(chargeRequest);
+    expect(sent[0]).toMatchObject({ method: 'POST', url: 'http://payments.test/v1/charges' });
+    expect(sent[0]!.headers.get('authorization')).toBe('Bearer sk_mer_test.secret');
+    expect(clock.sleeps[0]).toBeGreaterThanOrEqual(1_000);
+    expect(clock.sleeps[1]).toBeGreaterThanOrEqual(2_000);
+  });
+
+  it('reads Retry-After as an HTTP-date too', async () => {
+    const { client, clock } = setUp([problem(503, 'unavailable', { 'retry-after': 'Mon, 23 Nov 2026 14:00:30 GMT' }), created]);
+    await client.createCharge(chargeRequest);
+    expect(clock.sleeps).toEqual([30_000]);
+  });
+
+  it('keeps a key given by the caller for every attempt', async () => {
+    const { client, sent } = setUp(['network error', created]);
+    const result = await client.createCharge(chargeRequest, { idempotencyKey: 'checkout-7f3a-pay' });
+    expect(result.idempotencyKey).toBe('checkout-7f3a-pay');
+    expect(sent.map((request) => request.headers.get('idempotency-key'))).toEqual(['checkout-7f3a-pay', 'checkout-7f3a-pay']);
+  });
+
+  it('mints a new key for each new operation', async () => {
+    const { client } = setUp([created, created]);
+    const first = await client.createCharge(chargeRequest);
+    const second = await client.createCharge(chargeRequest);
+    expect(first.replayed).toBe(false);
+    expect(second.idempotencyKey).not.toBe(first.idempotencyKey);
+  });
+
+  it('retries network errors, attempts that time out (even when fetch ignores its signal) and 409 in progress', async () => {
+    const { client, retries } = setUp(
+      ['network error', 'no answer', 'deaf', problem(409, 'idempotency_request_in_progress', { 'retry-after': '1' }), created],
+      { timeoutMs: 20 },
+    );
+    const result = await client.createCharge(chargeRequest);
+    expect(result.attempts).toBe(5);
+    expect(retries.map((error) => error.constructor)).toEqual([NetworkError, TimeoutError, TimeoutError, ProblemError]);
+    expect(retries.every((error) => error.idempotencyKey === result.idempotencyKey)).toBe(true);
+  });
+
+  it.each([
+    [400, 'validation_failed'],
+    [401, 'unauthenticated'],
+    [402, 'insufficient_funds'],
+    [404, 'not_found'],
+    [409, 'invalid_state'],
+    [422, 'currency_mismatch'],
+    [500, 'internal_error'],
+  ])('never retries %i %s: a ProblemError with its code', async (status, code) => {
+    const { client, sent } = setUp([problem(status, code), created]);
+    const error = await client.createCharge(chargeRequest).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ProblemError);
+    expect(error).toMatchObject({ status, code, detail: `detail of ${code}`, attempts: 1 });
+    expect(sent).toHaveLength(1);
+  });
+
+  it('422 idempotency_key_reused is its own error, never retried, saying that a new key would be a new payment', async () => {
+    const { client, sent } = setUp([problem(422, 'idempotency_key_reused'), created]);
+    const error = await client.createCharge(chargeRequest, { idempotencyKey: 'order-1' }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(IdempotencyKeyReusedError);
+    expect(error).toBeInstanceOf(ProblemError);
+    expect(error).toMatchObject({ status: 422, code: 'idempotency_key_reused', idempotencyKey: 'order-1' });
+    expect((error as Error).message).toMatch(/a new key would mean a new payment/);
+    expect(sent).toHaveLength(1);
+  });
+
+  it('says when a business error is the recorded answer of the key', async () => {
+    const { client } = setUp([
+      problem(402, 'insufficient_funds', { 'idempotent-replayed': 'true', 'idempotency-expires': 'Tue, 24 Nov 2026 14:00:00 GMT' }),
+    ]);
+    const error = await client.createCharge(chargeRequest).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'insufficient_funds', replayed: true, expiresAt: new Date('2026-11-24T14:00:00Z') });
+  });
+
+  it('keeps validation details', async () => {
+    const invalid = problem(400, 'validation_failed') as { status: number; body: Record<string, unknown> };
+    invalid.body.errors = [{ field: 'amount', message: 'amount must not be less than 1' }];
+    const { client } = setUp([invalid]);
+    const error = await client.createCharge({ ...chargeRequest, amount: 0 }).catch((caught: unknown) => caught);
+    expect((error as ProblemError).errors).toEqual([{ field: 'amount', message: 'amount must not be less than 1' }]);
+  });
+
+  it('retries a 503 that is not problem+json (from a proxy); a 502 is final, without a code', async () => {
+    const { client } = setUp([
+      { status: 503, body: 'Service Unavailable' },
+      { status: 502, body: '<html>Bad gateway</html>' },
+    ]);
+    const error = await client.createCharge(chargeRequest).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ProblemError);
+    expect(error).toMatchObject({ status: 502, code: undefined, attempts: 2 });
+  });
+
+  it('gives up after maxAttempts: RetriesExhaustedError with the key to retry with and the last answer', async () => {
+    const { client, sent } = setUp([problem(503, 'unavailable'), problem(503, 'unavailable'), problem(503, 'unavailable'), created], {
+      retry: { maxAttempts: 3 },
+    });
+    const error = await client.createCharge(chargeRequest).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(RetriesExhaustedError);
+    const exhausted = error as RetriesExhaustedError;
+    expect(exhausted.attempts).toBe(3);
+    expect(exhausted.idempotencyKey).toBe(sent[0]!.headers.get('idempotency-key'));
+    expect(exhausted.lastError).toMatchObject({ status: 503, code: 'unavailable' });
+    expect(exhausted.message).toMatch(/retry it with the same idempotency key/);
+    expect(sent).toHaveLength(3);
+  });
+
+  it('gives up at once when Retry-After asks for a wait past the time budget', async () => {
+    const { client, clock } = setUp([problem(429, 'rate_limited', { 'retry-after': '120' }), created], {
+      retry: { totalTimeoutMs: 30_000 },
+    });
+    const error = await client.createCharge(chargeRequest).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(RetriesExhaustedError);
+    expect(error).toMatchObject({ attempts: 1, lastError: { status: 429, retryAfterMs: 120_000 } });
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it('stops at the budget: the waits never add up past totalTimeoutMs', async () => {
+    const script = Array.from({ length: 50 }, () => problem(503, 'unavailable', { 'retry-after': '1' }));
+    const { client, clock } = setUp(script, { retry: { maxAttempts: 50, totalTimeoutMs: 10_000, maxDelayMs: 2_000 } });
+    await expect(client.createCharge(chargeRequest)).rejects.toBeInstanceOf(RetriesExhaustedError);
+    expect(clock.sleeps.reduce((sum, ms) => sum + ms, 0)).toBeLessThan(10_000);
+    expect(clock.sleeps.length).toBeGreaterThan(3);
+  });
+
+  it("stops when the caller's signal aborts a wait: RequestAbortedError with the key, no further attempt", async () => {
+    const controller = new AbortController();
+    const { client, sent } = setUp([problem(503, 'unavailable'), created], {
+      onRetry: () => controller.abort(new Error('customer left')),
+    });
+    const error = await client.createCharge(chargeRequest, { signal: controller.signal }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(RequestAbortedError);
+    expect(error).toMatchObject({ name: 'AbortError', attempts: 1, idempotencyKey: sent[0]!.headers.get('idempotency-key') });
+    expect((error as Error).cause).toEqual(new Error('customer left'));
+    expect(sent).toHaveLength(1);
+  });
+
+  it("stops when the caller's signal aborts an attempt under way", async () => {
+    const controller = new AbortController();
+    const { client, sent } = setUp(['no answer', created], { timeoutMs: 60_000 });
+    const call = client.createCharge(chargeRequest, { signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    controller.abort();
+    await expect(call).rejects.toBeInstanceOf(RequestAbortedError);
+    expect(sent).toHaveLength(1);
+  });
+
+  it('sends nothing with a signal already aborted', async () => {
+    const { client, sent } = setUp([created]);
+    await expect(client.createCharge(chargeRequest, { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(RequestAbortedError);
+    expect(sent).toHaveLength(0);
+  });
+});
+
+describe('PaymentsClient requests', () => {
+  it('reads without an Idempotency-Key and retries them the same way', async () => {
+    const { client, sent } = setUp([problem(503, 'unavailable'), { status: 200, body: charge }]);
+    const result = await client.getCharge('ch_1');
+    expect(result).toMatchObject({ data: charge, attempts: 2 });
+    expect(sent.map((request) => [request.method, request.url, request.headers.get('idempotency-key')])).toEqual([
+      ['GET', 'http://payments.test/v1/charges/ch_1', null],
+      ['GET', 'http://payments.test/v1/charges/ch_1', null],
+    ]);
+  });
+
+  it('cancels with no body at all, and captures with an empty one', async () => {
+    const { client, sent } = setUp([
+      { status: 200, body: { ...charge, status: 'canceled' } },
+      { status: 200, body: charge },
+    ]);
+    await client.cancelCharge('ch_1');
+    await client.captureCharge('ch_2');
+    expect(sent[0]).toMatchObject({ url: 'http://payments.test/v1/charges/ch_1/cancel', body: '' });
+    expect(sent[0]!.headers.get('content-type')).toBeNull();
+    expect(sent[1]).toMatchObject({ url: 'http://payments.test/v1/charges/ch_2/capture', body: '{}' });
+  });
+
+  it('escapes ids in paths', async () => {
+    const { client, sent } = setUp([{ status: 200, body: charge }]);
+    await client.getCharge('ch_1/../../balance');
+    expect(sent[0]!.url).toBe('http://payments.test/v1/charges/ch_1%2F..%2F..%2Fbalance');
+  });
+
+  it('iterates a list page by page with starting_after, fetching each page when reached', async () => {
+    const page = (ids: string[], hasMore: boolean) => ({
+      status: 200,
+      body: { object: 'list', data: ids.map((id) => ({ ...charge, id })), has_more: hasMore },
+    });
+    const { client, sent } = setUp([page(['ch_5', 'ch_4'], true), page(['ch_3', 'ch_2'], true), page(['ch_1'], false)]);
+
+    const list = client.listCharges({ source: 'acct_1', limit: 2 });
+    expect(sent).toHaveLength(0);
+    const ids: string[] = [];
+    for await (const item of list) ids.push(item.id);
+
+    expect(ids).toEqual(['ch_5', 'ch_4', 'ch_3', 'ch_2', 'ch_1']);
+    expect(sent.map((request) => new URL(request.url).search)).toEqual([
+      '?limit=2&source=acct_1',
+      '?limit=2&source=acct_1&starting_after=ch_4',
+      '?limit=2&source=acct_1&starting_after=ch_2',
+    ]);
+  });
+
+  it('refuses a malformed base URL at once', () => {
+    expect(() => new PaymentsClient({ baseUrl: 'payments.example.com', apiKey: 'sk' })).toThrow('Invalid URL');
+  });
+});

@@ -1,0 +1,34 @@
+import type { components } from './schema.js';
+
+// Names for the generated schemas (src/schema.ts, from the repository's openapi.json).
+type Schemas = components['schemas'];
+
+export type Problem = Schemas['ProblemDetailsDto'];
+export type ProblemCode = Problem['code'];
+export type FieldError = Schemas['FieldErrorDto'];
+
+export type Merchant = Schemas['MerchantDto'];
+export type CreateMerchant = Schemas['CreateMerchantDto'];
+
+export type Account = Schemas['AccountDto'];
+export type CreateAccount = Schemas['AccountFieldsDto'];
+export type Deposit = Schemas['DepositDto'];
+export type CreateDeposit = Schemas['CreateDepositDto'];
+
+export type Charge = Schemas['ChargeDto'];
+export type ChargeStatus = Charge['status'];
+export type CreateCharge = Schemas['CreateChargeDto'];
+export type CaptureCharge = Schemas['CaptureChargeDto'];
+export type Refund = Schemas['RefundDto'];
+export type CreateRefund = Schemas['CreateRefundDto'];
+export type BatchResult = Schemas['BatchResultDto'];
+export type BatchItemResult = Schemas['BatchItemResultDto'];
+
+export type Balance = Schemas['BalanceDto'];
+
+/** One page of a list: newest first; `has_more` says whether a page follows. */
+export interface Page<T> {
+  object: 'list';
+  data: T[];
+  has_more: boolean;
+}
