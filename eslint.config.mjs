@@ -28,6 +28,43 @@ export default tseslint.config(
     },
   },
   {
+    // Who may import whom (docs/architecture.md). The service never imports what tests, the chaos
+    // harness, the bench or the examples are made of; a module reaches another only through what
+    // that module's Nest module exports (its services), its errors, DTOs and decorators — never its
+    // repositories, controllers, guards or interceptors.
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/test/**', '**/testing/**', '**/chaos/**', '**/bench/**', '**/examples/**', '**/clients/**'],
+              message: 'The service never imports tests, harnesses, the bench, examples or clients.',
+            },
+            {
+              regex: '^\\.\\./[a-z-]+/.*\\.(repository|controller|guard|interceptor)\\.js$',
+              message: "Another module's repositories, controllers, guards and interceptors are its own: use what its module exports.",
+            },
+          ],
+        },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name='transaction']",
+          message:
+            'Open transactions with runTransaction (database/transaction.ts): it classifies database failures and never reuses a connection that failed.',
+        },
+      ],
+    },
+  },
+  {
+    // The one place a transaction is opened.
+    files: ['src/database/transaction.ts'],
+    rules: { 'no-restricted-syntax': 'off' },
+  },
+  {
     // Tests read JSON bodies of any shape; typing every one would bury what they check.
     files: ['test/**/*.ts', '**/*.spec.ts'],
     rules: {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { AccountsRepository } from '../accounts/accounts.repository.js';
+import { AccountsService } from '../accounts/accounts.service.js';
 import { NotFoundError } from '../common/domain-error.js';
 import { newId } from '../common/ids.js';
 import { ListPage, ListQueryDto, listPage } from '../common/pagination.js';
@@ -36,7 +36,7 @@ function toEntryDto(row: EntryRow): EntryDto {
 export class LedgerService {
   constructor(
     private readonly ledger: LedgerRepository,
-    private readonly accounts: AccountsRepository,
+    private readonly accounts: AccountsService,
   ) {}
 
   async deposit(tx: EntityManager, merchantId: string, accountId: string, body: CreateDepositDto): Promise<DepositDto> {
@@ -50,7 +50,7 @@ export class LedgerService {
   }
 
   async entries(merchantId: string, accountId: string, query: ListQueryDto): Promise<ListPage<EntryDto>> {
-    if (!(await this.accounts.findById(merchantId, accountId))) throw new NotFoundError('account', accountId);
+    await this.accounts.get(merchantId, accountId); // 404 for an account the merchant does not have
     return listPage(
       query,
       {
