@@ -1,9 +1,7 @@
 // Jest loads its global setup outside the module system that compiles the TypeScript tests, so this
 // file is plain JavaScript and uses the compiled service (npm test builds it first).
-import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../../dist/src/config/data-source-options.js';
 import { startEmbeddedPostgres } from '../../dist/src/database/embedded-postgres.js';
-import { migrateDatabase } from '../../dist/src/database/migrate.js';
+import { migrate } from '../../dist/src/database/migrate.js';
 
 /**
  * Starts the database once for the whole run: an embedded PostgreSQL with a fresh database, or
@@ -26,11 +24,6 @@ export default async function globalSetup() {
     });
     url = globalThis.embeddedTestDatabase.url;
   }
-  const dataSource = await new DataSource(dataSourceOptions(url, 2)).initialize();
-  try {
-    await migrateDatabase(dataSource);
-  } finally {
-    await dataSource.destroy();
-  }
+  await migrate(url);
   process.env.TEST_DATABASE_URL = url;
 }
