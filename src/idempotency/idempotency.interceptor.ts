@@ -13,6 +13,7 @@ import { IdempotencyKeyReusedError, IdempotencyRequestInProgressError } from './
 import { IdempotencyRepository, RecordedResponse, type StoredKey } from './idempotency.repository.js';
 import { BatchItemsRepository } from './batch-items.repository.js';
 import { ItemRunner } from './item-runner.js';
+import { CommittedResponses } from './committed-responses.js';
 import { parseIdempotencyKey, requestFingerprint } from './request-fingerprint.js';
 
 /** Keys of requests authenticated with the admin token live in their own scope. */
@@ -20,12 +21,15 @@ export const ADMIN_SCOPE = '_admin';
 /** How long a request waits for an in-flight twin to finish (then replays it) before answering 409. */
 const IN_FLIGHT_WAIT_MS = 1_000;
 const IN_FLIGHT_POLL_MS = 25;
+/** Committed answers kept in memory for replays: bounded so the process stays small. */
+const COMMITTED_RESPONSES_MAX = 10_000;
+const COMMITTED_RESPONSES_MAX_BYTES = 16 * 1024 * 1024;
 
 type Attempt =
   | { kind: 'busy' }
   | { kind: 'raced' }
   | { kind: 'replay'; response: RecordedResponse; expiresAt: Date }
-  | { kind: 'executed'; response: RecordedResponse; expiresAt: Date | undefined };
+  | { kind: 'executed'; response: RecordedResponse; recorded: RecordedResponse; expiresAt: Date };
 
 interface Call {
   merchantId: string;
@@ -55,6 +59,8 @@ class KeyRecordedMeanwhile extends Error {}
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
+  private readonly committed = new CommittedResponses(COMMITTED_RESPONSES_MAX, COMMITTED_RESPONSES_MAX_BYTES);
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly repository: IdempotencyRepository,
@@ -84,14 +90,31 @@ export class IdempotencyInterceptor implements NestInterceptor {
   }
 
   private async execute(request: FastifyRequest, reply: FastifyReply, next: CallHandler, call: Call): Promise<string> {
+    // A committed answer this process has seen needs no database work at all.
+    const known = this.committed.get(call.merchantId, call.key);
+    if (known) {
+      this.decide(known, call); // throws for another request with the key
+      this.metrics.countIdempotency('replayed');
+      return this.send(reply, known.response, { expiresAt: known.expiresAt, replayed: true });
+    }
     const giveUpAt = Date.now() + IN_FLIGHT_WAIT_MS;
     for (;;) {
       const attempt = await this.attempt(request, reply, next, call);
       if (attempt.kind === 'replay') {
+        this.committed.remember(call.merchantId, call.key, {
+          fingerprint: call.fingerprint,
+          response: attempt.response,
+          expiresAt: attempt.expiresAt,
+        });
         this.metrics.countIdempotency('replayed');
         return this.send(reply, attempt.response, { expiresAt: attempt.expiresAt, replayed: true });
       }
       if (attempt.kind === 'executed') {
+        this.committed.remember(call.merchantId, call.key, {
+          fingerprint: call.fingerprint,
+          response: attempt.recorded,
+          expiresAt: attempt.expiresAt,
+        });
         this.metrics.countIdempotency('new');
         return this.send(reply, attempt.response, { expiresAt: attempt.expiresAt, replayed: false });
       }
@@ -122,9 +145,10 @@ export class IdempotencyInterceptor implements NestInterceptor {
     try {
       return await this.inTransaction(request, async (manager): Promise<Attempt> => {
         const lock = await this.repository.lockAndFind(manager, call.merchantId, call.key);
-        if (!lock.locked) return { kind: 'busy' };
+        // A recorded answer is replayed whoever holds the lock: concurrent replays never queue.
         // A claim of this same request with no response yet cannot be answered here: in progress.
         if (lock.stored) return this.decide(lock.stored, call) ?? { kind: 'busy' };
+        if (!lock.locked) return { kind: 'busy' };
         const response = await this.runHandler(next, reply);
         const recorded = withoutShownOnceFields(response, call.shownOnce);
         const expiresAt = await this.repository.save(
@@ -136,7 +160,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
           this.config.idempotencyTtlSeconds,
         );
         if (!expiresAt) throw new KeyRecordedMeanwhile();
-        return { kind: 'executed', response, expiresAt };
+        return { kind: 'executed', response, recorded, expiresAt };
       });
     } catch (error) {
       if (error instanceof KeyRecordedMeanwhile) return { kind: 'raced' };
@@ -154,8 +178,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
   private async attemptPerItem(request: FastifyRequest, reply: FastifyReply, next: CallHandler, call: Call): Promise<Attempt> {
     const lookup = await this.inTransaction(request, async (manager): Promise<Attempt | undefined> => {
       const lock = await this.repository.lockAndFind(manager, call.merchantId, call.key);
-      if (!lock.locked) return { kind: 'busy' };
-      return lock.stored && this.decide(lock.stored, call);
+      if (lock.stored) return this.decide(lock.stored, call);
+      return lock.locked ? undefined : { kind: 'busy' };
     });
     if (lookup) return lookup;
 
@@ -165,7 +189,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
       this.repository.complete(manager, call.merchantId, call.key, call.fingerprint, response),
     );
     // Undefined: a twin run of the same request recorded the (item by item identical) response first.
-    return expiresAt ? { kind: 'executed', response, expiresAt } : { kind: 'raced' };
+    return expiresAt ? { kind: 'executed', response, recorded: response, expiresAt } : { kind: 'raced' };
   }
 
   private async inTransaction<T>(request: FastifyRequest, work: (manager: EntityManager) => Promise<T>): Promise<T> {
