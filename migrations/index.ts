@@ -2,6 +2,7 @@ import { InitialSchema1732350000000 } from './1732350000000-InitialSchema.js';
 import { AppendOnlySystemAccounts1732360000000 } from './1732360000000-AppendOnlySystemAccounts.js';
 import { RefundsAndBatches1732370000000 } from './1732370000000-RefundsAndBatches.js';
 import { IdempotencyClaims1732380000000 } from './1732380000000-IdempotencyClaims.js';
+import { BalanceTotals1732390000000 } from './1732390000000-BalanceTotals.js';
 
 /**
  * Every migration, in order. Listed by class rather than found by a file glob, so the same list
@@ -12,4 +13,5 @@ export const ALL_MIGRATIONS = [
   AppendOnlySystemAccounts1732360000000,
   RefundsAndBatches1732370000000,
   IdempotencyClaims1732380000000,
+  BalanceTotals1732390000000,
 ];

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { preparedRows, queryRows } from '../database/query-rows.js';
 import { translateBalanceLimit } from '../ledger/ledger.errors.js';
-import { merchantBalanceAccountSql } from '../ledger/system-accounts.js';
+import { addToBalanceTotalsSql, merchantBalanceAccountSql } from '../ledger/system-accounts.js';
 import type { ChargeStatus } from './dto/charge.dto.js';
 
 export interface ChargeRow {
@@ -92,6 +92,7 @@ debited AS (
   SELECT $1, e.id, e.account_id, e.amount, $5, 'charge', $3
     FROM debited
    CROSS JOIN LATERAL (VALUES ($8, $2, -$4::bigint), ($9, ${merchantBalanceAccountSql('$5')}, $4::bigint)) AS e (id, account_id, amount)
+), totals AS (${addToBalanceTotalsSql('debited', '$5', '$4::bigint', '0')}
 )
 ${ATTEMPT_RESULT}`;
 
@@ -106,6 +107,7 @@ held AS (
   INSERT INTO charges (merchant_id, id, source_account_id, amount, currency, status, amount_captured, description, metadata)
   SELECT $1, $3, $2, $4::bigint, $5, 'authorized', 0, $6, $7::jsonb FROM held
   RETURNING ${CHARGE_COLUMNS}
+), totals AS (${addToBalanceTotalsSql('held', '$5', '0', '$4::bigint')}
 )
 ${ATTEMPT_RESULT}`;
 
@@ -164,6 +166,7 @@ captured AS (
     FROM captured c
    CROSS JOIN LATERAL (VALUES ($4, c.source_account_id, -c.amount_captured),
                               ($5, ${merchantBalanceAccountSql('c.currency')}, c.amount_captured)) AS e (id, account_id, amount)
+), totals AS (${addToBalanceTotalsSql('captured c', 'c.currency', 'c.amount_captured', '-c.amount')}
 )
 SELECT ${TARGET_RESULT}, captured.*
   FROM (SELECT 1) AS one LEFT JOIN target ON true LEFT JOIN captured ON true`;
@@ -180,6 +183,7 @@ canceled AS (
   UPDATE accounts a SET held = a.held - c.amount, updated_at = now()
     FROM canceled c
    WHERE a.merchant_id = $1 AND a.id = c.source_account_id
+), totals AS (${addToBalanceTotalsSql('canceled c', 'c.currency', '0', '-c.amount')}
 )
 SELECT ${TARGET_RESULT}, canceled.*
   FROM (SELECT 1) AS one LEFT JOIN target ON true LEFT JOIN canceled ON true`;
@@ -211,6 +215,7 @@ refunded AS (
     FROM refunded r
    CROSS JOIN LATERAL (VALUES ($6, r.source_account_id, r.refund_amount),
                               ($7, ${merchantBalanceAccountSql('r.currency')}, -r.refund_amount)) AS e (id, account_id, amount)
+), totals AS (${addToBalanceTotalsSql('refunded r', 'r.currency', '-r.refund_amount', '0')}
 )
 SELECT ${TARGET_RESULT}, refund.*
   FROM (SELECT 1) AS one LEFT JOIN target ON true LEFT JOIN refund ON true`;
@@ -344,28 +349,25 @@ export class ChargesRepository {
   }
 
   /**
-   * The merchant's balance accounts, summed from their entries (available), and uncaptured
-   * authorisations (pending). Sums as exact decimal text: a merchant's total may pass 2^53.
+   * The merchant's balance per currency, from its running totals: a few rows whatever its history.
+   * Available lists the currencies the merchant has been paid in (its balance account exists);
+   * pending those with authorisations open. Sums as exact decimal text: a total may pass 2^53.
    */
   async balances(
     merchantId: string,
   ): Promise<{ available: { currency: string; amount: string }[]; pending: { currency: string; amount: string }[] }> {
-    const available = await queryRows<{ currency: string; amount: string }>(
+    const rows = await queryRows<{ currency: string; available: string; pending: string; paid: boolean }>(
       this.dataSource.manager,
-      `SELECT a.currency, coalesce(sum(e.amount), 0)::text AS amount
-         FROM accounts a
-         LEFT JOIN ledger_entries e ON e.merchant_id = a.merchant_id AND e.account_id = a.id
-        WHERE a.merchant_id = $1 AND a.kind = 'merchant_balance'
-        GROUP BY a.currency ORDER BY a.currency`,
+      `SELECT t.currency, sum(t.available)::text AS available, sum(t.pending)::text AS pending,
+              EXISTS (SELECT 1 FROM accounts a WHERE a.merchant_id = $1 AND a.id = ${merchantBalanceAccountSql('t.currency')}) AS paid
+         FROM balance_totals t
+        WHERE t.merchant_id = $1
+        GROUP BY t.currency ORDER BY t.currency`,
       [merchantId],
     );
-    const pending = await queryRows<{ currency: string; amount: string }>(
-      this.dataSource.manager,
-      `SELECT currency, sum(amount - amount_captured)::text AS amount
-         FROM charges WHERE merchant_id = $1 AND status = 'authorized'
-        GROUP BY currency ORDER BY currency`,
-      [merchantId],
-    );
-    return { available, pending };
+    return {
+      available: rows.filter((row) => row.paid).map((row) => ({ currency: row.currency, amount: row.available })),
+      pending: rows.filter((row) => row.pending !== '0').map((row) => ({ currency: row.currency, amount: row.pending })),
+    };
   }
 }

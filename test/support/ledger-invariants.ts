@@ -13,5 +13,6 @@ export async function expectLedgerInvariants(dataSource: DataSource): Promise<vo
     balancesOffTheirEntries: [],
     negativeAvailable: [],
     heldOffAuthorisations: [],
+    balanceTotalsOffTheLedger: [],
   });
 }
