@@ -6,7 +6,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/domain-error.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from '../common/problem.js';
-import { runTransaction } from '../database/transaction.js';
+import { runFusedTransaction, runTransaction } from '../database/transaction.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { PER_ITEM, SHOWN_ONCE } from './idempotency.decorators.js';
 import { IdempotencyKeyReusedError, IdempotencyRequestInProgressError } from './idempotency.errors.js';
@@ -139,20 +139,25 @@ export class IdempotencyInterceptor implements NestInterceptor {
     return stored.response ? { kind: 'replay', response: stored.response, expiresAt: stored.expiresAt } : undefined;
   }
 
-  /** One transaction: lock and look up the key, then replay it or run the handler and record. */
+  /**
+   * One transaction: lock and look up the key, then replay it or run the handler and record. Three
+   * round trips for a new request: BEGIN with the lookup, the handler's statement, the record with
+   * COMMIT (runFusedTransaction).
+   */
   private async attempt(request: FastifyRequest, reply: FastifyReply, next: CallHandler, call: Call): Promise<Attempt> {
     if (call.perItem) return this.attemptPerItem(request, reply, next, call);
     try {
-      return await this.inTransaction(request, async (manager): Promise<Attempt> => {
-        const lock = await this.repository.lockAndFind(manager, call.merchantId, call.key);
+      return await runFusedTransaction(this.dataSource, async (transaction): Promise<Attempt> => {
+        const lock = await this.repository.beginAndLockAndFind(transaction, call.merchantId, call.key);
         // A recorded answer is replayed whoever holds the lock: concurrent replays never queue.
         // A claim of this same request with no response yet cannot be answered here: in progress.
         if (lock.stored) return this.decide(lock.stored, call) ?? { kind: 'busy' };
         if (!lock.locked) return { kind: 'busy' };
+        request.transactionManager = transaction.manager;
         const response = await this.runHandler(next, reply);
         const recorded = withoutShownOnceFields(response, call.shownOnce);
-        const expiresAt = await this.repository.save(
-          manager,
+        const expiresAt = await this.repository.recordAndCommit(
+          transaction,
           call.merchantId,
           call.key,
           call.fingerprint,
@@ -165,6 +170,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
     } catch (error) {
       if (error instanceof KeyRecordedMeanwhile) return { kind: 'raced' };
       throw error;
+    } finally {
+      request.transactionManager = undefined;
     }
   }
 

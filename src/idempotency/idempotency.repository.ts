@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { preparedRows, queryRows } from '../database/query-rows.js';
+import type { FusedTransaction } from '../database/transaction.js';
+import { sqlState, violatedConstraint } from '../common/database-errors.js';
 
 /** A response as recorded against a key, replayed byte for byte. */
 export interface RecordedResponse {
@@ -39,7 +41,27 @@ interface LockRow {
 /** The advisory lock of the key ($1 merchant, $2 key) that a request holds while it runs. */
 const KEY_LOCK_ID = 'hashtextextended($1 || chr(10) || $2, 0)';
 
-// A live row of the key: an expired one counts as absent (the key is new again) until replaced.
+/**
+ * One round trip: take the key's transaction-scoped advisory lock (without waiting) and read what
+ * is recorded for it. The lock makes a concurrent request with the same key answer "in progress"
+ * instead of queueing on a row lock; the primary key is the final guard. The one-row `(SELECT 1)`
+ * makes the answer a row whether or not a record exists.
+ */
+const lockAndFindSql = (merchant: string, key: string) =>
+  `SELECT pg_try_advisory_xact_lock(hashtextextended(${merchant} || chr(10) || ${key}, 0)) AS locked,
+          r.fingerprint, r.status, r.body, r.headers, r.expires_at
+     FROM (SELECT 1) AS one
+     LEFT JOIN idempotency_keys r ON r.merchant_id = ${merchant} AND r.key = ${key} AND r.expires_at > now()`;
+
+function keyLockOf(row: LockRow | undefined): KeyLock {
+  if (!row) return { locked: false, stored: undefined };
+  if (row.fingerprint === null) return { locked: row.locked, stored: undefined };
+  const response = row.status === null ? undefined : { status: Number(row.status), body: row.body ?? '', headers: row.headers ?? {} };
+  return { locked: row.locked, stored: { fingerprint: row.fingerprint, expiresAt: new Date(row.expires_at ?? Date.now()), response } };
+}
+
+// A claim (see claim()): a live row of the key wins; an expired one counts as absent (the key is
+// new again) and is replaced.
 const INSERT_UNLESS_LIVE = `
   INSERT INTO idempotency_keys (merchant_id, key, fingerprint, status, body, headers, expires_at)
   VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
@@ -59,45 +81,48 @@ export class IdempotencyRepository {
    * "in progress" instead of queueing on a row lock; the primary key is the final guard.
    */
   async lockAndFind(manager: EntityManager, merchantId: string, key: string): Promise<KeyLock> {
-    const rows = await preparedRows<LockRow>(
-      manager,
-      'idempotency_lock_and_find',
-      `SELECT pg_try_advisory_xact_lock(${KEY_LOCK_ID}) AS locked,
-              r.fingerprint, r.status, r.body, r.headers, r.expires_at
-         FROM (SELECT 1) AS one
-         LEFT JOIN idempotency_keys r ON r.merchant_id = $1 AND r.key = $2 AND r.expires_at > now()`,
-      [merchantId, key],
-    );
-    const row = rows[0];
-    if (!row) return { locked: false, stored: undefined };
-    if (row.fingerprint === null) return { locked: row.locked, stored: undefined };
-    const response = row.status === null ? undefined : { status: Number(row.status), body: row.body ?? '', headers: row.headers ?? {} };
-    return { locked: row.locked, stored: { fingerprint: row.fingerprint, expiresAt: row.expires_at ?? new Date(), response } };
+    const rows = await preparedRows<LockRow>(manager, 'idempotency_lock_and_find', lockAndFindSql('$1', '$2'), [merchantId, key]);
+    return keyLockOf(rows[0]);
+  }
+
+  /** lockAndFind as the first statement of a fused transaction: one round trip with its BEGIN. */
+  async beginAndLockAndFind(transaction: FusedTransaction, merchantId: string, key: string): Promise<KeyLock> {
+    const [, rows] = await transaction.send(`BEGIN; ${lockAndFindSql(transaction.literal(merchantId), transaction.literal(key))}`);
+    return keyLockOf(rows?.[0] as LockRow | undefined);
   }
 
   /**
-   * Records the response in the request's transaction, so it commits with the effect or not at
-   * all. An expired record of the same key is replaced (the key is new again). Returns the expiry,
-   * or undefined when a live record appeared meanwhile (the caller rolls back and replays it).
+   * Records the response in the request's transaction, as its last statement, with its COMMIT: one
+   * round trip, and the effect and its record commit together or not at all. An expired record of
+   * the key is replaced (the key is new again). Returns the expiry, or undefined when a live record
+   * appeared meanwhile: then the INSERT fails (no ON CONFLICT here, the expired record having been
+   * deleted first), which aborts the transaction and skips the COMMIT, effect and all, and the
+   * caller replays the other record.
    */
-  async save(
-    manager: EntityManager,
+  async recordAndCommit(
+    transaction: FusedTransaction,
     merchantId: string,
     key: string,
     fingerprint: string,
     response: RecordedResponse,
     ttlSeconds: number,
   ): Promise<Date | undefined> {
-    const rows = await preparedRows<{ expires_at: Date }>(manager, 'idempotency_save', INSERT_UNLESS_LIVE, [
-      merchantId,
-      key,
-      fingerprint,
-      response.status,
-      response.body,
-      JSON.stringify(response.headers),
-      ttlSeconds,
-    ]);
-    return rows[0]?.expires_at;
+    const [merchant, keyText] = [transaction.literal(merchantId), transaction.literal(key)];
+    try {
+      const [, inserted] = await transaction.send(
+        `DELETE FROM idempotency_keys WHERE merchant_id = ${merchant} AND key = ${keyText} AND expires_at <= now();
+         INSERT INTO idempotency_keys (merchant_id, key, fingerprint, status, body, headers, expires_at)
+         VALUES (${merchant}, ${keyText}, ${transaction.literal(fingerprint)}, ${transaction.literal(response.status)},
+                 ${transaction.literal(response.body)}, ${transaction.literal(JSON.stringify(response.headers))}::jsonb,
+                 now() + make_interval(secs => ${transaction.literal(ttlSeconds)}))
+         RETURNING expires_at;
+         COMMIT`,
+      );
+      return new Date(inserted?.[0]?.expires_at as Date);
+    } catch (error) {
+      if (sqlState(error) === '23505' && violatedConstraint(error) === 'idempotency_keys_pkey') return undefined;
+      throw error;
+    }
   }
 
   /**
@@ -109,7 +134,7 @@ export class IdempotencyRepository {
     // The key's lock first, as every other request with the key takes it before its effect: the
     // other order (the effect's row locks, then the key) deadlocks with a single charge of the key.
     await queryRows(tx, `SELECT pg_advisory_xact_lock(${KEY_LOCK_ID})`, [merchantId, key]);
-    const inserted = await preparedRows<{ expires_at: Date }>(tx, 'idempotency_save', INSERT_UNLESS_LIVE, [
+    const inserted = await preparedRows<{ expires_at: Date }>(tx, 'idempotency_claim', INSERT_UNLESS_LIVE, [
       merchantId,
       key,
       fingerprint,
