@@ -26,6 +26,7 @@ function option(name: string): string | undefined {
 
 async function main(): Promise<number> {
   const quick = process.argv.includes('--quick');
+  // The only unseeded draw: the seed itself, printed so that the run can be replayed.
   const seed = Number(option('seed') ?? Math.floor(Math.random() * 2 ** 31));
   const only = option('only');
   console.log(`chaos: ${quick ? 'quick' : 'full'} run, seed ${seed} (replay with --seed ${seed})`);

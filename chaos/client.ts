@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { sleep } from './cluster.js';
+import type { Random } from './random.js';
 
 /** A parsed JSON answer: an object (problem or resource), or whatever else came back. */
 export type Json = { code?: string; id?: string; [field: string]: unknown };
@@ -46,10 +46,12 @@ export class ChaosClient {
     private readonly history: History,
     private readonly apiKey: string,
     private readonly baseUrls: () => string[],
+    /** The scenario's seeded source: new keys and the retry jitter come from it. */
+    private readonly random: Random,
   ) {}
 
   /** Sends to every base URL at once on the first attempt when `toAll` (two instances, one key). */
-  async send(method: string, path: string, body: unknown, key: string = randomUUID(), toAll = false): Promise<Exchange> {
+  async send(method: string, path: string, body: unknown, key: string = this.random.uuid(), toAll = false): Promise<Exchange> {
     const exchange: Exchange = { key, method, path, body, attempts: 0, final: undefined };
     const started = Date.now();
     const attempt = async (baseUrl: string): Promise<Answer | undefined> => {
@@ -71,7 +73,7 @@ export class ChaosClient {
       }
       const urls = this.baseUrls();
       exchange.final = await attempt(urls[exchange.attempts % urls.length]!);
-      if (!exchange.final) await sleep(50 + Math.random() * 150);
+      if (!exchange.final) await sleep(this.random.int(50, 200));
     }
     this.history.record(exchange);
     return exchange;

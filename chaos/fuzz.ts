@@ -2,6 +2,7 @@ import fc from 'fast-check';
 
 import pg from 'pg';
 import { ChaosClient, History } from './client.js';
+import { Random } from './random.js';
 import type { ScenarioResult, Settings } from './scenarios.js';
 import { newMerchant } from './scenarios.js';
 import { ServiceProcess } from './service.js';
@@ -16,8 +17,9 @@ export async function fuzzEveryRoute(settings: Settings): Promise<ScenarioResult
   const started = Date.now();
   const service = await ServiceProcess.start(settings.cluster.url);
   const history = new History();
-  const merchant = await newMerchant(service.url, 'fuzz');
-  const client = new ChaosClient(history, merchant.apiKey, () => [service.url]);
+  const random = new Random(settings.seed);
+  const merchant = await newMerchant(service.url, 'fuzz', random);
+  const client = new ChaosClient(history, merchant.apiKey, () => [service.url], random);
   const account = (await client.send('POST', '/v1/accounts', { currency: 'usd' })).final!.body!.id as string;
   await client.send('POST', `/v1/accounts/${account}/deposits`, { amount: 10_000 });
   const authorized = (await client.send('POST', '/v1/charges', { amount: 100, currency: 'usd', source: account, capture: false })).final!

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { ChaosClient, History } from './client.js';
+import { Random } from './random.js';
 import type { ScenarioResult, Settings } from './scenarios.js';
 import { newMerchant } from './scenarios.js';
 import { ServiceProcess } from './service.js';
@@ -166,8 +167,9 @@ export async function modelBasedRun(settings: Settings): Promise<ScenarioResult>
   const started = Date.now();
   const service = await ServiceProcess.start(settings.cluster.url);
   const history = new History();
-  const merchant = await newMerchant(service.url, 'model');
-  const client = new ChaosClient(history, merchant.apiKey, () => [service.url]);
+  const random = new Random(settings.seed);
+  const merchant = await newMerchant(service.url, 'model', random);
+  const client = new ChaosClient(history, merchant.apiKey, () => [service.url], random);
   const amount = fc.integer({ min: 1, max: 3_000 });
   const commands = [
     fc.tuple(fc.nat(), amount).map(([account, value]) => new Deposit(account, value)),

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { checkScenario } from './checker.js';
 import { ChaosClient, History } from './client.js';
 import { PrivateCluster, sleep } from './cluster.js';
@@ -22,10 +21,10 @@ export interface ScenarioResult {
 }
 
 /** A merchant of its own for each scenario, so the checks can tell their effects apart. */
-export async function newMerchant(baseUrl: string, name: string): Promise<{ id: string; apiKey: string }> {
+export async function newMerchant(baseUrl: string, name: string, random: Random): Promise<{ id: string; apiKey: string }> {
   const response = await fetch(`${baseUrl}/v1/merchants`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'idempotency-key': randomUUID(), 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'idempotency-key': random.uuid(), 'content-type': 'application/json' },
     body: JSON.stringify({ name }),
   });
   const body = (await response.json()) as { id: string; api_key: string };
@@ -35,9 +34,9 @@ export async function newMerchant(baseUrl: string, name: string): Promise<{ id: 
 /** Everything a workload scenario shares: services, a merchant, a client, the hot accounts. */
 async function prepare(settings: Settings, name: string, services: ServiceProcess[]) {
   const history = new History();
-  const merchant = await newMerchant(services[0]!.url, name);
-  const client = new ChaosClient(history, merchant.apiKey, () => services.map((service) => service.url));
   const random = new Random(settings.seed);
+  const merchant = await newMerchant(services[0]!.url, name, random);
+  const client = new ChaosClient(history, merchant.apiKey, () => services.map((service) => service.url), random);
   const workload = await Workload.setUp(client, random);
   return { history, merchant, client, random, workload };
 }
@@ -182,7 +181,7 @@ export async function twoInstances(settings: Settings): Promise<ScenarioResult> 
           source: parts.random.pick(parts.workload.accounts),
           capture: parts.random.chance(0.8),
         };
-        await parts.client.send('POST', '/v1/charges', body, randomUUID(), true);
+        await parts.client.send('POST', '/v1/charges', body, parts.random.uuid(), true);
       }
     }),
   );

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { ChaosClient } from './client.js';
 import type { Random } from './random.js';
 
@@ -76,7 +75,7 @@ export class Workload {
       Array.from({ length: concurrency }, async () => {
         while (next < keys) {
           next++;
-          const key = randomUUID();
+          const key = this.random.uuid();
           const body = { amount: this.random.int(1, 200), currency: 'usd', source: this.random.pick(this.accounts) };
           await Promise.all([this.client.send('POST', '/v1/charges', body, key), this.client.send('POST', '/v1/charges', body, key)]);
         }
