@@ -41,6 +41,10 @@ async function prepare(settings: Settings, name: string, services: ServiceProces
   return { history, merchant, client, random, workload };
 }
 
+/**
+ * The end of every scenario: the checks (checker.ts) while the services still run, then the
+ * services stopped; a service that exited by itself on the way is a violation.
+ */
 async function finish(
   settings: Settings,
   name: string,
@@ -50,11 +54,9 @@ async function finish(
   faults: number,
 ): Promise<ScenarioResult> {
   parts.history.databaseFault = false;
-  const violations = [
-    ...parts.history.violations,
-    ...(await checkScenario(settings.cluster.url, parts.merchant.id, parts.history, parts.client, services[0]!.url)),
-  ];
+  const checked = await checkScenario(settings.cluster.url, parts.merchant.id, parts.history, parts.client, services[0]!.url);
   for (const service of services) await service.kill('SIGTERM');
+  const violations = [...services.flatMap((service) => service.unexpectedExits), ...parts.history.violations, ...checked];
   return { name, requests: parts.history.requests, faults, violations, seconds: (Date.now() - started) / 1000 };
 }
 
