@@ -51,8 +51,15 @@ async function main(): Promise<number> {
 }
 
 function printTable(results: ScenarioResult[], seed: number): void {
-  const rows = results.map((r) => [r.name, String(r.requests), String(r.faults), String(r.violations.length), `${r.seconds.toFixed(1)} s`]);
-  const header = ['scenario', 'requests sent', 'faults injected', 'invariant violations', 'time'];
+  const rows = results.map((r) => [
+    r.name,
+    String(r.requests),
+    String(r.faults),
+    String(r.violations.length),
+    `${r.seconds.toFixed(1)} s`,
+    r.checks,
+  ]);
+  const header = ['scenario', 'requests sent', 'faults injected', 'invariant violations', 'time', 'checks'];
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
   const line = (cells: string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
   console.log(`\nseed ${seed}`);

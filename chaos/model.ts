@@ -197,6 +197,7 @@ export async function modelBasedRun(settings: Settings): Promise<ScenarioResult>
   await service.kill('SIGTERM');
   return {
     name: '7. model-based sequences',
+    checks: 'balances and charge states equal a model after every step',
     requests: history.requests,
     faults: 0,
     violations: history.violations,

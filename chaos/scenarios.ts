@@ -14,6 +14,8 @@ export interface Settings {
 
 export interface ScenarioResult {
   name: string;
+  /** What this scenario checks beyond the checks every scenario gets (see checker.ts). */
+  checks: string;
   requests: number;
   faults: number;
   violations: string[];
@@ -47,7 +49,7 @@ async function prepare(settings: Settings, name: string, services: ServiceProces
  */
 async function finish(
   settings: Settings,
-  name: string,
+  scenario: { name: string; checks: string },
   started: number,
   services: ServiceProcess[],
   parts: { history: History; merchant: { id: string }; client: ChaosClient },
@@ -57,7 +59,7 @@ async function finish(
   const checked = await checkScenario(settings.cluster.url, parts.merchant.id, parts.history, parts.client, services[0]!.url);
   for (const service of services) await service.kill('SIGTERM');
   const violations = [...services.flatMap((service) => service.unexpectedExits), ...parts.history.violations, ...checked];
-  return { name, requests: parts.history.requests, faults, violations, seconds: (Date.now() - started) / 1000 };
+  return { ...scenario, requests: parts.history.requests, faults, violations, seconds: (Date.now() - started) / 1000 };
 }
 
 /** 1. Double-submit storm: every key sent twice at once, with a mixed workload around it. */
@@ -70,7 +72,8 @@ export async function doubleSubmitStorm(settings: Settings): Promise<ScenarioRes
     parts.workload.storm(settings.quick ? 300 : 1000, 8).finally(() => (storming = false)),
     parts.workload.run(4, () => storming),
   ]);
-  return finish(settings, '1. double-submit storm + mixed workload', started, [service], parts, 0);
+  const scenario = { name: '1. double-submit storm + mixed workload', checks: 'twin requests: one answer, one effect' };
+  return finish(settings, scenario, started, [service], parts, 0);
 }
 
 /** 2. The service SIGKILLed every few seconds under the workload, and restarted. */
@@ -89,7 +92,8 @@ export async function serviceKills(settings: Settings): Promise<ScenarioResult> 
   await sleep(500);
   running = false;
   await workload;
-  return finish(settings, '2. service SIGKILL + restart', started, [service], parts, kills);
+  const scenario = { name: '2. service SIGKILL + restart', checks: 'no effect lost or doubled by a crash mid-request' };
+  return finish(settings, scenario, started, [service], parts, kills);
 }
 
 /** 3. PostgreSQL stopped (-m immediate, then SIGKILL of the postmaster) under load, then restarted. */
@@ -128,7 +132,8 @@ export async function databaseCrashes(settings: Settings): Promise<ScenarioResul
   await sleep(1_000);
   running = false;
   await workload;
-  return finish(settings, '3. PostgreSQL -m immediate / SIGKILL', started, [service], parts, 2);
+  const scenario = { name: '3. PostgreSQL -m immediate / SIGKILL', checks: 'only 503 while down; process stays up; recovers' };
+  return finish(settings, scenario, started, [service], parts, 2);
 }
 
 /** 4. The service-database connection cut at random points, then a database that stops answering. */
@@ -162,7 +167,8 @@ export async function connectionCuts(settings: Settings): Promise<ScenarioResult
   await sleep(1_000);
   running = false;
   await workload;
-  const result = await finish(settings, '4. connection cuts + 10 s stall', started, [service], parts, faults);
+  const scenario = { name: '4. connection cuts + 10 s stall', checks: '503 rather than a hang; no half-committed request' };
+  const result = await finish(settings, scenario, started, [service], parts, faults);
   await proxy.cut();
   return result;
 }
@@ -187,5 +193,6 @@ export async function twoInstances(settings: Settings): Promise<ScenarioResult> 
       }
     }),
   );
-  return finish(settings, '5. two instances, each key to both', started, services, parts, 0);
+  const scenario = { name: '5. two instances, each key to both', checks: 'both instances give a key the same answer' };
+  return finish(settings, scenario, started, services, parts, 0);
 }
