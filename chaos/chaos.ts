@@ -19,6 +19,11 @@ import {
 
 const SCENARIOS = [doubleSubmitStorm, serviceKills, databaseCrashes, connectionCuts, twoInstances, fuzzEveryRoute, modelBasedRun];
 
+/** What the checker (checker.ts) verifies after every scenario, on top of each one's own checks. */
+const CHECKED_AFTER_EVERY_SCENARIO =
+  'ledger invariants; money conserved; every entry tied to its deposit, charge or refund; every acknowledged effect ' +
+  'in the database as answered and none other; one answer per request and one request per key; every key replays';
+
 function option(name: string): string | undefined {
   const index = process.argv.indexOf(`--${name}`);
   return index >= 0 ? process.argv[index + 1] : undefined;
@@ -66,6 +71,7 @@ function printTable(results: ScenarioResult[], seed: number): void {
   console.log(line(header));
   console.log(`| ${widths.map((width) => '-'.repeat(width)).join(' | ')} |`);
   for (const row of rows) console.log(line(row));
+  console.log(`\nAfter every scenario: ${CHECKED_AFTER_EVERY_SCENARIO}.`);
   const total = results.reduce((sum, r) => sum + r.violations.length, 0);
   console.log(
     `\n${results.length - results.filter((r) => r.violations.length > 0).length} passed, ${results.filter((r) => r.violations.length > 0).length} failed (${total} violations)`,

@@ -21,6 +21,54 @@ export interface Exchange {
   final: Answer | undefined;
 }
 
+/** The body as the service parsed it (what its request fingerprint is made of). */
+export function parsedBody(body: unknown): unknown {
+  if (body === undefined) return undefined;
+  return JSON.parse(JSON.stringify(body)) as unknown;
+}
+
+/** The problem code of an error answer (RFC 9457 body), if any. */
+function problemCode(answer: Answer | undefined): string | undefined {
+  return typeof answer?.body?.code === 'string' ? answer.body.code : undefined;
+}
+
+// The business outcomes the service records against a key and replays (README, "How idempotency
+// works"); validation failures, 409 in progress, 412/428, 422 key reused and 5xx are not recorded.
+// (A 404 for an unknown route is not recorded either; the harness only sends to real routes.)
+const RECORDED_PROBLEMS = new Set(['insufficient_funds', 'currency_mismatch', 'invalid_state', 'not_found']);
+
+/** Whether the service recorded this answer against its key (so a repeat must replay it). */
+export function isRecorded(answer: Answer | undefined): boolean {
+  if (!answer) return false;
+  return answer.status < 400 || RECORDED_PROBLEMS.has(problemCode(answer) ?? '');
+}
+
+/** 422 idempotency_key_reused: the key belongs to another request. */
+export function isKeyReused(answer: Answer | undefined): boolean {
+  return answer?.status === 422 && problemCode(answer) === 'idempotency_key_reused';
+}
+
+/** One item of a batch answer (POST /v1/charges/batch): its status and the charge it made. */
+export interface BatchItem {
+  index: number;
+  status: number;
+  charge: Json | undefined;
+}
+
+/** The items of a 200 batch answer; none for any other answer. */
+export function batchItems(answer: Answer | undefined): BatchItem[] {
+  const results = answer?.status === 200 ? answer.body?.results : undefined;
+  if (!Array.isArray(results)) return [];
+  return results.map((item: unknown) => {
+    const fields = (item ?? {}) as { index?: unknown; status?: unknown; charge?: unknown };
+    return {
+      index: Number(fields.index),
+      status: Number(fields.status),
+      charge: fields.charge !== null && typeof fields.charge === 'object' ? (fields.charge as Json) : undefined,
+    };
+  });
+}
+
 /** What every scenario's clients saw, for the checks afterwards. */
 export class History {
   readonly exchanges: Exchange[] = [];

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { ChaosClient, History } from './client.js';
 import { Random } from './random.js';
 import type { ScenarioResult, Settings } from './scenarios.js';
-import { newMerchant } from './scenarios.js';
+import { finish, newMerchant } from './scenarios.js';
 import { ServiceProcess } from './service.js';
 
 /**
@@ -26,7 +26,6 @@ export async function fuzzEveryRoute(settings: Settings): Promise<ScenarioResult
     .body!.id as string;
   const captured = (await client.send('POST', '/v1/charges', { amount: 100, currency: 'usd', source: account })).final!.body!.id as string;
   const before = await snapshot(settings.cluster.url, merchant.id);
-  const requestsBefore = history.requests;
 
   const id = fc.oneof(fc.constantFrom(account, authorized, captured, 'acct_nope'), fc.string({ maxLength: 80 }));
   const route = fc.oneof(
@@ -98,15 +97,8 @@ export async function fuzzEveryRoute(settings: Settings): Promise<ScenarioResult
         .map((row: { key: string }) => row.key)
         .join(', ')}`,
     );
-  await service.kill('SIGTERM');
-  return {
-    name: '6. fuzzing every route',
-    checks: 'never a 5xx; bad input leaves no trace',
-    requests: history.requests - requestsBefore,
-    faults: 0,
-    violations: history.violations,
-    seconds: (Date.now() - started) / 1000,
-  };
+  const scenario = { name: '6. fuzzing every route', checks: 'never a 5xx; bad input leaves no trace' };
+  return finish(settings, scenario, started, [service], { history, merchant, client }, 0);
 }
 
 async function snapshot(url: string, merchantId: string): Promise<{ money: unknown[] }> {

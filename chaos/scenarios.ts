@@ -22,6 +22,13 @@ export interface ScenarioResult {
   seconds: number;
 }
 
+/** What a scenario's checks need: its history, its merchant and the client that can replay. */
+export interface Parts {
+  history: History;
+  merchant: { id: string };
+  client: ChaosClient;
+}
+
 /** A merchant of its own for each scenario, so the checks can tell their effects apart. */
 export async function newMerchant(baseUrl: string, name: string, random: Random): Promise<{ id: string; apiKey: string }> {
   const response = await fetch(`${baseUrl}/v1/merchants`, {
@@ -47,12 +54,12 @@ async function prepare(settings: Settings, name: string, services: ServiceProces
  * The end of every scenario: the checks (checker.ts) while the services still run, then the
  * services stopped; a service that exited by itself on the way is a violation.
  */
-async function finish(
+export async function finish(
   settings: Settings,
   scenario: { name: string; checks: string },
   started: number,
   services: ServiceProcess[],
-  parts: { history: History; merchant: { id: string }; client: ChaosClient },
+  parts: Parts,
   faults: number,
 ): Promise<ScenarioResult> {
   parts.history.databaseFault = false;
