@@ -4,7 +4,7 @@ import { PrivateCluster, sleep } from './cluster.js';
 import { Random } from './random.js';
 import { ADMIN_TOKEN, ServiceProcess } from './service.js';
 import { TcpProxy } from './tcp-proxy.js';
-import { Workload } from './workload.js';
+import { budget, Workload } from './workload.js';
 
 export interface Settings {
   cluster: PrivateCluster;
@@ -76,7 +76,7 @@ export async function doubleSubmitStorm(settings: Settings): Promise<ScenarioRes
   const parts = await prepare(settings, 'storm', [service]);
   let storming = true;
   await Promise.all([
-    parts.workload.storm(settings.quick ? 300 : 1000, 8).finally(() => (storming = false)),
+    parts.workload.storm(8, budget(settings.quick ? 300 : 1000)).finally(() => (storming = false)),
     parts.workload.run(4, () => storming),
   ]);
   const scenario = { name: '1. double-submit storm + mixed workload', checks: 'twin requests: one answer, one effect' };
@@ -185,11 +185,10 @@ export async function twoInstances(settings: Settings): Promise<ScenarioResult> 
   const started = Date.now();
   const services = [await ServiceProcess.start(settings.cluster.url), await ServiceProcess.start(settings.cluster.url)];
   const parts = await prepare(settings, 'two-instances', services);
-  const keys = settings.quick ? 300 : 1000;
-  let next = 0;
+  const keys = budget(settings.quick ? 300 : 1000);
   await Promise.all(
     Array.from({ length: 8 }, async () => {
-      while (next++ < keys) {
+      while (keys()) {
         const body = {
           amount: parts.random.int(1, 300),
           currency: 'usd',
