@@ -5,7 +5,9 @@ import { fuzzEveryRoute } from './fuzz.js';
 import { modelBasedRun } from './model.js';
 import {
   connectionCuts,
+  connectionTerminations,
   databaseCrashes,
+  databaseRestarts,
   doubleSubmitStorm,
   serviceKills,
   twoInstances,
@@ -17,7 +19,17 @@ import {
 // Breaks things the way production does, against the real service on a private PostgreSQL
 // cluster, and checks that no money is created, lost or moved twice (see README, Fault injection).
 
-const SCENARIOS = [doubleSubmitStorm, serviceKills, databaseCrashes, connectionCuts, twoInstances, fuzzEveryRoute, modelBasedRun];
+const SCENARIOS = [
+  doubleSubmitStorm,
+  serviceKills,
+  databaseCrashes,
+  connectionCuts,
+  twoInstances,
+  fuzzEveryRoute,
+  modelBasedRun,
+  connectionTerminations,
+  databaseRestarts,
+];
 
 /** What the checker (checker.ts) verifies after every scenario, on top of each one's own checks. */
 const CHECKED_AFTER_EVERY_SCENARIO =
