@@ -3,6 +3,7 @@ import { migrate } from '../src/database/database-url.js';
 import { PrivateCluster } from './cluster.js';
 import { fuzzEveryRoute } from './fuzz.js';
 import { modelBasedRun } from './model.js';
+import { oneKeyManyRoutes } from './one-key-many-routes.js';
 import {
   connectionCuts,
   connectionTerminations,
@@ -29,6 +30,7 @@ const SCENARIOS = [
   modelBasedRun,
   connectionTerminations,
   databaseRestarts,
+  oneKeyManyRoutes,
 ];
 
 /** What the checker (checker.ts) verifies after every scenario, on top of each one's own checks. */

@@ -42,7 +42,7 @@ export async function newMerchant(baseUrl: string, name: string, random: Random)
 }
 
 /** Everything a workload scenario shares: services, a merchant, a client, the hot accounts. */
-async function prepare(settings: Settings, name: string, services: ServiceProcess[]) {
+export async function prepare(settings: Settings, name: string, services: ServiceProcess[]) {
   const history = new History();
   const random = new Random(settings.seed);
   const merchant = await newMerchant(services[0]!.url, name, random);
