@@ -11,11 +11,20 @@ export interface Answer {
   replayed: boolean;
 }
 
+/**
+ * A body sent exactly as written: JSON that JSON.stringify would never produce (`1.0`, duplicate
+ * or `__proto__` keys, escapes chosen by hand), for the fuzzer's well-formed edge values.
+ */
+export class RawJson {
+  constructor(readonly text: string) {}
+}
+
 /** One logical request: everything sent for one Idempotency-Key, and the definite answer it got. */
 export interface Exchange {
   key: string;
   method: string;
   path: string;
+  /** What was sent: a value (sent as JSON.stringify writes it) or a RawJson. */
   body: unknown;
   attempts: number;
   final: Answer | undefined;
@@ -24,7 +33,11 @@ export interface Exchange {
 /** The body as the service parsed it (what its request fingerprint is made of). */
 export function parsedBody(body: unknown): unknown {
   if (body === undefined) return undefined;
-  return JSON.parse(JSON.stringify(body)) as unknown;
+  return JSON.parse(bodyText(body)) as unknown;
+}
+
+function bodyText(body: unknown): string {
+  return body instanceof RawJson ? body.text : JSON.stringify(body);
 }
 
 /** The problem code of an error answer (RFC 9457 body), if any. */
@@ -137,7 +150,7 @@ export class ChaosClient {
       const response = await fetch(baseUrl + path, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined ? undefined : bodyText(body),
         signal: AbortSignal.timeout(20_000),
       });
       const text = await response.text();
@@ -147,7 +160,7 @@ export class ChaosClient {
         body: text ? safeJson(text) : undefined,
         replayed: response.headers.get('idempotent-replayed') === 'true',
       };
-      this.inspect(method, path, answer, response.headers);
+      this.inspect(method, path, body, answer, response.headers);
       return answer;
     } catch {
       return undefined;
@@ -161,12 +174,15 @@ export class ChaosClient {
   }
 
   /** Every error is problem+json; the only 5xx allowed is 503 unavailable, during a database fault. */
-  private inspect(method: string, path: string, answer: Answer, headers: Headers): void {
+  private inspect(method: string, path: string, body: unknown, answer: Answer, headers: Headers): void {
     if (answer.status >= 400 && !String(headers.get('content-type')).startsWith('application/problem+json')) {
       this.history.violations.push(`${method} ${path}: ${answer.status} is not problem+json`);
     }
     if (answer.status === 503 && answer.body?.code === 'unavailable' && headers.get('retry-after') && this.history.databaseFault) return;
-    if (answer.status >= 500) this.history.violations.push(`${method} ${path}: unexpected ${answer.status} ${answer.text.slice(0, 200)}`);
+    if (answer.status >= 500) {
+      const sent = body === undefined ? '' : ` to ${bodyText(body).slice(0, 200)}`;
+      this.history.violations.push(`${method} ${path}: unexpected ${answer.status}${sent}: ${answer.text.slice(0, 200)}`);
+    }
   }
 }
 
