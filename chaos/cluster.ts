@@ -74,6 +74,19 @@ export class PrivateCluster {
     this.postmaster = undefined;
   }
 
+  /** `pg_ctl stop -m fast`: a clean shutdown; every session is terminated (57P01) and the data checkpointed. */
+  async stopFast(): Promise<void> {
+    await this.run('pg_ctl', ['stop', '-D', this.dataDir, '-m', 'fast', '-w']);
+    this.postmaster = undefined;
+  }
+
+  /** A session of the harness's own (not the service's), for faults that are SQL statements. */
+  async connect(): Promise<pg.Client> {
+    const client = new pg.Client({ connectionString: this.url, application_name: 'chaos-harness' });
+    await client.connect();
+    return client;
+  }
+
   /** SIGKILL of the postmaster; its backends notice and exit, the next start recovers. */
   async killPostmaster(): Promise<void> {
     const postmaster = this.postmaster;

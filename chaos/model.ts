@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { ChaosClient, History } from './client.js';
+import { Random } from './random.js';
 import type { ScenarioResult, Settings } from './scenarios.js';
-import { newMerchant } from './scenarios.js';
+import { finish, newMerchant } from './scenarios.js';
 import { ServiceProcess } from './service.js';
 
 interface ModelCharge {
@@ -166,8 +167,9 @@ export async function modelBasedRun(settings: Settings): Promise<ScenarioResult>
   const started = Date.now();
   const service = await ServiceProcess.start(settings.cluster.url);
   const history = new History();
-  const merchant = await newMerchant(service.url, 'model');
-  const client = new ChaosClient(history, merchant.apiKey, () => [service.url]);
+  const random = new Random(settings.seed);
+  const merchant = await newMerchant(service.url, 'model', random);
+  const client = new ChaosClient(history, merchant.apiKey, () => [service.url], random);
   const amount = fc.integer({ min: 1, max: 3_000 });
   const commands = [
     fc.tuple(fc.nat(), amount).map(([account, value]) => new Deposit(account, value)),
@@ -192,12 +194,6 @@ export async function modelBasedRun(settings: Settings): Promise<ScenarioResult>
       { numRuns: settings.quick ? 15 : 60, seed: settings.seed, verbose: 0 },
     )
     .catch((error: unknown) => history.violations.push(`model: ${String(error).slice(0, 800)}`));
-  await service.kill('SIGTERM');
-  return {
-    name: '7. model-based sequences',
-    requests: history.requests,
-    faults: 0,
-    violations: history.violations,
-    seconds: (Date.now() - started) / 1000,
-  };
+  const scenario = { name: '7. model-based sequences', checks: 'balances and charge states equal a model after every step' };
+  return finish(settings, scenario, started, [service], { history, merchant, client }, 0);
 }

@@ -25,4 +25,13 @@ export class Random {
   chance(probability: number): boolean {
     return this.next() < probability;
   }
+
+  /**
+   * An Idempotency-Key shaped like a version 4 UUID, drawn from this source rather than from
+   * crypto, so a run's keys (and so its conflicts) are the same every time its seed is replayed.
+   */
+  uuid(): string {
+    const hex = (digits: number) => Array.from({ length: digits }, () => this.int(0, 15).toString(16)).join('');
+    return `${hex(8)}-${hex(4)}-4${hex(3)}-${this.pick(['8', '9', 'a', 'b'])}${hex(3)}-${hex(12)}`;
+  }
 }

@@ -1,11 +1,16 @@
-import { randomUUID } from 'node:crypto';
-import { ChaosClient } from './client.js';
+import { batchItems, ChaosClient } from './client.js';
 import type { Random } from './random.js';
 
+/** A budget of `count` iterations, as the `until` of a loop that several workers share. */
+export function budget(count: number): () => boolean {
+  let left = count;
+  return () => left-- > 0;
+}
+
 /**
- * The mixed workload over a few hot accounts: deposits, charges (captured or authorised),
- * captures, cancels and refunds. Workers pick their next operation from what earlier answers made
- * possible (an authorised charge to capture, a captured one to refund).
+ * The mixed workload over a few hot accounts: deposits, charges (captured or authorised), batches
+ * of charges, captures, cancels and refunds. Workers pick their next operation from what earlier
+ * answers made possible (an authorised charge to capture, a captured one to refund).
  */
 export class Workload {
   private readonly authorized: string[] = [];
@@ -43,16 +48,16 @@ export class Workload {
     const account = this.random.pick(this.accounts);
     if (roll < 0.15) {
       await this.client.send('POST', `/v1/accounts/${account}/deposits`, { amount: this.random.int(100, 5_000) });
+    } else if (roll < 0.42) {
+      const charge = this.chargeRequest(account, 50, 3_000);
+      const answer = await this.client.send('POST', '/v1/charges', charge);
+      if (answer.final?.status === 201) this.remember(answer.final.body);
     } else if (roll < 0.5) {
-      const capture = this.random.chance(0.6);
-      const answer = await this.client.send('POST', '/v1/charges', {
-        amount: this.random.int(50, 3_000),
-        currency: 'usd',
-        source: account,
-        capture,
-      });
-      const id = answer.final?.status === 201 ? answer.final.body?.id : undefined;
-      if (typeof id === 'string') (capture ? this.captured : this.authorized).push(id);
+      // A batch commits item by item: a fault in the middle leaves some items done, and the retry
+      // must run only the others.
+      const charges = Array.from({ length: this.random.int(2, 8) }, () => this.chargeRequest(this.random.pick(this.accounts), 20, 800));
+      const answer = await this.client.send('POST', '/v1/charges/batch', { charges });
+      for (const item of batchItems(answer.final)) if (item.status === 201) this.remember(item.charge);
     } else if (roll < 0.65 && this.authorized.length > 0) {
       const id = this.take(this.authorized);
       const body = this.random.chance(0.5) ? {} : { amount: this.random.int(1, 50) };
@@ -69,19 +74,28 @@ export class Workload {
     }
   }
 
-  /** The double-submit storm: `keys` charges, each sent twice at once with the same key. */
-  async storm(keys: number, concurrency: number): Promise<void> {
-    let next = 0;
+  /** The double-submit storm: `concurrency` clients send keyed charges, each twice at once with the same key. */
+  async storm(concurrency: number, until: () => boolean): Promise<void> {
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
-        while (next < keys) {
-          next++;
-          const key = randomUUID();
+        while (until()) {
+          const key = this.random.uuid();
           const body = { amount: this.random.int(1, 200), currency: 'usd', source: this.random.pick(this.accounts) };
           await Promise.all([this.client.send('POST', '/v1/charges', body, key), this.client.send('POST', '/v1/charges', body, key)]);
         }
       }),
     );
+  }
+
+  private chargeRequest(source: string, min: number, max: number) {
+    return { amount: this.random.int(min, max), currency: 'usd', source, capture: this.random.chance(0.6) };
+  }
+
+  /** A charge an answer acknowledged, for later captures, cancels and refunds. */
+  private remember(charge: { id?: unknown; status?: unknown } | undefined): void {
+    if (typeof charge?.id !== 'string') return;
+    if (charge.status === 'authorized') this.authorized.push(charge.id);
+    else if (charge.status === 'succeeded') this.captured.push(charge.id);
   }
 
   private take(list: string[]): string {
