@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { requestFingerprint } from '../src/idempotency/request-fingerprint.js';
-import { externalAccountSql, merchantBalanceAccountSql } from '../src/ledger/ledger.repository.js';
+import { externalAccountSql, merchantBalanceAccountSql } from '../src/ledger/system-accounts.js';
 import { type Answer, batchItems, ChaosClient, type Exchange, History, isKeyReused, isRecorded, type Json, parsedBody } from './client.js';
 import { ledgerInvariantViolations } from './invariants.js';
 

@@ -10,6 +10,23 @@ describe('accounts', () => {
   });
   afterAll(() => app.close());
 
+  it('keeps metadata keys that name built-in object methods, and refuses the reserved ones', async () => {
+    for (const reserved of ['constructor', 'prototype']) {
+      const refused = await merchant.post('/v1/accounts', { currency: 'usd', metadata: { [reserved]: 'a' } });
+      expect(refused.status).toBe(400);
+      expect(refused.body.errors).toEqual([{ field: 'body.metadata', message: `must not have a key named '${reserved}' (reserved)` }]);
+    }
+    const metadata = { toString: 'b', valueOf: 'c', hasOwnProperty: 'd', __defineGetter__: 'e', isPrototypeOf: 'g', tier: 'f' };
+    const account = await merchant.post('/v1/accounts', { currency: 'usd', metadata });
+    expect(account.status).toBe(201);
+    expect(account.body.metadata).toEqual(metadata);
+    expect((await merchant.get(`/v1/accounts/${account.body.id}`)).body.metadata).toEqual(metadata);
+    const source = await merchant.account(100);
+    const charge = await merchant.post('/v1/charges', { amount: 1, currency: 'usd', source, metadata });
+    expect(charge.status).toBe(201);
+    expect((await merchant.get(`/v1/charges/${charge.body.id}`)).body.metadata).toEqual(metadata);
+  });
+
   it('creates an account with Location and ETag, currency lowercased', async () => {
     const reply = await merchant.post('/v1/accounts', { currency: 'EUR', name: 'Alice', metadata: { tier: 'gold' } });
     expect(reply.status).toBe(201);

@@ -40,4 +40,12 @@ describe('inputProblem', () => {
     }
     expect(inputProblem('body', {})).toBeUndefined();
   });
+
+  it('refuses the keys the framework would silently delete', () => {
+    for (const key of ['constructor', 'prototype', '__proto__']) {
+      const body = JSON.parse(`{"metadata": {"${key}": "x"}}`) as unknown;
+      expect(inputProblem('body', body)).toEqual({ field: 'body.metadata', message: `must not have a key named '${key}' (reserved)` });
+    }
+    expect(inputProblem('body', { metadata: { toString: 'x', valueOf: 'y' } })).toBeUndefined();
+  });
 });

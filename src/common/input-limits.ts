@@ -9,6 +9,13 @@ export const MAX_JSON_DEPTH = 16;
 /** A UTF-16 surrogate that is not half of a pair: such a string is not Unicode text. */
 const LONE_SURROGATE = /\p{Surrogate}/u;
 
+/**
+ * Names no key may have. The framework deletes them from every body before validation (they are
+ * how prototypes get polluted), so a metadata key named `constructor` used to vanish silently:
+ * refused instead, with a clear answer.
+ */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
 /** Why a string cannot be stored as text, or undefined when it can. */
 function textProblem(value: string): string | undefined {
   // PostgreSQL text cannot hold NUL; jsonb refuses a lone surrogate (a 500 before this check)
@@ -42,6 +49,7 @@ export function inputProblem(part: string, value: unknown): FieldError | undefin
     for (const [key, child] of Object.entries(current as Record<string, unknown>)) {
       const problem = textProblem(key);
       if (problem) return { field: path, message: `keys ${problem}` };
+      if (RESERVED_KEYS.has(key)) return { field: path, message: `must not have a key named '${key}' (reserved)` };
       stack.push({ value: child, path: `${path}.${key.slice(0, 40)}`, depth: depth + 1 });
     }
   }

@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, Min, registerDecorator, ValidateIf, ValidationOptions } from 'class-validator';
 
 // Validation rules shared by the DTOs of several modules (contract: Conventions).
@@ -134,6 +134,11 @@ export function MetadataField(): PropertyDecorator {
       maxProperties: METADATA_MAX_KEYS,
       description: `At most ${METADATA_MAX_KEYS} keys of at most ${METADATA_MAX_KEY_LENGTH} characters; string values of at most ${METADATA_MAX_VALUE_LENGTH}.`,
     }),
+    // The object exactly as sent. Left to itself, class-transformer takes a key named `constructor`
+    // for the object's class (and throws), and skips every key that names a method of
+    // Object.prototype (toString, valueOf, ...): such metadata was silently dropped.
+    Type(() => Object),
+    Transform(({ obj, key }: { obj: Record<string, unknown>; key: string }) => obj[key]),
     Optional(),
     IsMetadata(),
   );

@@ -76,12 +76,14 @@ export async function runFusedTransaction<T>(dataSource: DataSource, work: (tran
     };
     try {
       const result = await work(transaction);
-      await endOpenTransaction(runner, client);
+      // What work left open only read (a replay, a key in flight): its answer stands whether or not
+      // the ROLLBACK gets through. A connection that cannot roll back is closed, never reused.
+      await endOpenTransaction(runner, client).catch(() => closeConnection(client));
       return result;
     } catch (error) {
       failedInWork = true;
       if (error instanceof DatabaseUnavailableError && lostConnection(error)) closeConnection(client);
-      else await endOpenTransaction(runner, client).catch(() => undefined);
+      else await endOpenTransaction(runner, client).catch(() => closeConnection(client));
       throw error;
     }
   } catch (error) {
