@@ -668,6 +668,7 @@ export interface operations {
     AccountsController_list: {
         parameters: {
             query?: {
+                /** @description Objects per page, 1 to 100; 10 when left out. */
                 limit?: number;
                 /** @description Id of the last object of the previous page. */
                 starting_after?: string;
@@ -1194,6 +1195,7 @@ export interface operations {
     LedgerController_entries: {
         parameters: {
             query?: {
+                /** @description Objects per page, 1 to 100; 10 when left out. */
                 limit?: number;
                 /** @description Id of the last object of the previous page. */
                 starting_after?: string;
@@ -1269,6 +1271,7 @@ export interface operations {
     ChargesController_list: {
         parameters: {
             query?: {
+                /** @description Objects per page, 1 to 100; 10 when left out. */
                 limit?: number;
                 /** @description Id of the last object of the previous page. */
                 starting_after?: string;
