@@ -220,7 +220,8 @@ export type ProblemCode = keyof typeof PROBLEMS;
 export const PROBLEM_CODES = Object.keys(PROBLEMS) as ProblemCode[];
 
 /** Business outcomes that are recorded against the Idempotency-Key once the operation started. */
-export type RecordableCode = 'insufficient_funds' | 'not_found' | 'invalid_state' | 'currency_mismatch';
+export const RECORDABLE_CODES = ['insufficient_funds', 'not_found', 'invalid_state', 'currency_mismatch'] as const satisfies ProblemCode[];
+export type RecordableCode = (typeof RECORDABLE_CODES)[number];
 
 /** A problem an operation answers with, recorded against its key (the idempotency headers come with it). */
 export interface RecordedProblem {
@@ -261,6 +262,11 @@ export class ProblemDetailsDto {
   @ApiProperty({ enum: PROBLEM_CODES, description: 'Stable machine-readable code; each has one status.' }) code: string;
   @ApiPropertyOptional({ type: [FieldErrorDto], description: 'Which fields failed: validation_failed, currency_mismatch of a PUT.' })
   errors?: FieldErrorDto[];
+}
+
+/** The headers every answer with this code carries, as documented. */
+export function problemHeaders(code: ProblemCode): string[] {
+  return [...((PROBLEMS[code] as ProblemInfo).headers ?? [])];
 }
 
 export function exampleProblem(code: ProblemCode): ProblemBody {
