@@ -37,7 +37,7 @@ interface LockRow {
 }
 
 /** The advisory lock of the key ($1 merchant, $2 key) that a request holds while it runs. */
-const KEY_LOCK_ID = 'hashtextextended($1 || chr(10) || $2, 0)';
+export const KEY_LOCK_ID = 'hashtextextended($1 || chr(10) || $2, 0)';
 
 // A live row of the key: an expired one counts as absent (the key is new again) until replaced.
 const INSERT_UNLESS_LIVE = `

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { responseCounts } from '../support/openapi-responses.js';
 
 // Registered for every test file (jest setupFilesAfterEach): how many responses the file checked
-// against openapi.json, for global-teardown.js to add up and print (the folder is theirs too).
+// against openapi.json and which declared ones it saw, for global-teardown.js to add up and print
+// (the folder is theirs too).
 const OPENAPI_COUNTS_DIR = '.data/openapi-response-counts';
 
 afterAll(() => {

@@ -105,6 +105,8 @@ export class OpenApiResponseValidator {
   private readonly compiled = new Map<string, ValidateFunction>();
   /** Responses checked (documentation routes aside), and those the document does not declare. */
   readonly counts = { validated: 0, undeclared: 0 };
+  /** The declared responses (`operationId status`) that were seen, valid. */
+  readonly seen = new Set<string>();
 
   constructor(private readonly document: Document) {
     this.ajv = new Ajv({ allErrors: true, strict: true });
@@ -146,7 +148,9 @@ export class OpenApiResponseValidator {
         `${name} answered ${response.status}, which it does not declare (it declares ${Object.keys(operation.responses).join(', ')})`,
       ];
     }
-    return this.check(`${name} ${response.status}`, declared, response);
+    const problems = this.check(`${name} ${response.status}`, declared, response);
+    if (problems.length === 0) this.seen.add(`${operation.operationId} ${response.status}`);
+    return problems;
   }
 
   private unknownRouteResponse(): ResponseObject {
@@ -234,7 +238,7 @@ export function responseValidator(): OpenApiResponseValidator {
   return shared;
 }
 
-/** Responses this test file checked so far, and how many of them the document does not declare. */
-export function responseCounts(): { validated: number; undeclared: number } {
-  return shared?.counts ?? { validated: 0, undeclared: 0 };
+/** Responses this test file checked so far, how many the document does not declare, and which declared ones it saw. */
+export function responseCounts(): { validated: number; undeclared: number; seen: string[] } {
+  return { validated: 0, undeclared: 0, ...shared?.counts, seen: [...(shared?.seen ?? [])] };
 }
