@@ -77,5 +77,5 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
-  { files: ['test/setup/*.js'], languageOptions: { globals: { process: 'readonly', URL: 'readonly' } } },
+  { files: ['test/setup/*.js'], languageOptions: { globals: { process: 'readonly', URL: 'readonly', console: 'readonly' } } },
 );

@@ -13,6 +13,6 @@ export default {
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   globalSetup: '<rootDir>/test/setup/global-setup.js',
   globalTeardown: '<rootDir>/test/setup/global-teardown.js',
-  setupFilesAfterEnv: ['<rootDir>/test/setup/ledger-invariants-after-suite.ts'],
+  setupFilesAfterEnv: ['<rootDir>/test/setup/ledger-invariants-after-suite.ts', '<rootDir>/test/setup/openapi-responses-after-suite.ts'],
   testTimeout: 60000,
 };

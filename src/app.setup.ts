@@ -6,6 +6,7 @@ import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swag
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { AppModule } from './app.module.js';
+import { finishDocument } from './common/openapi.js';
 import { sendProblem } from './common/problem-details.filter.js';
 import { RouteNotFoundError, ValidationFailedError } from './common/domain-error.js';
 import { BODY_LIMIT_BYTES, inputProblem } from './common/input-limits.js';
@@ -49,6 +50,8 @@ export async function createApp(config: AppConfig, databaseUrl: string): Promise
         error.code === 'FST_ERR_MAX_PARAM_LENGTH'
           ? new RouteNotFoundError(request.method, request.url)
           : new ValidationFailedError([{ field: 'path', message: 'must be a well-formed URL' }], 'The URL is malformed.');
+      // The onRequest hook that sets X-Request-Id does not run for these: every answer carries it.
+      void reply.header('X-Request-Id', request.id);
       sendProblem(reply, problem);
     },
     logger: {
@@ -105,11 +108,37 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
   const config = new DocumentBuilder()
     .setTitle('Payments service')
     .setDescription(
-      'A retry-safe payment API: every POST takes an Idempotency-Key, and a request retried any number of times moves money exactly once. Errors are RFC 9457 application/problem+json with a stable `code`.',
+      'A retry-safe payment API: every POST takes an Idempotency-Key, and a request retried any number of times moves money exactly once. Errors are RFC 9457 application/problem+json with a stable `code`. The contract is docs/API.md.',
     )
     .setVersion('1')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: "A merchant's API key (sk_...)." }, 'api_key')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN of the deployment.' }, 'admin_token')
+    .setLicense('MIT', 'https://opensource.org/license/mit')
+    // Relative: the service that serves this document, wherever it is deployed (Swagger UI at /docs
+    // calls its own host). Clients pass their base URL.
+    .addServer('/', 'The service that serves this document; npm start listens on http://localhost:3000 (PORT).')
+    .addTag('merchants', 'Merchants and their API keys, created with the admin token.')
+    .addTag('accounts', "A merchant's customer accounts (wallets): created, or upserted under a client-chosen id with If-Match.")
+    .addTag('ledger', 'Money entering an account (deposits) and its double-entry ledger entries.')
+    .addTag('charges', "Charges and their lifecycle (authorise, capture, cancel, refund), batches, and the merchant's balance.")
+    .addTag('operations', 'Liveness, readiness and Prometheus metrics, without authentication.')
+    // Both are `Authorization: Bearer`; bearerFormat and the description tell them apart.
+    .addBearerAuth(
+      {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'sk_mer_<merchant>.<secret>',
+        description: "A merchant's API key (sk_mer_...), shown once when the merchant is created.",
+      },
+      'api_key',
+    )
+    .addBearerAuth(
+      {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'ADMIN_TOKEN',
+        description: "The deployment's ADMIN_TOKEN (16+ characters), for POST /v1/merchants only.",
+      },
+      'admin_token',
+    )
     .build();
-  return SwaggerModule.createDocument(app, config);
+  return finishDocument(SwaggerModule.createDocument(app, config));
 }

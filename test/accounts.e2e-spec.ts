@@ -87,11 +87,17 @@ describe('accounts', () => {
     expect((await other.get('/v1/accounts')).body.data).toHaveLength(5);
   });
 
-  it.each(['limit=0', 'limit=101', 'limit=abc', 'limit=1.5', 'unknown=1'])('rejects list query %s', async (query) => {
-    const reply = await merchant.get(`/v1/accounts?${query}`);
-    expect(reply.status).toBe(400);
-    expect(reply.body.code).toBe('validation_failed');
-  });
+  it.each(['limit=0', 'limit=101', 'limit=abc', 'limit=1.5', 'limit=', 'limit=1&limit=2', 'unknown=1'])(
+    'rejects list query %s',
+    async (query) => {
+      const reply = await merchant.get(`/v1/accounts?${query}`);
+      expect(reply.status).toBe(400);
+      expect(reply.body.code).toBe('validation_failed');
+      if (query.startsWith('limit=')) {
+        expect(reply.body.errors).toEqual([{ field: 'limit', message: 'limit must be an integer between 1 and 100' }]);
+      }
+    },
+  );
 
   it('answers 404 for a cursor that is not the merchant’s', async () => {
     expect((await merchant.get('/v1/accounts?starting_after=acct_nope')).status).toBe(404);

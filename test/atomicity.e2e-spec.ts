@@ -39,6 +39,8 @@ describe('atomicity: the charge and its idempotency record commit together or no
     expect(failed.status).toBe(500);
     expect(failed.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(failed.text).not.toContain('forced failure');
+    // The handler had set Location before COMMIT failed: it must not point at the rolled-back charge.
+    expect(failed.headers.get('location')).toBeNull();
 
     const counts = async () => {
       const [row] = await app.dataSource.query(

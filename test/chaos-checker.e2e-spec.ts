@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { checkSnapshot } from '../chaos/checker.js';
 import { type Answer, History } from '../chaos/client.js';
-import { migrate } from '../src/database/database-url.js';
+import { migrate } from '../src/database/migrate.js';
 import { requestFingerprint } from '../src/idempotency/request-fingerprint.js';
 
 // The chaos harness's checker (chaos/checker.ts) must be able to fail: given a history and a
@@ -78,6 +78,11 @@ describe('the chaos checker', () => {
       `INSERT INTO ledger_entries (merchant_id, id, account_id, amount, currency, type, reference) VALUES
          ($1, $2 || '_debit', $3, -300, 'usd', 'charge', $2), ($1, $2 || '_credit', 'balance:usd', 300, 'usd', 'charge', $2)`,
       [MERCHANT, id, ACCOUNT],
+    );
+    await db.query(
+      `INSERT INTO balance_totals (merchant_id, currency, slot, available) VALUES ($1, 'usd', 0, 300)
+       ON CONFLICT (merchant_id, currency, slot) DO UPDATE SET available = balance_totals.available + 300`,
+      [MERCHANT],
     );
   }
 

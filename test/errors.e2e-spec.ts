@@ -60,9 +60,13 @@ describe('errors are problem+json with a stable code', () => {
     expectProblem(await merchant.post('/v1/charges/a%00b/refunds', {}), 400, 'validation_failed');
   });
 
-  it('problem+json for URLs Fastify refuses before routing', async () => {
-    expectProblem(await merchant.get('/v1/accounts/%ZZ'), 400, 'validation_failed');
-    expectProblem(await merchant.get(`/v1/charges/${'x'.repeat(150)}`), 404, 'not_found');
+  it('problem+json for URLs Fastify refuses before routing, with the request id like every answer', async () => {
+    const malformed = await merchant.request('GET', '/v1/accounts/%ZZ', { headers: { 'x-request-id': 'trace-malformed' } });
+    expectProblem(malformed, 400, 'validation_failed');
+    expect(malformed.headers.get('x-request-id')).toBe('trace-malformed');
+    const overLong = await merchant.get(`/v1/charges/${'x'.repeat(150)}`);
+    expectProblem(overLong, 404, 'not_found');
+    expect(overLong.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     expectProblem(await merchant.post(`/v1/charges/${'x'.repeat(150)}/refunds`, {}), 404, 'not_found');
   });
 

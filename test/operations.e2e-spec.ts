@@ -67,6 +67,7 @@ describe('operations', () => {
       ].sort(),
     );
     const createCharge = doc.paths['/v1/charges'].post;
+    expect(createCharge.operationId).toBe('createCharge');
     expect(createCharge.parameters).toContainEqual(expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: true }));
     expect(Object.keys(createCharge.responses).sort()).toEqual([
       '201',
@@ -79,28 +80,82 @@ describe('operations', () => {
       '415',
       '422',
       '429',
+      '500',
       '503',
     ]);
-    expect(Object.keys(createCharge.responses['201'].headers).sort()).toEqual(['Idempotency-Expires', 'Idempotent-Replayed', 'Location']);
+    expect(Object.keys(createCharge.responses['201'].headers).sort()).toEqual([
+      'Idempotency-Expires',
+      'Idempotent-Replayed',
+      'Location',
+      'X-Request-Id',
+    ]);
     expect(createCharge.responses['409'].headers).toHaveProperty('Retry-After');
+    expect(createCharge.responses['402'].headers).toHaveProperty('Idempotency-Expires');
     expect(createCharge.responses['402'].content).toHaveProperty(['application/problem+json']);
+    expect(createCharge.responses['401'].headers).toHaveProperty('WWW-Authenticate');
     const put = doc.paths['/v1/accounts/{id}'].put;
     expect(put.parameters).toContainEqual(expect.objectContaining({ name: 'Idempotency-Key', required: false }));
     expect(Object.keys(put.responses)).toEqual(expect.arrayContaining(['200', '201', '412', '428']));
+    expect(put.responses['428'].headers).toHaveProperty('ETag');
     expect(doc.components.schemas.CreateChargeDto.required).toEqual(['amount', 'currency', 'source']);
+    expect(doc.components.schemas.CreateChargeDto.properties.capture).not.toHaveProperty('default');
     expect(doc.components.schemas.ProblemDetailsDto.properties.code.enum).toContain('idempotency_key_reused');
     expect(doc.paths['/v1/charges/{id}/refunds'].post.responses['409'].headers).toHaveProperty('Retry-After');
+    expect(doc.paths['/v1/charges/{id}/capture'].post.requestBody.required).toBe(false);
     expect(doc.paths['/v1/charges/batch'].post.responses['200'].content['application/json'].schema.$ref).toBe(
       '#/components/schemas/BatchResultDto',
     );
     expect(doc.components.schemas.BatchChargesDto.properties.charges.maxItems).toBe(100);
-    // Every operation that touches the database documents 503; authenticated ones 401 and 429.
-    for (const [path, operations] of Object.entries(doc.paths as Record<string, Record<string, { responses: object }>>)) {
+    // Request schemas are closed, as the ValidationPipe refuses unknown fields.
+    for (const name of [
+      'CreateChargeDto',
+      'BatchChargesDto',
+      'CaptureChargeDto',
+      'CreateRefundDto',
+      'AccountFieldsDto',
+      'CreateDepositDto',
+    ]) {
+      expect(doc.components.schemas[name].additionalProperties).toBe(false);
+    }
+    const operationIds: string[] = [];
+    for (const [path, operations] of Object.entries(
+      doc.paths as Record<
+        string,
+        Record<string, { operationId: string; security: unknown[]; responses: Record<string, { headers: object }> }>
+      >,
+    )) {
       for (const operation of Object.values(operations)) {
+        operationIds.push(operation.operationId);
+        // Every operation says how it is authenticated; health and metrics need nothing.
+        expect(operation.security).toEqual(path.startsWith('/v1/') ? [expect.any(Object)] : []);
+        // Every operation that touches the database documents 503; authenticated ones 401, 429 and 500.
         if (!['/health/live', '/metrics'].includes(path)) expect(Object.keys(operation.responses)).toContain('503');
-        if (path.startsWith('/v1/')) expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['401', '429']));
+        if (path.startsWith('/v1/')) expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['401', '429', '500']));
+        for (const response of Object.values(operation.responses)) expect(response.headers).toHaveProperty('X-Request-Id');
       }
     }
+    expect(operationIds.sort()).toEqual(
+      [
+        'cancelCharge',
+        'captureCharge',
+        'checkLiveness',
+        'checkReadiness',
+        'createAccount',
+        'createCharge',
+        'createChargeBatch',
+        'createDeposit',
+        'createMerchant',
+        'getAccount',
+        'getBalance',
+        'getCharge',
+        'getMetrics',
+        'listAccountEntries',
+        'listAccounts',
+        'listCharges',
+        'refundCharge',
+        'upsertAccount',
+      ].sort(),
+    );
 
     const docs = await app.request('GET', '/docs');
     expect(docs.status).toBe(200);

@@ -1,8 +1,18 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { EntityManager } from 'typeorm';
-import { ApiProblems, ApiSuccess, IdempotentOperation } from '../common/openapi.js';
+import {
+  ApiIdParam,
+  ApiJsonBody,
+  ApiProblems,
+  ApiSuccess,
+  AUTHENTICATED_PROBLEMS,
+  BODY_PROBLEMS,
+  IDEMPOTENCY_PROBLEMS,
+  IdempotencyKeyHeader,
+  recorded,
+} from '../common/openapi.js';
 import { exactJson } from '../common/exact-json.js';
 import { ListOf, type ListPage } from '../common/pagination.js';
 import { assertNoFields } from '../common/validation.js';
@@ -13,20 +23,32 @@ import { BatchChargesService } from './batch-charges.service.js';
 import { MerchantId } from '../common/auth.decorators.js';
 import { ChargesService } from './charges.service.js';
 import {
+  BALANCE_EXAMPLE,
   BalanceDto,
+  BATCH_EXAMPLE,
+  BATCH_RESULT_EXAMPLE,
   BatchChargesDto,
   BatchResultDto,
+  CancelChargeDto,
   CaptureChargeDto,
+  CHARGE_EXAMPLE,
   ChargeDto,
+  CREATE_CHARGE_EXAMPLE,
   CreateChargeDto,
   CreateRefundDto,
   ListChargesQueryDto,
+  REFUND_EXAMPLE,
   RefundDto,
 } from './dto/charge.dto.js';
 
+const CHARGE_ID = ApiIdParam('The charge id (ch_...).', 'ch_Lx9T2mQv0aBn7pW4');
+/** What every charge write can answer besides its own outcomes. */
+const WRITE_PROBLEMS = ['validation_failed', ...IDEMPOTENCY_PROBLEMS, ...BODY_PROBLEMS, ...AUTHENTICATED_PROBLEMS] as const;
+/** Every read: a bad query or path (a NUL, a malformed %-escape) is a 400. */
+const READ_PROBLEMS = ['validation_failed', ...AUTHENTICATED_PROBLEMS] as const;
+
 @ApiTags('charges')
 @ApiBearerAuth('api_key')
-@ApiProblems(401, 429, 503)
 @Controller('v1')
 export class ChargesController {
   constructor(
@@ -36,13 +58,15 @@ export class ChargesController {
 
   @Post('charges')
   @ApiOperation({
+    operationId: 'createCharge',
     summary: 'Charge an account.',
     description:
-      "Moves `amount` from the `source` account to the merchant's balance (capture: true, status succeeded), or holds it on the source (capture: false, status authorized). 402, 404 (source) and 422 currency_mismatch are recorded against the Idempotency-Key and replayed, even if the account is topped up later.",
+      "Moves `amount` from the `source` account to the merchant's balance (capture true, the default: status succeeded), or holds it on the source (capture false: status authorized, captured or canceled later). 402, 404 (the source) and 422 currency_mismatch are recorded against the Idempotency-Key and replayed, even if the account is topped up later.",
   })
-  @IdempotentOperation()
-  @ApiSuccess({ status: 201, type: ChargeDto, description: 'The charge.', location: true, recorded: true })
-  @ApiProblems(402, 404, 413, 415)
+  @IdempotencyKeyHeader()
+  @ApiJsonBody({ type: CreateChargeDto, required: true, example: CREATE_CHARGE_EXAMPLE })
+  @ApiSuccess({ status: 201, type: ChargeDto, description: 'The charge.', example: CHARGE_EXAMPLE, location: true, recorded: 'always' })
+  @ApiProblems(...WRITE_PROBLEMS, recorded('insufficient_funds'), recorded('not_found'), recorded('currency_mismatch'))
   async create(
     @Tx() tx: EntityManager,
     @MerchantId() merchantId: string,
@@ -58,13 +82,21 @@ export class ChargesController {
   @HttpCode(200)
   @IdempotentPerItem()
   @ApiOperation({
+    operationId: 'createChargeBatch',
     summary: 'Up to 100 charges under one Idempotency-Key, each committed on its own.',
     description:
       "Each item is exactly a POST /v1/charges request and gets the status it would have had alone (201, or the recorded 402 / 404 / 422 with its problem). A failing item never undoes another. Each item's outcome is recorded with its effect, so a batch cut off part-way (crash, lost connection: 503/500) and retried with the same key runs only the items that had not committed; a replay of a finished batch is identical. An invalid item makes the whole batch 400 and nothing runs.",
   })
-  @IdempotentOperation()
-  @ApiSuccess({ status: 200, type: BatchResultDto, description: 'One result per item, in order.', recorded: true })
-  @ApiProblems(413, 415)
+  @IdempotencyKeyHeader()
+  @ApiJsonBody({ type: BatchChargesDto, required: true, example: BATCH_EXAMPLE })
+  @ApiSuccess({
+    status: 200,
+    type: BatchResultDto,
+    description: 'One result per item, in order.',
+    example: BATCH_RESULT_EXAMPLE,
+    recorded: 'always',
+  })
+  @ApiProblems(...WRITE_PROBLEMS)
   batch(@Items() items: ItemRunner, @MerchantId() merchantId: string, @Body() body: BatchChargesDto): Promise<BatchResultDto> {
     return this.batches.run(items, merchantId, body.charges);
   }
@@ -72,13 +104,22 @@ export class ChargesController {
   @Post('charges/:id/capture')
   @HttpCode(200)
   @ApiOperation({
+    operationId: 'captureCharge',
     summary: 'Capture an authorised charge, fully or partly.',
     description:
-      'At most the authorised amount (default: all of it); the uncaptured rest is released. Only an authorized charge can be captured (409 invalid_state).',
+      'At most the authorised amount (default: all of it); the uncaptured rest is released. The body may be left out. Only an authorized charge can be captured (409 invalid_state).',
   })
-  @IdempotentOperation()
-  @ApiSuccess({ status: 200, type: ChargeDto, description: 'The captured charge (status succeeded).', recorded: true })
-  @ApiProblems(404, 413, 415)
+  @CHARGE_ID
+  @IdempotencyKeyHeader()
+  @ApiJsonBody({ type: CaptureChargeDto, required: false, example: { amount: 1500 } })
+  @ApiSuccess({
+    status: 200,
+    type: ChargeDto,
+    description: 'The captured charge (status succeeded).',
+    example: { ...CHARGE_EXAMPLE, amount_captured: 1500 },
+    recorded: 'always',
+  })
+  @ApiProblems(...WRITE_PROBLEMS, recorded('not_found'), recorded('invalid_state'))
   capture(
     @Tx() tx: EntityManager,
     @MerchantId() merchantId: string,
@@ -91,13 +132,21 @@ export class ChargesController {
   @Post('charges/:id/cancel')
   @HttpCode(200)
   @ApiOperation({
+    operationId: 'cancelCharge',
     summary: 'Cancel an authorised charge, releasing the hold.',
-    description: 'The body may be empty or absent. Only an authorized charge can be canceled (409 invalid_state).',
+    description: 'Takes no fields: the body may be left out or be {}. Only an authorized charge can be canceled (409 invalid_state).',
   })
-  @IdempotentOperation()
-  @ApiBody({ required: false, description: 'No fields.', schema: { type: 'object', additionalProperties: false } })
-  @ApiSuccess({ status: 200, type: ChargeDto, description: 'The canceled charge.', recorded: true })
-  @ApiProblems(404, 413, 415)
+  @CHARGE_ID
+  @IdempotencyKeyHeader()
+  @ApiJsonBody({ type: CancelChargeDto, required: false, description: 'No fields.', example: {} })
+  @ApiSuccess({
+    status: 200,
+    type: ChargeDto,
+    description: 'The canceled charge.',
+    example: { ...CHARGE_EXAMPLE, status: 'canceled', captured: false, amount_captured: 0 },
+    recorded: 'always',
+  })
+  @ApiProblems(...WRITE_PROBLEMS, recorded('not_found'), recorded('invalid_state'))
   cancel(@Tx() tx: EntityManager, @MerchantId() merchantId: string, @Param('id') id: string, @Body() body: unknown): Promise<ChargeDto> {
     assertNoFields(body);
     return this.charges.cancel(tx, merchantId, id);
@@ -105,12 +154,16 @@ export class ChargesController {
 
   @Post('charges/:id/refunds')
   @ApiOperation({
+    operationId: 'refundCharge',
     summary: 'Refund a captured charge, fully or partly; many refunds per charge.',
-    description: 'Default amount: all that is left. Refunds never sum to more than amount_captured (409 invalid_state).',
+    description:
+      'Default amount: all that is left; the body may be left out. Refunds never sum to more than amount_captured (409 invalid_state).',
   })
-  @IdempotentOperation()
-  @ApiSuccess({ status: 201, type: RefundDto, description: 'The refund.', recorded: true })
-  @ApiProblems(404, 413, 415)
+  @CHARGE_ID
+  @IdempotencyKeyHeader()
+  @ApiJsonBody({ type: CreateRefundDto, required: false, example: { amount: 500, reason: 'requested_by_customer' } })
+  @ApiSuccess({ status: 201, type: RefundDto, description: 'The refund.', example: REFUND_EXAMPLE, recorded: 'always' })
+  @ApiProblems(...WRITE_PROBLEMS, recorded('not_found'), recorded('invalid_state'), 'balance_limit_exceeded')
   refund(
     @Tx() tx: EntityManager,
     @MerchantId() merchantId: string,
@@ -121,24 +174,44 @@ export class ChargesController {
   }
 
   @Get('charges')
-  @ApiOperation({ summary: 'List charges, newest first.' })
-  @ApiSuccess({ status: 200, type: ListOf(ChargeDto), description: 'A page of charges.' })
-  @ApiProblems(400, 404)
+  @ApiOperation({
+    operationId: 'listCharges',
+    summary: 'List charges, newest first.',
+    description: "A page of the merchant's charges, optionally of one source account; starting_after an unknown id is 404.",
+  })
+  @ApiSuccess({
+    status: 200,
+    type: ListOf(ChargeDto),
+    description: 'A page of charges.',
+    example: { object: 'list', data: [CHARGE_EXAMPLE], has_more: false },
+  })
+  @ApiProblems(...READ_PROBLEMS, 'not_found')
   list(@MerchantId() merchantId: string, @Query() query: ListChargesQueryDto): Promise<ListPage<ChargeDto>> {
     return this.charges.list(merchantId, query);
   }
 
   @Get('charges/:id')
-  @ApiOperation({ summary: 'Retrieve a charge.' })
-  @ApiSuccess({ status: 200, type: ChargeDto, description: 'The charge.' })
-  @ApiProblems(404)
+  @ApiOperation({
+    operationId: 'getCharge',
+    summary: 'Retrieve a charge.',
+    description: 'A charge of this merchant; any other id is 404.',
+  })
+  @CHARGE_ID
+  @ApiSuccess({ status: 200, type: ChargeDto, description: 'The charge.', example: CHARGE_EXAMPLE })
+  @ApiProblems(...READ_PROBLEMS, 'not_found')
   get(@MerchantId() merchantId: string, @Param('id') id: string): Promise<ChargeDto> {
     return this.charges.get(merchantId, id);
   }
 
   @Get('balance')
-  @ApiOperation({ summary: "The merchant's balance per currency." })
-  @ApiSuccess({ status: 200, type: BalanceDto, description: 'Available and pending funds.' })
+  @ApiOperation({
+    operationId: 'getBalance',
+    summary: "The merchant's balance per currency.",
+    description:
+      'Available: captured charges net of refunds; pending: authorised, not yet captured. Totals are exact integers and may pass 2^53 - 1.',
+  })
+  @ApiSuccess({ status: 200, type: BalanceDto, description: 'Available and pending funds.', example: BALANCE_EXAMPLE })
+  @ApiProblems(...READ_PROBLEMS)
   async balance(@MerchantId() merchantId: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     void reply.type('application/json; charset=utf-8');
     return exactJson(await this.charges.balance(merchantId));

@@ -5,14 +5,27 @@ import { IsInt, IsString, Length, Max, Min } from 'class-validator';
 import { Optional } from './validators.js';
 import { NotFoundError } from './domain-error.js';
 
+export const DEFAULT_LIMIT = 10;
+export const MAX_LIMIT = 100;
+
+// One message whichever check fails: with stopAtFirstError the first failure reported is Max's,
+// so `limit=abc` (NaN) was answered "must not be greater than 100".
+const LIMIT_RANGE = { message: `limit must be an integer between 1 and ${MAX_LIMIT}` };
+
 /** `?limit=1..100&starting_after=<id>`: newest first, cursor after the given object. */
 export class ListQueryDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 10 })
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    maximum: MAX_LIMIT,
+    example: 20,
+    description: `Objects per page, 1 to ${MAX_LIMIT}; ${DEFAULT_LIMIT} when left out.`,
+  })
   @Optional()
   @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(100)
+  @IsInt(LIMIT_RANGE)
+  @Min(1, LIMIT_RANGE)
+  @Max(MAX_LIMIT, LIMIT_RANGE)
   limit?: number;
 
   @ApiPropertyOptional({ description: 'Id of the last object of the previous page.', maxLength: 100 })
@@ -27,8 +40,6 @@ export interface ListPage<T> {
   data: T[];
   has_more: boolean;
 }
-
-export const DEFAULT_LIMIT = 10;
 
 export interface PageSource<Row> {
   /** What the list holds, for the 404 of an unknown cursor ("account", "charge", ...). */

@@ -60,7 +60,14 @@ export function toDomainError(exception: unknown, request: FastifyRequest): Doma
   return new InternalError(String(request.id));
 }
 
+/** Set on every request before anything can fail (app.setup.ts), and true of a problem too. */
+const KEPT_ON_PROBLEMS = new Set(['x-request-id']);
+
 export function sendProblem(reply: FastifyReply, error: DomainError): void {
+  // A handler may have set Location or ETag before the request failed (a COMMIT that failed
+  // after the charge was made): they would point at an object that was rolled back. A problem
+  // carries only its own headers.
+  for (const name of Object.keys(reply.getHeaders())) if (!KEPT_ON_PROBLEMS.has(name)) reply.removeHeader(name);
   void reply
     .status(error.status)
     .headers(error.headers)

@@ -114,9 +114,17 @@ export function OptionalNullable(): PropertyDecorator {
   return IsOptional();
 }
 
+/**
+ * How an amount in minor units is written in the document: an integer, past int32, and (a
+ * balance total aside) never past 2^53 - 1, so exact in JSON.
+ */
+export function amountSchema(minimum: number, maximum: number) {
+  return { type: 'integer', format: 'int64', minimum, maximum } as const;
+}
+
 /** A money amount in minor units (1 to 100000000000), documented and validated in one place. */
 export function AmountField(options: { optional?: boolean; description: string; example?: number }): PropertyDecorator {
-  const doc = { minimum: MIN_AMOUNT, maximum: MAX_AMOUNT, description: options.description, example: options.example };
+  const doc = { ...amountSchema(MIN_AMOUNT, MAX_AMOUNT), description: options.description, example: options.example };
   return applyDecorators(
     ...(options.optional ? [ApiPropertyOptional(doc), Optional()] : [ApiProperty(doc)]),
     IsInt(),

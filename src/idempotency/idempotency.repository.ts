@@ -39,7 +39,7 @@ interface LockRow {
 }
 
 /** The advisory lock of the key ($1 merchant, $2 key) that a request holds while it runs. */
-const KEY_LOCK_ID = 'hashtextextended($1 || chr(10) || $2, 0)';
+export const KEY_LOCK_ID = 'hashtextextended($1 || chr(10) || $2, 0)';
 
 /**
  * One round trip: take the key's transaction-scoped advisory lock (without waiting) and read what

@@ -1,19 +1,32 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { Public } from '../common/auth.decorators.js';
+import { ApiNoAuth, ApiProblems } from '../common/openapi.js';
 import { MetricsService } from './metrics.service.js';
 
 @ApiTags('operations')
 @Public()
+@ApiNoAuth()
 @Controller('metrics')
 export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}
 
   @Get()
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
-  @ApiOperation({ summary: 'Prometheus metrics: requests and latency by route and status, idempotency and charge outcomes.' })
+  @ApiOperation({
+    operationId: 'getMetrics',
+    summary: 'Prometheus metrics.',
+    description:
+      'http_requests_total and http_request_duration_seconds by method, route and status; idempotency_requests_total by outcome; charges_total by outcome; charge_duration_seconds.',
+  })
   @ApiProduces('text/plain')
-  @ApiOkResponse({ description: 'Prometheus text exposition format.', schema: { type: 'string' } })
+  @ApiOkResponse({
+    description: 'Prometheus text exposition format 0.0.4.',
+    schema: { type: 'string' },
+    example: '# HELP charges_total Charges by outcome.\n# TYPE charges_total counter\ncharges_total{outcome="succeeded"} 42\n',
+  })
+  // A collector that fails makes the scrape a 500.
+  @ApiProblems('validation_failed', 'internal_error')
   scrape(): Promise<string> {
     return this.metrics.registry.metrics();
   }

@@ -1,5 +1,6 @@
 // Jest loads its global setup outside the module system that compiles the TypeScript tests, so this
 // file is plain JavaScript and uses the compiled service (npm test builds it first).
+import { rmSync } from 'node:fs';
 import { startEmbeddedPostgres } from '../../dist/src/database/embedded-postgres.js';
 import { migrate } from '../../dist/src/database/migrate.js';
 
@@ -10,6 +11,8 @@ import { migrate } from '../../dist/src/database/migrate.js';
  * parallel safely.
  */
 export default async function globalSetup() {
+  // Counts of responses checked against openapi.json, written per test file, added up at teardown.
+  rmSync('.data/openapi-response-counts', { recursive: true, force: true });
   let url = process.env.DATABASE_URL;
   if (url) {
     const database = new URL(url).pathname.slice(1);

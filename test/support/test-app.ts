@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { createApp } from '../../src/app.setup.js';
 import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
+import { responseValidator } from './openapi-responses.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -62,6 +63,11 @@ export class TestApp {
     }
     const response = await fetch(this.baseUrl + path, { method, headers, body });
     const text = await response.text();
+    // Every answer a suite receives is one the OpenAPI document declares, or the suite fails here.
+    const undeclared = responseValidator().problemsOf({ method, path, status: response.status, headers: response.headers, text });
+    if (undeclared.length > 0) {
+      throw new Error(`The response is not what openapi.json declares:\n- ${undeclared.join('\n- ')}\nbody: ${text.slice(0, 1000)}`);
+    }
     let parsed: unknown = text;
     try {
       parsed = text ? JSON.parse(text) : undefined;

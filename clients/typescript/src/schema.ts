@@ -11,8 +11,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics: requests and latency by route and status, idempotency and charge outcomes. */
-        get: operations["MetricsController_scrape"];
+        /**
+         * Prometheus metrics.
+         * @description http_requests_total and http_request_duration_seconds by method, route and status; idempotency_requests_total by outcome; charges_total by outcome; charge_duration_seconds.
+         */
+        get: operations["getMetrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -30,8 +33,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create a merchant and its API key (admin token). */
-        post: operations["MerchantsController_create"];
+        /**
+         * Create a merchant and its API key (admin token).
+         * @description Called with the ADMIN_TOKEN. The API key is shown once: it is stored only as a hash, so a replay of this request (same Idempotency-Key) answers api_key null.
+         */
+        post: operations["createMerchant"];
         delete?: never;
         options?: never;
         head?: never;
@@ -45,11 +51,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List accounts, newest first. */
-        get: operations["AccountsController_list"];
+        /**
+         * List accounts, newest first.
+         * @description A page of the merchant's accounts; starting_after an unknown id is 404.
+         */
+        get: operations["listAccounts"];
         put?: never;
-        /** Create an account (a customer wallet). */
-        post: operations["AccountsController_create"];
+        /**
+         * Create an account (a customer wallet).
+         * @description A new account of the merchant with a generated id (acct_...), balance 0 and version 1.
+         */
+        post: operations["createAccount"];
         delete?: never;
         options?: never;
         head?: never;
@@ -63,13 +75,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Retrieve an account. */
-        get: operations["AccountsController_get"];
+        /**
+         * Retrieve an account.
+         * @description An account of this merchant, with its version in ETag; any other id is 404.
+         */
+        get: operations["getAccount"];
         /**
          * Create or update an account with a client-chosen id (versioned upsert).
-         * @description Absent: created (201, ETag "1"). Present with identical content: 200, unchanged, whatever If-Match says (so a retry of a PUT that succeeded stays a success). Present with different content: needs If-Match with the current ETag (200 and version + 1; stale: 412 with the current ETag; missing: 428). If-None-Match: * creates only (412 when present). If-Match on an absent account: 412. currency cannot change (422 currency_mismatch).
+         * @description Absent: created (201, ETag "1"). Present with identical content: 200, unchanged, whatever If-Match says (so a retry of a PUT that succeeded stays a success). Present with different content: needs If-Match with the current ETag (200 and version + 1; stale: 412 with the current ETag; missing: 428). If-None-Match: * creates only (412 when present). If-Match on an absent account: 412. currency cannot change (422 currency_mismatch). With an Idempotency-Key the answer is recorded and replayed like a POST's.
          */
-        put: operations["AccountsController_upsert"];
+        put: operations["upsertAccount"];
         post?: never;
         delete?: never;
         options?: never;
@@ -86,8 +101,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Deposit money into an account (money entering the system). */
-        post: operations["LedgerController_deposit"];
+        /**
+         * Deposit money into an account (money entering the system).
+         * @description Credits the account; the ledger's external account is the other side. 404 (the account) is recorded; a deposit that would take the balance past 2^53 - 1 is 422 balance_limit_exceeded, not recorded.
+         */
+        post: operations["createDeposit"];
         delete?: never;
         options?: never;
         head?: never;
@@ -101,8 +119,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List an account's ledger entries, newest first. */
-        get: operations["LedgerController_entries"];
+        /**
+         * List an account's ledger entries, newest first.
+         * @description Amounts are signed from the account's side: deposits and refunds positive, charges and captures negative.
+         */
+        get: operations["listAccountEntries"];
         put?: never;
         post?: never;
         delete?: never;
@@ -118,14 +139,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List charges, newest first. */
-        get: operations["ChargesController_list"];
+        /**
+         * List charges, newest first.
+         * @description A page of the merchant's charges, optionally of one source account; starting_after an unknown id is 404.
+         */
+        get: operations["listCharges"];
         put?: never;
         /**
          * Charge an account.
-         * @description Moves `amount` from the `source` account to the merchant's balance (capture: true, status succeeded), or holds it on the source (capture: false, status authorized). 402, 404 (source) and 422 currency_mismatch are recorded against the Idempotency-Key and replayed, even if the account is topped up later.
+         * @description Moves `amount` from the `source` account to the merchant's balance (capture true, the default: status succeeded), or holds it on the source (capture false: status authorized, captured or canceled later). 402, 404 (the source) and 422 currency_mismatch are recorded against the Idempotency-Key and replayed, even if the account is topped up later.
          */
-        post: operations["ChargesController_create"];
+        post: operations["createCharge"];
         delete?: never;
         options?: never;
         head?: never;
@@ -145,7 +169,7 @@ export interface paths {
          * Up to 100 charges under one Idempotency-Key, each committed on its own.
          * @description Each item is exactly a POST /v1/charges request and gets the status it would have had alone (201, or the recorded 402 / 404 / 422 with its problem). A failing item never undoes another. Each item's outcome is recorded with its effect, so a batch cut off part-way (crash, lost connection: 503/500) and retried with the same key runs only the items that had not committed; a replay of a finished batch is identical. An invalid item makes the whole batch 400 and nothing runs.
          */
-        post: operations["ChargesController_batch"];
+        post: operations["createChargeBatch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -163,9 +187,9 @@ export interface paths {
         put?: never;
         /**
          * Capture an authorised charge, fully or partly.
-         * @description At most the authorised amount (default: all of it); the uncaptured rest is released. Only an authorized charge can be captured (409 invalid_state).
+         * @description At most the authorised amount (default: all of it); the uncaptured rest is released. The body may be left out. Only an authorized charge can be captured (409 invalid_state).
          */
-        post: operations["ChargesController_capture"];
+        post: operations["captureCharge"];
         delete?: never;
         options?: never;
         head?: never;
@@ -183,9 +207,9 @@ export interface paths {
         put?: never;
         /**
          * Cancel an authorised charge, releasing the hold.
-         * @description The body may be empty or absent. Only an authorized charge can be canceled (409 invalid_state).
+         * @description Takes no fields: the body may be left out or be {}. Only an authorized charge can be canceled (409 invalid_state).
          */
-        post: operations["ChargesController_cancel"];
+        post: operations["cancelCharge"];
         delete?: never;
         options?: never;
         head?: never;
@@ -203,9 +227,9 @@ export interface paths {
         put?: never;
         /**
          * Refund a captured charge, fully or partly; many refunds per charge.
-         * @description Default amount: all that is left. Refunds never sum to more than amount_captured (409 invalid_state).
+         * @description Default amount: all that is left; the body may be left out. Refunds never sum to more than amount_captured (409 invalid_state).
          */
-        post: operations["ChargesController_refund"];
+        post: operations["refundCharge"];
         delete?: never;
         options?: never;
         head?: never;
@@ -219,8 +243,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Retrieve a charge. */
-        get: operations["ChargesController_get"];
+        /**
+         * Retrieve a charge.
+         * @description A charge of this merchant; any other id is 404.
+         */
+        get: operations["getCharge"];
         put?: never;
         post?: never;
         delete?: never;
@@ -236,8 +263,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The merchant's balance per currency. */
-        get: operations["ChargesController_balance"];
+        /**
+         * The merchant's balance per currency.
+         * @description Available: captured charges net of refunds; pending: authorised, not yet captured. Totals are exact integers and may pass 2^53 - 1.
+         */
+        get: operations["getBalance"];
         put?: never;
         post?: never;
         delete?: never;
@@ -253,8 +283,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The process is up. */
-        get: operations["HealthController_live"];
+        /**
+         * The process is up.
+         * @description Answers without touching the database: for a liveness probe.
+         */
+        get: operations["checkLiveness"];
         put?: never;
         post?: never;
         delete?: never;
@@ -270,8 +303,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Ready to serve: the database answers. */
-        get: operations["HealthController_ready"];
+        /**
+         * Ready to serve: the database answers.
+         * @description Runs SELECT 1 with a 2 s limit: for a readiness probe. 503 while the database cannot be reached.
+         */
+        get: operations["checkReadiness"];
         put?: never;
         post?: never;
         delete?: never;
@@ -291,20 +327,26 @@ export interface components {
             message: string;
         };
         ProblemDetailsDto: {
-            /** @example urn:payments:problem:insufficient_funds */
+            /**
+             * @description urn:payments:problem:<code>
+             * @example urn:payments:problem:insufficient_funds
+             */
             type: string;
             /** @example Insufficient funds */
             title: string;
-            /** @example 402 */
+            /**
+             * @description The HTTP status.
+             * @example 402
+             */
             status: number;
             /** @example The source account does not have 300 usd available. */
             detail: string;
             /**
-             * @description Stable machine-readable code.
+             * @description Stable machine-readable code; each has one status.
              * @enum {string}
              */
             code: "validation_failed" | "idempotency_key_missing" | "idempotency_key_invalid" | "unauthenticated" | "insufficient_funds" | "not_found" | "idempotency_request_in_progress" | "invalid_state" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "currency_mismatch" | "balance_limit_exceeded" | "precondition_required" | "rate_limited" | "internal_error" | "unavailable";
-            /** @description Present for validation_failed. */
+            /** @description Which fields failed: validation_failed, currency_mismatch of a PUT. */
             errors?: components["schemas"]["FieldErrorDto"][];
         };
         CreateMerchantDto: {
@@ -346,9 +388,15 @@ export interface components {
             metadata: {
                 [key: string]: string;
             };
-            /** @description Posted funds in minor units; equals the sum of the ledger entries. */
+            /**
+             * Format: int64
+             * @description Posted funds in minor units; equals the sum of the ledger entries.
+             */
             balance: number;
-            /** @description Funds reserved by authorised charges. Available = balance - held, never negative. */
+            /**
+             * Format: int64
+             * @description Funds reserved by authorised charges. Available = balance - held, never negative.
+             */
             held: number;
             /** @description Version of name and metadata; the ETag is this number, quoted. Money movements do not change it. */
             version: number;
@@ -365,10 +413,12 @@ export interface components {
         };
         CreateDepositDto: {
             /**
+             * Format: int64
              * @description Minor units.
              * @example 10000
              */
             amount: number;
+            /** @example Top-up */
             description?: string | null;
         };
         DepositDto: {
@@ -378,6 +428,7 @@ export interface components {
             object: "deposit";
             /** @description The account credited. */
             account: string;
+            /** Format: int64 */
             amount: number;
             /** @example usd */
             currency: string;
@@ -391,7 +442,10 @@ export interface components {
             /** @enum {string} */
             object: "entry";
             account: string;
-            /** @description Signed from the account's side: a deposit or refund is positive, a charge or capture negative. */
+            /**
+             * Format: int64
+             * @description Signed from the account's side: a deposit or refund is positive, a charge or capture negative.
+             */
             amount: number;
             /** @example usd */
             currency: string;
@@ -410,6 +464,7 @@ export interface components {
         };
         CreateChargeDto: {
             /**
+             * Format: int64
              * @description Minor units.
              * @example 1999
              */
@@ -419,13 +474,17 @@ export interface components {
              * @example usd
              */
             currency: string;
-            /** @description Id of the account the money comes from. */
+            /**
+             * @description Id of the account the money comes from.
+             * @example acct_9dK2mQx0aVbT7nP4
+             */
             source: string;
             /**
-             * @description false: authorise only (hold the amount) and capture later.
-             * @default true
+             * @description true (the default when left out): capture at once, status succeeded. false: authorise only (hold the amount) and capture later.
+             * @example true
              */
             capture?: boolean;
+            /** @example Order 42 */
             description?: string | null;
             /** @description At most 20 keys of at most 40 characters; string values of at most 500. */
             metadata?: {
@@ -437,6 +496,7 @@ export interface components {
             id: string;
             /** @enum {string} */
             object: "charge";
+            /** Format: int64 */
             amount: number;
             /** @example usd */
             currency: string;
@@ -445,7 +505,15 @@ export interface components {
             /** @enum {string} */
             status: "authorized" | "succeeded" | "canceled";
             captured: boolean;
+            /**
+             * Format: int64
+             * @description What was captured: the amount, part of it, or 0.
+             */
             amount_captured: number;
+            /**
+             * Format: int64
+             * @description The sum of the refunds, at most amount_captured.
+             */
             amount_refunded: number;
             /** @description True once the whole captured amount is refunded. */
             refunded: boolean;
@@ -463,9 +531,14 @@ export interface components {
         BatchItemResultDto: {
             /** @description Position of the item in the request. */
             index: number;
-            /** @description The HTTP status this charge would have had alone (201, 402, 404, 422). */
-            status: number;
+            /**
+             * @description The HTTP status this charge would have had alone: 201, or 402 insufficient_funds, 404 not_found (the source), 422 currency_mismatch.
+             * @enum {integer}
+             */
+            status: 201 | 402 | 404 | 422;
+            /** @description The charge, when status is 201. */
             charge?: components["schemas"]["ChargeDto"];
+            /** @description The problem, when status is not 201. */
             error?: components["schemas"]["ProblemDetailsDto"];
         };
         BatchResultDto: {
@@ -474,11 +547,18 @@ export interface components {
             results: components["schemas"]["BatchItemResultDto"][];
         };
         CaptureChargeDto: {
-            /** @description At most the authorised amount; default all of it. The rest is released. */
+            /**
+             * Format: int64
+             * @description At most the authorised amount; default all of it. The rest is released.
+             */
             amount?: number;
         };
+        CancelChargeDto: Record<string, never>;
         CreateRefundDto: {
-            /** @description Default: all that is left to refund. */
+            /**
+             * Format: int64
+             * @description Default: all that is left to refund.
+             */
             amount?: number;
             /** @enum {string} */
             reason?: "duplicate" | "fraudulent" | "requested_by_customer";
@@ -490,6 +570,7 @@ export interface components {
             object: "refund";
             /** @description The refunded charge. */
             charge: string;
+            /** Format: int64 */
             amount: number;
             /** @example usd */
             currency: string;
@@ -531,12 +612,27 @@ export interface components {
     responses: never;
     parameters: never;
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description The request's id, also in the service's logs: the caller's X-Request-Id when it is 1-100 of A-Z a-z 0-9 . _ -, otherwise a new UUID. Quote it when asking about a request. */
+        "X-Request-Id": string;
+        /** @description On every response recorded against the Idempotency-Key (first and replayed): the HTTP-date after which the key is forgotten and would be new again. Until then a retry with the key gets this same answer. */
+        "Idempotency-Expires": string;
+        /** @description 'true' when this is the recorded answer to an earlier request with the same Idempotency-Key; absent on a first answer. */
+        "Idempotent-Replayed": "true";
+        /** @description Seconds to wait before retrying with the same Idempotency-Key and body. */
+        "Retry-After": number;
+        /** @description The authentication scheme the service takes: Bearer. */
+        "WWW-Authenticate": "Bearer";
+        /** @description The version of the account, quoted (strong): "3". On a 412 for an absent account it is "0". */
+        ETag: string;
+        /** @description Path of the object. */
+        Location: string;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    MetricsController_scrape: {
+    getMetrics: {
         parameters: {
             query?: never;
             header?: never;
@@ -545,18 +641,44 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Prometheus text exposition format. */
+            /** @description Prometheus text exposition format 0.0.4. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example # HELP charges_total Charges by outcome.
+                     *     # TYPE charges_total counter
+                     *     charges_total{outcome="succeeded"} 42
+                     */
                     "text/plain": string;
+                };
+            };
+            /** @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
         };
     };
-    MerchantsController_create: {
+    createMerchant: {
         parameters: {
             query?: never;
             header: {
@@ -575,88 +697,119 @@ export interface operations {
             /** @description The merchant, with its API key shown once. */
             201: {
                 headers: {
-                    /** @description 'true' when this response is the recorded answer to an earlier request with the same Idempotency-Key. Absent on a first response. */
-                    "Idempotent-Replayed"?: "true";
-                    /** @description HTTP-date after which the Idempotency-Key is forgotten and would be new again. */
-                    "Idempotency-Expires"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description On every response recorded against the Idempotency-Key (first and replayed): the HTTP-date after which the key is forgotten and would be new again. Until then a retry with the key gets this same answer. */
+                    "Idempotency-Expires": string;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "mer_3kTz0q8WcXnB1vYp2LmR",
+                     *       "object": "merchant",
+                     *       "name": "Acme Books",
+                     *       "api_key": "sk_mer_3kTz0q8WcXnB1vYp2LmR.vWnfFgc1f_yfbhNWBADX7nwtMW8jMkJNum9MS5iXukY",
+                     *       "created_at": "2026-11-23T14:37:15.868Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["MerchantDto"];
                 };
             };
-            /** @description validation_failed, idempotency_key_missing or idempotency_key_invalid. Not recorded: fix the request and retry with the same key. */
+            /**
+             * @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request.
+             *
+             *     `idempotency_key_missing`: a POST without an Idempotency-Key header. Not recorded.
+             *
+             *     `idempotency_key_invalid`: the Idempotency-Key is empty, longer than 255 characters, not visible ASCII, or sent twice. Not recorded.
+             */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unauthenticated: missing or unknown API key. Not recorded. */
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description idempotency_request_in_progress (not recorded; retry after Retry-After) or invalid_state (recorded). */
+            /** @description `idempotency_request_in_progress`: a request with the same key is still running (the service waited 1 s for it). Not recorded: retry with the same key and body after Retry-After. */
             409: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description payload_too_large: body over 100 KiB. Not recorded. */
+            /** @description `payload_too_large`: a body over 100 KiB. Not recorded. */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unsupported_media_type: body that is not application/json. Not recorded. */
+            /** @description `unsupported_media_type`: a body that is not application/json. Not recorded. */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description idempotency_key_reused (same key, different request; never retry with that key: a new key is a new operation), currency_mismatch (a currency that differs from the account's; recorded) or balance_limit_exceeded (the movement would take a balance past 2^53 - 1; not recorded). */
+            /** @description `idempotency_key_reused`: the key was used for a different request (method, path or body). Never retry with that key; a new key is a new operation. Not recorded. */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description rate_limited. Not recorded; retry after Retry-After with the same key. */
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unavailable: the database cannot be reached. Nothing was recorded; retry with the same key. */
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
             503: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -665,9 +818,10 @@ export interface operations {
             };
         };
     };
-    AccountsController_list: {
+    listAccounts: {
         parameters: {
             query?: {
+                /** @description Objects per page, 1 to 100; 10 when left out. */
                 limit?: number;
                 /** @description Id of the last object of the previous page. */
                 starting_after?: string;
@@ -681,55 +835,92 @@ export interface operations {
             /** @description A page of accounts. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "object": "list",
+                     *       "data": [
+                     *         {
+                     *           "id": "acct_9dK2mQx0aVbT7nP4",
+                     *           "object": "account",
+                     *           "currency": "usd",
+                     *           "name": "Alice",
+                     *           "metadata": {
+                     *             "customer": "42"
+                     *           },
+                     *           "balance": 10000,
+                     *           "held": 2000,
+                     *           "version": 1,
+                     *           "created_at": "2026-11-23T14:37:25.826Z",
+                     *           "updated_at": "2026-11-23T14:37:25.826Z"
+                     *         }
+                     *       ],
+                     *       "has_more": false
+                     *     }
+                     */
                     "application/json": components["schemas"]["AccountListDto"];
                 };
             };
-            /** @description validation_failed, idempotency_key_missing or idempotency_key_invalid. Not recorded: fix the request and retry with the same key. */
+            /** @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request. */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unauthenticated: missing or unknown API key. Not recorded. */
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description not_found: unknown id, or an object of another merchant. */
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description rate_limited. Not recorded; retry after Retry-After with the same key. */
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unavailable: the database cannot be reached. Nothing was recorded; retry with the same key. */
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
             503: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -738,7 +929,7 @@ export interface operations {
             };
         };
     };
-    AccountsController_create: {
+    createAccount: {
         parameters: {
             query?: never;
             header: {
@@ -757,92 +948,128 @@ export interface operations {
             /** @description Created. */
             201: {
                 headers: {
-                    /** @description 'true' when this response is the recorded answer to an earlier request with the same Idempotency-Key. Absent on a first response. */
-                    "Idempotent-Replayed"?: "true";
-                    /** @description HTTP-date after which the Idempotency-Key is forgotten and would be new again. */
-                    "Idempotency-Expires"?: string;
-                    /** @description URL of the object. */
-                    Location?: string;
-                    /** @description The version of the account, quoted: "3". */
-                    ETag?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description On every response recorded against the Idempotency-Key (first and replayed): the HTTP-date after which the key is forgotten and would be new again. Until then a retry with the key gets this same answer. */
+                    "Idempotency-Expires": string;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "acct_9dK2mQx0aVbT7nP4",
+                     *       "object": "account",
+                     *       "currency": "usd",
+                     *       "name": "Alice",
+                     *       "metadata": {
+                     *         "customer": "42"
+                     *       },
+                     *       "balance": 10000,
+                     *       "held": 2000,
+                     *       "version": 1,
+                     *       "created_at": "2026-11-23T14:37:25.826Z",
+                     *       "updated_at": "2026-11-23T14:37:25.826Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AccountDto"];
                 };
             };
-            /** @description validation_failed, idempotency_key_missing or idempotency_key_invalid. Not recorded: fix the request and retry with the same key. */
+            /**
+             * @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request.
+             *
+             *     `idempotency_key_missing`: a POST without an Idempotency-Key header. Not recorded.
+             *
+             *     `idempotency_key_invalid`: the Idempotency-Key is empty, longer than 255 characters, not visible ASCII, or sent twice. Not recorded.
+             */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unauthenticated: missing or unknown API key. Not recorded. */
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description idempotency_request_in_progress (not recorded; retry after Retry-After) or invalid_state (recorded). */
+            /** @description `idempotency_request_in_progress`: a request with the same key is still running (the service waited 1 s for it). Not recorded: retry with the same key and body after Retry-After. */
             409: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description payload_too_large: body over 100 KiB. Not recorded. */
+            /** @description `payload_too_large`: a body over 100 KiB. Not recorded. */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unsupported_media_type: body that is not application/json. Not recorded. */
+            /** @description `unsupported_media_type`: a body that is not application/json. Not recorded. */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description idempotency_key_reused (same key, different request; never retry with that key: a new key is a new operation), currency_mismatch (a currency that differs from the account's; recorded) or balance_limit_exceeded (the movement would take a balance past 2^53 - 1; not recorded). */
+            /** @description `idempotency_key_reused`: the key was used for a different request (method, path or body). Never retry with that key; a new key is a new operation. Not recorded. */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description rate_limited. Not recorded; retry after Retry-After with the same key. */
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unavailable: the database cannot be reached. Nothing was recorded; retry with the same key. */
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
             503: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -851,11 +1078,12 @@ export interface operations {
             };
         };
     };
-    AccountsController_get: {
+    getAccount: {
         parameters: {
             query?: never;
             header?: never;
             path: {
+                /** @description The account id: acct_..., or the id a client chose with PUT. */
                 id: string;
             };
             cookie?: never;
@@ -865,48 +1093,87 @@ export interface operations {
             /** @description The account. */
             200: {
                 headers: {
-                    /** @description The version of the account, quoted: "3". */
-                    ETag?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "acct_9dK2mQx0aVbT7nP4",
+                     *       "object": "account",
+                     *       "currency": "usd",
+                     *       "name": "Alice",
+                     *       "metadata": {
+                     *         "customer": "42"
+                     *       },
+                     *       "balance": 10000,
+                     *       "held": 2000,
+                     *       "version": 1,
+                     *       "created_at": "2026-11-23T14:37:25.826Z",
+                     *       "updated_at": "2026-11-23T14:37:25.826Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AccountDto"];
                 };
             };
-            /** @description unauthenticated: missing or unknown API key. Not recorded. */
+            /** @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description not_found: unknown id, or an object of another merchant. */
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description rate_limited. Not recorded; retry after Retry-After with the same key. */
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unavailable: the database cannot be reached. Nothing was recorded; retry with the same key. */
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
             503: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -915,18 +1182,19 @@ export interface operations {
             };
         };
     };
-    AccountsController_upsert: {
+    upsertAccount: {
         parameters: {
             query?: never;
             header?: {
                 /** @description 1-255 visible ASCII characters, unique per intended operation (a UUID v4 is a good choice). Retrying with the same key and the same request never repeats the effect: the recorded response is replayed. Scoped to the merchant; kept for IDEMPOTENCY_TTL_SECONDS (24 h by default). */
                 "Idempotency-Key"?: string;
-                /** @description `*`: create only. */
+                /** @description `*`: create only (other values are ignored). */
                 "If-None-Match"?: string;
                 /** @description The ETag of the version being changed, e.g. "3". */
                 "If-Match"?: string;
             };
             path: {
+                /** @description The id the client chooses for the account. */
                 id: string;
             };
             cookie?: never;
@@ -940,129 +1208,193 @@ export interface operations {
             /** @description Updated, or unchanged (identical content). */
             200: {
                 headers: {
-                    /** @description 'true' when this response is the recorded answer to an earlier request with the same Idempotency-Key. Absent on a first response. */
-                    "Idempotent-Replayed"?: "true";
-                    /** @description HTTP-date after which the Idempotency-Key is forgotten and would be new again. */
-                    "Idempotency-Expires"?: string;
-                    /** @description URL of the object. */
-                    Location?: string;
-                    /** @description The version of the account, quoted: "3". */
-                    ETag?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotency-Expires": components["headers"]["Idempotency-Expires"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "customer-42",
+                     *       "object": "account",
+                     *       "currency": "usd",
+                     *       "name": "Alice",
+                     *       "metadata": {
+                     *         "customer": "42"
+                     *       },
+                     *       "balance": 10000,
+                     *       "held": 2000,
+                     *       "version": 2,
+                     *       "created_at": "2026-11-23T14:37:25.826Z",
+                     *       "updated_at": "2026-11-23T14:37:25.826Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AccountDto"];
                 };
             };
             /** @description Created. */
             201: {
                 headers: {
-                    /** @description 'true' when this response is the recorded answer to an earlier request with the same Idempotency-Key. Absent on a first response. */
-                    "Idempotent-Replayed"?: "true";
-                    /** @description HTTP-date after which the Idempotency-Key is forgotten and would be new again. */
-                    "Idempotency-Expires"?: string;
-                    /** @description URL of the object. */
-                    Location?: string;
-                    /** @description The version of the account, quoted: "3". */
-                    ETag?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotency-Expires": components["headers"]["Idempotency-Expires"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "customer-42",
+                     *       "object": "account",
+                     *       "currency": "usd",
+                     *       "name": "Alice",
+                     *       "metadata": {
+                     *         "customer": "42"
+                     *       },
+                     *       "balance": 10000,
+                     *       "held": 2000,
+                     *       "version": 1,
+                     *       "created_at": "2026-11-23T14:37:25.826Z",
+                     *       "updated_at": "2026-11-23T14:37:25.826Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AccountDto"];
                 };
             };
-            /** @description validation_failed, idempotency_key_missing or idempotency_key_invalid. Not recorded: fix the request and retry with the same key. */
+            /**
+             * @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request.
+             *
+             *     `idempotency_key_invalid`: the Idempotency-Key is empty, longer than 255 characters, not visible ASCII, or sent twice. Not recorded.
+             */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unauthenticated: missing or unknown API key. Not recorded. */
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description idempotency_request_in_progress (not recorded; retry after Retry-After) or invalid_state (recorded). */
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `idempotency_request_in_progress`: a request with the same key is still running (the service waited 1 s for it). Not recorded: retry with the same key and body after Retry-After. */
             409: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description precondition_failed: If-Match does not match, or If-None-Match: * and the account exists. The ETag header holds the current version. */
+            /** @description `precondition_failed`: If-Match does not match the current version, If-Match was sent for an absent account, or If-None-Match: * for a present one. ETag holds the current version. Not recorded. */
             412: {
                 headers: {
-                    /** @description The current version. */
-                    ETag?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description payload_too_large: body over 100 KiB. Not recorded. */
+            /** @description `payload_too_large`: a body over 100 KiB. Not recorded. */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unsupported_media_type: body that is not application/json. Not recorded. */
+            /** @description `unsupported_media_type`: a body that is not application/json. Not recorded. */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description idempotency_key_reused (same key, different request; never retry with that key: a new key is a new operation), currency_mismatch (a currency that differs from the account's; recorded) or balance_limit_exceeded (the movement would take a balance past 2^53 - 1; not recorded). */
+            /**
+             * @description `idempotency_key_reused`: the key was used for a different request (method, path or body). Never retry with that key; a new key is a new operation. Not recorded.
+             *
+             *     `currency_mismatch`: a currency that differs from the account's. Recorded.
+             */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotency-Expires": components["headers"]["Idempotency-Expires"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description precondition_required: changing an existing account needs If-Match. */
+            /** @description `precondition_required`: changing an existing account needs If-Match; ETag holds the current version. Not recorded. */
             428: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description rate_limited. Not recorded; retry after Retry-After with the same key. */
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unavailable: the database cannot be reached. Nothing was recorded; retry with the same key. */
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
             503: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1071,7 +1403,7 @@ export interface operations {
             };
         };
     };
-    LedgerController_deposit: {
+    createDeposit: {
         parameters: {
             query?: never;
             header: {
@@ -1079,6 +1411,7 @@ export interface operations {
                 "Idempotency-Key": string;
             };
             path: {
+                /** @description The account id: acct_..., or the id a client chose with PUT. */
                 id: string;
             };
             cookie?: never;
@@ -1092,97 +1425,137 @@ export interface operations {
             /** @description The deposit. */
             201: {
                 headers: {
-                    /** @description 'true' when this response is the recorded answer to an earlier request with the same Idempotency-Key. Absent on a first response. */
-                    "Idempotent-Replayed"?: "true";
-                    /** @description HTTP-date after which the Idempotency-Key is forgotten and would be new again. */
-                    "Idempotency-Expires"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description On every response recorded against the Idempotency-Key (first and replayed): the HTTP-date after which the key is forgotten and would be new again. Until then a retry with the key gets this same answer. */
+                    "Idempotency-Expires": string;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "dep_Qm3x9LkT2vBn8aW1",
+                     *       "object": "deposit",
+                     *       "account": "acct_9dK2mQx0aVbT7nP4",
+                     *       "amount": 10000,
+                     *       "currency": "usd",
+                     *       "description": "Top-up",
+                     *       "created_at": "2026-11-23T14:37:25.826Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["DepositDto"];
                 };
             };
-            /** @description validation_failed, idempotency_key_missing or idempotency_key_invalid. Not recorded: fix the request and retry with the same key. */
+            /**
+             * @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request.
+             *
+             *     `idempotency_key_missing`: a POST without an Idempotency-Key header. Not recorded.
+             *
+             *     `idempotency_key_invalid`: the Idempotency-Key is empty, longer than 255 characters, not visible ASCII, or sent twice. Not recorded.
+             */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unauthenticated: missing or unknown API key. Not recorded. */
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description not_found: unknown id, or an object of another merchant. */
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. Recorded when it is the outcome of the operation. */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotency-Expires": components["headers"]["Idempotency-Expires"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description idempotency_request_in_progress (not recorded; retry after Retry-After) or invalid_state (recorded). */
+            /** @description `idempotency_request_in_progress`: a request with the same key is still running (the service waited 1 s for it). Not recorded: retry with the same key and body after Retry-After. */
             409: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description payload_too_large: body over 100 KiB. Not recorded. */
+            /** @description `payload_too_large`: a body over 100 KiB. Not recorded. */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unsupported_media_type: body that is not application/json. Not recorded. */
+            /** @description `unsupported_media_type`: a body that is not application/json. Not recorded. */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description idempotency_key_reused (same key, different request; never retry with that key: a new key is a new operation), currency_mismatch (a currency that differs from the account's; recorded) or balance_limit_exceeded (the movement would take a balance past 2^53 - 1; not recorded). */
+            /**
+             * @description `idempotency_key_reused`: the key was used for a different request (method, path or body). Never retry with that key; a new key is a new operation. Not recorded.
+             *
+             *     `balance_limit_exceeded`: the movement would take the account's balance past 2^53 - 1. Not recorded.
+             */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description rate_limited. Not recorded; retry after Retry-After with the same key. */
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unavailable: the database cannot be reached. Nothing was recorded; retry with the same key. */
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
             503: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1191,15 +1564,17 @@ export interface operations {
             };
         };
     };
-    LedgerController_entries: {
+    listAccountEntries: {
         parameters: {
             query?: {
+                /** @description Objects per page, 1 to 100; 10 when left out. */
                 limit?: number;
                 /** @description Id of the last object of the previous page. */
                 starting_after?: string;
             };
             header?: never;
             path: {
+                /** @description The account id: acct_..., or the id a client chose with PUT. */
                 id: string;
             };
             cookie?: never;
@@ -1209,55 +1584,88 @@ export interface operations {
             /** @description A page of entries. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "object": "list",
+                     *       "data": [
+                     *         {
+                     *           "id": "ent_7Hq2LwP0sZcV4nXb",
+                     *           "object": "entry",
+                     *           "account": "acct_9dK2mQx0aVbT7nP4",
+                     *           "amount": -1999,
+                     *           "currency": "usd",
+                     *           "type": "charge",
+                     *           "reference": "ch_Lx9T2mQv0aBn7pW4",
+                     *           "created_at": "2026-11-23T14:40:02.117Z"
+                     *         }
+                     *       ],
+                     *       "has_more": false
+                     *     }
+                     */
                     "application/json": components["schemas"]["EntryListDto"];
                 };
             };
-            /** @description validation_failed, idempotency_key_missing or idempotency_key_invalid. Not recorded: fix the request and retry with the same key. */
+            /** @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request. */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unauthenticated: missing or unknown API key. Not recorded. */
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description not_found: unknown id, or an object of another merchant. */
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description rate_limited. Not recorded; retry after Retry-After with the same key. */
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unavailable: the database cannot be reached. Nothing was recorded; retry with the same key. */
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
             503: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1266,9 +1674,10 @@ export interface operations {
             };
         };
     };
-    ChargesController_list: {
+    listCharges: {
         parameters: {
             query?: {
+                /** @description Objects per page, 1 to 100; 10 when left out. */
                 limit?: number;
                 /** @description Id of the last object of the previous page. */
                 starting_after?: string;
@@ -1284,55 +1693,95 @@ export interface operations {
             /** @description A page of charges. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "object": "list",
+                     *       "data": [
+                     *         {
+                     *           "id": "ch_Lx9T2mQv0aBn7pW4",
+                     *           "object": "charge",
+                     *           "amount": 1999,
+                     *           "currency": "usd",
+                     *           "source": "acct_9dK2mQx0aVbT7nP4",
+                     *           "status": "succeeded",
+                     *           "captured": true,
+                     *           "amount_captured": 1999,
+                     *           "amount_refunded": 0,
+                     *           "refunded": false,
+                     *           "description": "Order 42",
+                     *           "metadata": {
+                     *             "order_id": "42"
+                     *           },
+                     *           "created_at": "2026-11-23T14:37:25.826Z"
+                     *         }
+                     *       ],
+                     *       "has_more": false
+                     *     }
+                     */
                     "application/json": components["schemas"]["ChargeListDto"];
                 };
             };
-            /** @description validation_failed, idempotency_key_missing or idempotency_key_invalid. Not recorded: fix the request and retry with the same key. */
+            /** @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request. */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unauthenticated: missing or unknown API key. Not recorded. */
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description not_found: unknown id, or an object of another merchant. */
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description rate_limited. Not recorded; retry after Retry-After with the same key. */
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unavailable: the database cannot be reached. Nothing was recorded; retry with the same key. */
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
             503: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1341,7 +1790,7 @@ export interface operations {
             };
         };
     };
-    ChargesController_create: {
+    createCharge: {
         parameters: {
             query?: never;
             header: {
@@ -1360,108 +1809,160 @@ export interface operations {
             /** @description The charge. */
             201: {
                 headers: {
-                    /** @description 'true' when this response is the recorded answer to an earlier request with the same Idempotency-Key. Absent on a first response. */
-                    "Idempotent-Replayed"?: "true";
-                    /** @description HTTP-date after which the Idempotency-Key is forgotten and would be new again. */
-                    "Idempotency-Expires"?: string;
-                    /** @description URL of the object. */
-                    Location?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description On every response recorded against the Idempotency-Key (first and replayed): the HTTP-date after which the key is forgotten and would be new again. Until then a retry with the key gets this same answer. */
+                    "Idempotency-Expires": string;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "ch_Lx9T2mQv0aBn7pW4",
+                     *       "object": "charge",
+                     *       "amount": 1999,
+                     *       "currency": "usd",
+                     *       "source": "acct_9dK2mQx0aVbT7nP4",
+                     *       "status": "succeeded",
+                     *       "captured": true,
+                     *       "amount_captured": 1999,
+                     *       "amount_refunded": 0,
+                     *       "refunded": false,
+                     *       "description": "Order 42",
+                     *       "metadata": {
+                     *         "order_id": "42"
+                     *       },
+                     *       "created_at": "2026-11-23T14:37:25.826Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ChargeDto"];
                 };
             };
-            /** @description validation_failed, idempotency_key_missing or idempotency_key_invalid. Not recorded: fix the request and retry with the same key. */
+            /**
+             * @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request.
+             *
+             *     `idempotency_key_missing`: a POST without an Idempotency-Key header. Not recorded.
+             *
+             *     `idempotency_key_invalid`: the Idempotency-Key is empty, longer than 255 characters, not visible ASCII, or sent twice. Not recorded.
+             */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unauthenticated: missing or unknown API key. Not recorded. */
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description insufficient_funds: the source has too little available. Recorded and replayed for the key. */
+            /** @description `insufficient_funds`: the source has too little available (balance - held). Recorded: the key keeps this answer even after a top-up. */
             402: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotency-Expires": components["headers"]["Idempotency-Expires"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description not_found: unknown id, or an object of another merchant. */
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. Recorded when it is the outcome of the operation. */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotency-Expires": components["headers"]["Idempotency-Expires"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description idempotency_request_in_progress (not recorded; retry after Retry-After) or invalid_state (recorded). */
+            /** @description `idempotency_request_in_progress`: a request with the same key is still running (the service waited 1 s for it). Not recorded: retry with the same key and body after Retry-After. */
             409: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description payload_too_large: body over 100 KiB. Not recorded. */
+            /** @description `payload_too_large`: a body over 100 KiB. Not recorded. */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unsupported_media_type: body that is not application/json. Not recorded. */
+            /** @description `unsupported_media_type`: a body that is not application/json. Not recorded. */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description idempotency_key_reused (same key, different request; never retry with that key: a new key is a new operation), currency_mismatch (a currency that differs from the account's; recorded) or balance_limit_exceeded (the movement would take a balance past 2^53 - 1; not recorded). */
+            /**
+             * @description `idempotency_key_reused`: the key was used for a different request (method, path or body). Never retry with that key; a new key is a new operation. Not recorded.
+             *
+             *     `currency_mismatch`: a currency that differs from the account's. Recorded.
+             */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotency-Expires": components["headers"]["Idempotency-Expires"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description rate_limited. Not recorded; retry after Retry-After with the same key. */
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unavailable: the database cannot be reached. Nothing was recorded; retry with the same key. */
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
             503: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1470,7 +1971,7 @@ export interface operations {
             };
         };
     };
-    ChargesController_batch: {
+    createChargeBatch: {
         parameters: {
             query?: never;
             header: {
@@ -1489,88 +1990,149 @@ export interface operations {
             /** @description One result per item, in order. */
             200: {
                 headers: {
-                    /** @description 'true' when this response is the recorded answer to an earlier request with the same Idempotency-Key. Absent on a first response. */
-                    "Idempotent-Replayed"?: "true";
-                    /** @description HTTP-date after which the Idempotency-Key is forgotten and would be new again. */
-                    "Idempotency-Expires"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description On every response recorded against the Idempotency-Key (first and replayed): the HTTP-date after which the key is forgotten and would be new again. Until then a retry with the key gets this same answer. */
+                    "Idempotency-Expires": string;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "object": "batch",
+                     *       "results": [
+                     *         {
+                     *           "index": 0,
+                     *           "status": 201,
+                     *           "charge": {
+                     *             "id": "ch_Lx9T2mQv0aBn7pW4",
+                     *             "object": "charge",
+                     *             "amount": 1999,
+                     *             "currency": "usd",
+                     *             "source": "acct_9dK2mQx0aVbT7nP4",
+                     *             "status": "succeeded",
+                     *             "captured": true,
+                     *             "amount_captured": 1999,
+                     *             "amount_refunded": 0,
+                     *             "refunded": false,
+                     *             "description": "Order 42",
+                     *             "metadata": {
+                     *               "order_id": "42"
+                     *             },
+                     *             "created_at": "2026-11-23T14:37:25.826Z"
+                     *           }
+                     *         },
+                     *         {
+                     *           "index": 1,
+                     *           "status": 402,
+                     *           "error": {
+                     *             "type": "urn:payments:problem:insufficient_funds",
+                     *             "title": "Insufficient funds",
+                     *             "status": 402,
+                     *             "detail": "The source account does not have 250000 usd available.",
+                     *             "code": "insufficient_funds"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["BatchResultDto"];
                 };
             };
-            /** @description validation_failed, idempotency_key_missing or idempotency_key_invalid. Not recorded: fix the request and retry with the same key. */
+            /**
+             * @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request.
+             *
+             *     `idempotency_key_missing`: a POST without an Idempotency-Key header. Not recorded.
+             *
+             *     `idempotency_key_invalid`: the Idempotency-Key is empty, longer than 255 characters, not visible ASCII, or sent twice. Not recorded.
+             */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unauthenticated: missing or unknown API key. Not recorded. */
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description idempotency_request_in_progress (not recorded; retry after Retry-After) or invalid_state (recorded). */
+            /** @description `idempotency_request_in_progress`: a request with the same key is still running (the service waited 1 s for it). Not recorded: retry with the same key and body after Retry-After. */
             409: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description payload_too_large: body over 100 KiB. Not recorded. */
+            /** @description `payload_too_large`: a body over 100 KiB. Not recorded. */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unsupported_media_type: body that is not application/json. Not recorded. */
+            /** @description `unsupported_media_type`: a body that is not application/json. Not recorded. */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description idempotency_key_reused (same key, different request; never retry with that key: a new key is a new operation), currency_mismatch (a currency that differs from the account's; recorded) or balance_limit_exceeded (the movement would take a balance past 2^53 - 1; not recorded). */
+            /** @description `idempotency_key_reused`: the key was used for a different request (method, path or body). Never retry with that key; a new key is a new operation. Not recorded. */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description rate_limited. Not recorded; retry after Retry-After with the same key. */
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unavailable: the database cannot be reached. Nothing was recorded; retry with the same key. */
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
             503: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1579,7 +2141,7 @@ export interface operations {
             };
         };
     };
-    ChargesController_capture: {
+    captureCharge: {
         parameters: {
             query?: never;
             header: {
@@ -1587,11 +2149,12 @@ export interface operations {
                 "Idempotency-Key": string;
             };
             path: {
+                /** @description The charge id (ch_...). */
                 id: string;
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["CaptureChargeDto"];
             };
@@ -1600,97 +2163,148 @@ export interface operations {
             /** @description The captured charge (status succeeded). */
             200: {
                 headers: {
-                    /** @description 'true' when this response is the recorded answer to an earlier request with the same Idempotency-Key. Absent on a first response. */
-                    "Idempotent-Replayed"?: "true";
-                    /** @description HTTP-date after which the Idempotency-Key is forgotten and would be new again. */
-                    "Idempotency-Expires"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description On every response recorded against the Idempotency-Key (first and replayed): the HTTP-date after which the key is forgotten and would be new again. Until then a retry with the key gets this same answer. */
+                    "Idempotency-Expires": string;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "ch_Lx9T2mQv0aBn7pW4",
+                     *       "object": "charge",
+                     *       "amount": 1999,
+                     *       "currency": "usd",
+                     *       "source": "acct_9dK2mQx0aVbT7nP4",
+                     *       "status": "succeeded",
+                     *       "captured": true,
+                     *       "amount_captured": 1500,
+                     *       "amount_refunded": 0,
+                     *       "refunded": false,
+                     *       "description": "Order 42",
+                     *       "metadata": {
+                     *         "order_id": "42"
+                     *       },
+                     *       "created_at": "2026-11-23T14:37:25.826Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ChargeDto"];
                 };
             };
-            /** @description validation_failed, idempotency_key_missing or idempotency_key_invalid. Not recorded: fix the request and retry with the same key. */
+            /**
+             * @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request.
+             *
+             *     `idempotency_key_missing`: a POST without an Idempotency-Key header. Not recorded.
+             *
+             *     `idempotency_key_invalid`: the Idempotency-Key is empty, longer than 255 characters, not visible ASCII, or sent twice. Not recorded.
+             */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unauthenticated: missing or unknown API key. Not recorded. */
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description not_found: unknown id, or an object of another merchant. */
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. Recorded when it is the outcome of the operation. */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotency-Expires": components["headers"]["Idempotency-Expires"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description idempotency_request_in_progress (not recorded; retry after Retry-After) or invalid_state (recorded). */
+            /**
+             * @description `idempotency_request_in_progress`: a request with the same key is still running (the service waited 1 s for it). Not recorded: retry with the same key and body after Retry-After.
+             *
+             *     `invalid_state`: the charge is not in a state that allows this (see the lifecycle). Recorded.
+             */
             409: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description Seconds to wait before retrying with the same Idempotency-Key and body. */
                     "Retry-After"?: number;
+                    "Idempotency-Expires": components["headers"]["Idempotency-Expires"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description payload_too_large: body over 100 KiB. Not recorded. */
+            /** @description `payload_too_large`: a body over 100 KiB. Not recorded. */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unsupported_media_type: body that is not application/json. Not recorded. */
+            /** @description `unsupported_media_type`: a body that is not application/json. Not recorded. */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description idempotency_key_reused (same key, different request; never retry with that key: a new key is a new operation), currency_mismatch (a currency that differs from the account's; recorded) or balance_limit_exceeded (the movement would take a balance past 2^53 - 1; not recorded). */
+            /** @description `idempotency_key_reused`: the key was used for a different request (method, path or body). Never retry with that key; a new key is a new operation. Not recorded. */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description rate_limited. Not recorded; retry after Retry-After with the same key. */
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unavailable: the database cannot be reached. Nothing was recorded; retry with the same key. */
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
             503: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1699,7 +2313,7 @@ export interface operations {
             };
         };
     };
-    ChargesController_cancel: {
+    cancelCharge: {
         parameters: {
             query?: never;
             header: {
@@ -1707,6 +2321,7 @@ export interface operations {
                 "Idempotency-Key": string;
             };
             path: {
+                /** @description The charge id (ch_...). */
                 id: string;
             };
             cookie?: never;
@@ -1714,104 +2329,155 @@ export interface operations {
         /** @description No fields. */
         requestBody?: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": components["schemas"]["CancelChargeDto"];
             };
         };
         responses: {
             /** @description The canceled charge. */
             200: {
                 headers: {
-                    /** @description 'true' when this response is the recorded answer to an earlier request with the same Idempotency-Key. Absent on a first response. */
-                    "Idempotent-Replayed"?: "true";
-                    /** @description HTTP-date after which the Idempotency-Key is forgotten and would be new again. */
-                    "Idempotency-Expires"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description On every response recorded against the Idempotency-Key (first and replayed): the HTTP-date after which the key is forgotten and would be new again. Until then a retry with the key gets this same answer. */
+                    "Idempotency-Expires": string;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "ch_Lx9T2mQv0aBn7pW4",
+                     *       "object": "charge",
+                     *       "amount": 1999,
+                     *       "currency": "usd",
+                     *       "source": "acct_9dK2mQx0aVbT7nP4",
+                     *       "status": "canceled",
+                     *       "captured": false,
+                     *       "amount_captured": 0,
+                     *       "amount_refunded": 0,
+                     *       "refunded": false,
+                     *       "description": "Order 42",
+                     *       "metadata": {
+                     *         "order_id": "42"
+                     *       },
+                     *       "created_at": "2026-11-23T14:37:25.826Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ChargeDto"];
                 };
             };
-            /** @description validation_failed, idempotency_key_missing or idempotency_key_invalid. Not recorded: fix the request and retry with the same key. */
+            /**
+             * @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request.
+             *
+             *     `idempotency_key_missing`: a POST without an Idempotency-Key header. Not recorded.
+             *
+             *     `idempotency_key_invalid`: the Idempotency-Key is empty, longer than 255 characters, not visible ASCII, or sent twice. Not recorded.
+             */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unauthenticated: missing or unknown API key. Not recorded. */
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description not_found: unknown id, or an object of another merchant. */
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. Recorded when it is the outcome of the operation. */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotency-Expires": components["headers"]["Idempotency-Expires"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description idempotency_request_in_progress (not recorded; retry after Retry-After) or invalid_state (recorded). */
+            /**
+             * @description `idempotency_request_in_progress`: a request with the same key is still running (the service waited 1 s for it). Not recorded: retry with the same key and body after Retry-After.
+             *
+             *     `invalid_state`: the charge is not in a state that allows this (see the lifecycle). Recorded.
+             */
             409: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description Seconds to wait before retrying with the same Idempotency-Key and body. */
                     "Retry-After"?: number;
+                    "Idempotency-Expires": components["headers"]["Idempotency-Expires"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description payload_too_large: body over 100 KiB. Not recorded. */
+            /** @description `payload_too_large`: a body over 100 KiB. Not recorded. */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unsupported_media_type: body that is not application/json. Not recorded. */
+            /** @description `unsupported_media_type`: a body that is not application/json. Not recorded. */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description idempotency_key_reused (same key, different request; never retry with that key: a new key is a new operation), currency_mismatch (a currency that differs from the account's; recorded) or balance_limit_exceeded (the movement would take a balance past 2^53 - 1; not recorded). */
+            /** @description `idempotency_key_reused`: the key was used for a different request (method, path or body). Never retry with that key; a new key is a new operation. Not recorded. */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description rate_limited. Not recorded; retry after Retry-After with the same key. */
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unavailable: the database cannot be reached. Nothing was recorded; retry with the same key. */
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
             503: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1820,7 +2486,7 @@ export interface operations {
             };
         };
     };
-    ChargesController_refund: {
+    refundCharge: {
         parameters: {
             query?: never;
             header: {
@@ -1828,11 +2494,12 @@ export interface operations {
                 "Idempotency-Key": string;
             };
             path: {
+                /** @description The charge id (ch_...). */
                 id: string;
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["CreateRefundDto"];
             };
@@ -1841,97 +2508,145 @@ export interface operations {
             /** @description The refund. */
             201: {
                 headers: {
-                    /** @description 'true' when this response is the recorded answer to an earlier request with the same Idempotency-Key. Absent on a first response. */
-                    "Idempotent-Replayed"?: "true";
-                    /** @description HTTP-date after which the Idempotency-Key is forgotten and would be new again. */
-                    "Idempotency-Expires"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description On every response recorded against the Idempotency-Key (first and replayed): the HTTP-date after which the key is forgotten and would be new again. Until then a retry with the key gets this same answer. */
+                    "Idempotency-Expires": string;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "re_Tq8Lm2xV0aBn7pW4",
+                     *       "object": "refund",
+                     *       "charge": "ch_Lx9T2mQv0aBn7pW4",
+                     *       "amount": 500,
+                     *       "currency": "usd",
+                     *       "reason": "requested_by_customer",
+                     *       "status": "succeeded",
+                     *       "created_at": "2026-11-23T15:02:11.204Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["RefundDto"];
                 };
             };
-            /** @description validation_failed, idempotency_key_missing or idempotency_key_invalid. Not recorded: fix the request and retry with the same key. */
+            /**
+             * @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request.
+             *
+             *     `idempotency_key_missing`: a POST without an Idempotency-Key header. Not recorded.
+             *
+             *     `idempotency_key_invalid`: the Idempotency-Key is empty, longer than 255 characters, not visible ASCII, or sent twice. Not recorded.
+             */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unauthenticated: missing or unknown API key. Not recorded. */
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description not_found: unknown id, or an object of another merchant. */
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. Recorded when it is the outcome of the operation. */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotency-Expires": components["headers"]["Idempotency-Expires"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description idempotency_request_in_progress (not recorded; retry after Retry-After) or invalid_state (recorded). */
+            /**
+             * @description `idempotency_request_in_progress`: a request with the same key is still running (the service waited 1 s for it). Not recorded: retry with the same key and body after Retry-After.
+             *
+             *     `invalid_state`: the charge is not in a state that allows this (see the lifecycle). Recorded.
+             */
             409: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description Seconds to wait before retrying with the same Idempotency-Key and body. */
                     "Retry-After"?: number;
+                    "Idempotency-Expires": components["headers"]["Idempotency-Expires"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description payload_too_large: body over 100 KiB. Not recorded. */
+            /** @description `payload_too_large`: a body over 100 KiB. Not recorded. */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unsupported_media_type: body that is not application/json. Not recorded. */
+            /** @description `unsupported_media_type`: a body that is not application/json. Not recorded. */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description idempotency_key_reused (same key, different request; never retry with that key: a new key is a new operation), currency_mismatch (a currency that differs from the account's; recorded) or balance_limit_exceeded (the movement would take a balance past 2^53 - 1; not recorded). */
+            /**
+             * @description `idempotency_key_reused`: the key was used for a different request (method, path or body). Never retry with that key; a new key is a new operation. Not recorded.
+             *
+             *     `balance_limit_exceeded`: the movement would take the account's balance past 2^53 - 1. Not recorded.
+             */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description rate_limited. Not recorded; retry after Retry-After with the same key. */
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unavailable: the database cannot be reached. Nothing was recorded; retry with the same key. */
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
             503: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1940,11 +2655,12 @@ export interface operations {
             };
         };
     };
-    ChargesController_get: {
+    getCharge: {
         parameters: {
             query?: never;
             header?: never;
             path: {
+                /** @description The charge id (ch_...). */
                 id: string;
             };
             cookie?: never;
@@ -1954,46 +2670,89 @@ export interface operations {
             /** @description The charge. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "ch_Lx9T2mQv0aBn7pW4",
+                     *       "object": "charge",
+                     *       "amount": 1999,
+                     *       "currency": "usd",
+                     *       "source": "acct_9dK2mQx0aVbT7nP4",
+                     *       "status": "succeeded",
+                     *       "captured": true,
+                     *       "amount_captured": 1999,
+                     *       "amount_refunded": 0,
+                     *       "refunded": false,
+                     *       "description": "Order 42",
+                     *       "metadata": {
+                     *         "order_id": "42"
+                     *       },
+                     *       "created_at": "2026-11-23T14:37:25.826Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ChargeDto"];
                 };
             };
-            /** @description unauthenticated: missing or unknown API key. Not recorded. */
+            /** @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description not_found: unknown id, or an object of another merchant. */
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description rate_limited. Not recorded; retry after Retry-After with the same key. */
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unavailable: the database cannot be reached. Nothing was recorded; retry with the same key. */
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
             503: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2002,7 +2761,7 @@ export interface operations {
             };
         };
     };
-    ChargesController_balance: {
+    getBalance: {
         parameters: {
             query?: never;
             header?: never;
@@ -2014,37 +2773,77 @@ export interface operations {
             /** @description Available and pending funds. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "object": "balance",
+                     *       "available": [
+                     *         {
+                     *           "currency": "usd",
+                     *           "amount": 1499
+                     *         }
+                     *       ],
+                     *       "pending": [
+                     *         {
+                     *           "currency": "usd",
+                     *           "amount": 2000
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["BalanceDto"];
                 };
             };
-            /** @description unauthenticated: missing or unknown API key. Not recorded. */
+            /** @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description rate_limited. Not recorded; retry after Retry-After with the same key. */
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description unavailable: the database cannot be reached. Nothing was recorded; retry with the same key. */
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
             503: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2053,7 +2852,7 @@ export interface operations {
             };
         };
     };
-    HealthController_live: {
+    checkLiveness: {
         parameters: {
             query?: never;
             header?: never;
@@ -2065,15 +2864,31 @@ export interface operations {
             /** @description Alive. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ok"
+                     *     }
+                     */
                     "application/json": components["schemas"]["HealthDto"];
+                };
+            };
+            /** @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
         };
     };
-    HealthController_ready: {
+    checkReadiness: {
         parameters: {
             query?: never;
             header?: never;
@@ -2085,17 +2900,33 @@ export interface operations {
             /** @description Ready. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ok"
+                     *     }
+                     */
                     "application/json": components["schemas"]["HealthDto"];
                 };
             };
-            /** @description unavailable: the database cannot be reached. Nothing was recorded; retry with the same key. */
+            /** @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
             503: {
                 headers: {
-                    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
-                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {

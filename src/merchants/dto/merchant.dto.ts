@@ -23,3 +23,11 @@ export class MerchantDto {
   api_key: string | null;
   @ApiProperty({ format: 'date-time' }) created_at: string;
 }
+
+export const MERCHANT_EXAMPLE: MerchantDto = {
+  id: 'mer_3kTz0q8WcXnB1vYp2LmR',
+  object: 'merchant',
+  name: 'Acme Books',
+  api_key: 'sk_mer_3kTz0q8WcXnB1vYp2LmR.vWnfFgc1f_yfbhNWBADX7nwtMW8jMkJNum9MS5iXukY',
+  created_at: '2026-11-23T14:37:15.868Z',
+};
