@@ -8,6 +8,7 @@ import { TcpProxy } from '../chaos/tcp-proxy.js';
 import { close, createCheckoutServer, listen } from '../examples/checkout/server/checkout-server.js';
 import { OrderBook, amountOf, type Order } from '../examples/checkout/server/orders.js';
 import type { PayAnswer, PayRequest } from '../examples/checkout/shared/checkout-api.js';
+import { ResponseLosingProxy } from './support/response-losing-proxy.js';
 import { TestApp, type MerchantClient } from './support/test-app.js';
 
 // The checkout example (examples/checkout) in a real browser: Debian's Chromium, driven by
@@ -252,30 +253,43 @@ if (!existsSync(CHROMIUM)) {
       }
     });
 
-    it('the answer is lost after the charge committed: the page asks again with the same key and shows the charge, replayed', async () => {
-      const { order, shopper } = await newOrder(200_00);
-      const merchantBefore = await merchantAvailable();
-      const traffic = recordPayTraffic();
-      const page = await openCheckout(order);
-      let lostAnswer: PayAnswer | undefined;
-      await page.route('**/api/pay', async (route) => {
-        if (lostAnswer) return route.continue();
-        // The request reaches the merchant server, which charges; the connection drops before its answer reaches the page.
-        lostAnswer = (await (await route.fetch()).json()) as PayAnswer;
-        await route.abort('connectionreset');
-      });
+    it('answers lost after the charge committed, on both legs: each retry carries the same key and gets the recorded charge', async () => {
+      // Between the merchant server and the payments API, a proxy cuts the connection as the first answer arrives.
+      const lossy = new ResponseLosingProxy(Number(new URL(app.baseUrl).port));
+      await lossy.start();
+      const lossyShop = await openShop(lossy.baseUrl);
+      try {
+        const { order, shopper } = await newOrder(200_00, SHOES_AND_SOCKS, lossyShop);
+        const merchantBefore = await merchantAvailable();
+        const traffic = recordPayTraffic();
+        const page = await openCheckout(order, { at: lossyShop });
+        lossy.dropResponses(1);
+        let lostAnswer: PayAnswer | undefined;
+        await page.route('**/api/pay', async (route) => {
+          if (lostAnswer) return route.continue();
+          // The merchant server answers paid; the connection drops before the answer reaches the page.
+          lostAnswer = (await (await route.fetch()).json()) as PayAnswer;
+          await route.abort('connectionreset');
+        });
 
-      await payButton(page).click();
+        await payButton(page).click();
 
-      const shown = await paidChargeShownBy(page);
-      expect(lostAnswer).toMatchObject({ status: 'paid', chargeId: shown, replayed: false });
-      expect(traffic.keys).toHaveLength(2);
-      expect(new Set(traffic.keys).size).toBe(1);
-      // The only answer the page heard is the payments API's recorded one.
-      expect(await traffic.answers()).toEqual([
-        { status: 200, body: expect.objectContaining({ status: 'paid', chargeId: shown, replayed: true }) },
-      ]);
-      expect((await expectPaidOnce(order, shopper, 200_00, merchantBefore)).id).toBe(shown);
+        const shown = await paidChargeShownBy(page);
+        // The merchant server's client retried with the key, and the payments API answered its recorded charge.
+        expect(lossy.lost).toBe(1);
+        expect(lostAnswer).toMatchObject({ status: 'paid', chargeId: shown, replayed: true });
+        // The page heard nothing, so it asked again with the same key; the only answer it heard is the recorded one.
+        expect(traffic.keys).toHaveLength(2);
+        expect(new Set(traffic.keys).size).toBe(1);
+        expect(await traffic.answers()).toEqual([
+          { status: 200, body: expect.objectContaining({ status: 'paid', chargeId: shown, replayed: true }) },
+        ]);
+        expect((await expectPaidOnce(order, shopper, 200_00, merchantBefore)).id).toBe(shown);
+      } finally {
+        await context.close();
+        await close(lossyShop.server);
+        await lossy.close();
+      }
     });
 
     it('a reload while the payment is in flight: the reloaded page resumes it with the same key and shows the one charge', async () => {

@@ -55,6 +55,10 @@ export function createCheckoutServer(options: CheckoutServerOptions): Server {
   async function pay(request: PayRequest): Promise<Reply> {
     const order = orders.get(request.orderId);
     if (!order) return answer(404, { status: 'failed', detail: `There is no order ${request.orderId}.` });
+    // Once the order is paid its own record answers: the payments API forgets a key after 24 hours
+    // (a request with it would then charge again), the shop's order does not.
+    const paid = orders.paymentOf(order.id);
+    if (paid) return answer(200, { status: 'paid', orderId: order.id, ...paid, replayed: true });
     const idempotencyKey = orders.attemptKeyFor(order.id, request.key);
     try {
       const charge = await payments.createCharge(

@@ -34,7 +34,8 @@ export interface PayRequest {
 
 /**
  * The answers to POST /api/pay, by HTTP status:
- * - 200 `paid`: the charge exists (`replayed` when it was the recorded answer to an earlier request with the key);
+ * - 200 `paid`: the charge exists; `replayed` when this is the outcome recorded for an earlier request (by the
+ *   payments API for the key, or by the shop once the order is paid);
  * - 402 `declined`: the shopper's funds are too low; nothing was charged, and a new attempt needs a new key;
  * - 422 `failed`: the payments API refused the payment for another reason; nothing was charged;
  * - 409, 429 or 503 `pending`: not decided yet; send the same request, with the same key, after Retry-After.
