@@ -19,6 +19,7 @@ import { TestApp, type MerchantClient } from './support/test-app.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // The flags keep Chromium off the network: without them it opens connections this machine refuses.
+// Each launch gets a fresh --user-data-dir from playwright (a temporary profile it deletes on close).
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
