@@ -127,9 +127,8 @@ export function createCheckoutServer(options: CheckoutServerOptions): Server {
     const url = new URL(request.url ?? '/', 'http://checkout.invalid');
     if (url.pathname === '/api/pay') {
       if (request.method !== 'POST') return { status: 405, body: { detail: 'POST only' }, headers: { Allow: 'POST' } };
-      const body = await readJson(request);
-      if (!('status' in body)) return pay(body.request);
-      return body;
+      const parsed = await readPayRequest(request);
+      return 'request' in parsed ? pay(parsed.request) : parsed;
     }
     const orderPath = /^\/api\/orders\/([A-Za-z0-9_-]{1,64})$/.exec(url.pathname);
     if (orderPath && request.method === 'GET') return orderView(orderPath[1]!);
@@ -164,7 +163,7 @@ export function createCheckoutServer(options: CheckoutServerOptions): Server {
       .then((routed) => ('file' in routed ? serveFile(routed.file, response) : send(response, routed)))
       .catch((error: unknown) => {
         log(`${request.method} ${request.url}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-        // An unexpected failure says nothing about the charge: the page keeps its key and asks again.
+        // An unexpected failure says nothing about the charge: the page keeps its key, so checking again is safe.
         if (!response.headersSent) send(response, { status: 500, body: { detail: 'Something went wrong on our side.' } });
         else response.destroy();
       });
@@ -188,7 +187,7 @@ function send(response: ServerResponse, reply: Reply): void {
 }
 
 /** The body of POST /api/pay, or the reply that refuses it. */
-async function readJson(request: IncomingMessage): Promise<{ request: PayRequest } | Reply> {
+async function readPayRequest(request: IncomingMessage): Promise<{ request: PayRequest } | Reply> {
   const refuse = (status: number, detail: string): Reply => ({ status, body: { status: 'failed', detail } satisfies PayAnswer });
   if (!/^application\/json\b/i.test(request.headers['content-type'] ?? '')) return refuse(415, 'Send JSON.');
   const chunks: Buffer[] = [];
