@@ -12,6 +12,7 @@ export default tseslint.config(
       'coverage/',
       'test/support/content-disposition.cjs',
       'clients/typescript/dist/',
+      'examples/checkout/dist/',
       // Generated from openapi.json (npm run generate -w clients/typescript).
       'clients/typescript/src/schema.ts',
     ],

@@ -1,0 +1,107 @@
+import type { DeclinedAnswer, FailedAnswer, PaidAnswer, PayAnswer } from '../shared/checkout-api';
+
+/**
+ * The idempotency key of the order's payment, kept in sessionStorage: it survives a reload and is
+ * copied into a tab duplicated from this one, so all of them send the same key. It is minted when
+ * the shopper first presses Pay and forgotten once the payment is decided (paid, declined or
+ * failed); the next payment of the order is a new one, with a new key.
+ */
+export class PaymentKeys {
+  constructor(private readonly storage: Storage = sessionStorage) {}
+
+  /** The key of the payment in progress, if the shopper already pressed Pay (in this tab, before a reload, or in the tab it was duplicated from). */
+  pending(orderId: string): string | null {
+    return this.storage.getItem(storageKey(orderId));
+  }
+
+  /** The pending key, or a new one. */
+  forPayment(orderId: string): string {
+    let key = this.pending(orderId);
+    if (key === null) {
+      key = crypto.randomUUID();
+      this.storage.setItem(storageKey(orderId), key);
+    }
+    return key;
+  }
+
+  forget(orderId: string, key: string): void {
+    if (this.pending(orderId) === key) this.storage.removeItem(storageKey(orderId));
+  }
+}
+
+function storageKey(orderId: string): string {
+  return `checkout:payment-key:${orderId}`;
+}
+
+/** How a payment ended, as far as the page can tell. */
+export type PaymentOutcome =
+  | PaidAnswer
+  | DeclinedAnswer
+  | FailedAnswer
+  /** No decided answer for a long time (or an unexpected one): the key is kept, and asking again with it is safe. */
+  | { status: 'unconfirmed'; detail: string };
+
+export interface PayOptions {
+  /** Told before each wait for a retry: the answer was not a decision yet. */
+  onUndecided?: (reason: string) => void;
+  /** Stop retrying after this long without a decided answer (the key is kept). */
+  giveUpAfterMs?: number;
+  /** One request's limit: longer than the merchant server's own retries, so it normally answers first. */
+  requestTimeoutMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+// Answers that say "not decided yet": the payment may or may not have happened, so the page asks
+// again with the same key (the merchant server answers 409, 429 and 503; a proxy in front of it
+// may answer 502 or 504).
+const UNDECIDED_STATUSES = new Set([409, 429, 502, 503, 504]);
+
+/**
+ * Sends POST /api/pay {orderId, key} until the answer is decided, with the same key every time:
+ * after a network error, a timeout or an undecided status it waits (exponential backoff with full
+ * jitter, and at least the answer's Retry-After) and asks again.
+ */
+export async function payUntilDecided(orderId: string, key: string, options: PayOptions = {}): Promise<PaymentOutcome> {
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const random = options.random ?? Math.random;
+  const giveUpAt = Date.now() + (options.giveUpAfterMs ?? 120_000);
+  for (let attempt = 1; ; attempt++) {
+    let retryAfterMs = 0;
+    let reason: string;
+    try {
+      const response = await fetch('/api/pay', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ orderId, key }),
+        signal: AbortSignal.timeout(options.requestTimeoutMs ?? 20_000),
+      });
+      // Read every body, even one only the status matters for, so the connection is free for the next request.
+      const answer = parseAnswer(await response.text());
+      if (UNDECIDED_STATUSES.has(response.status)) {
+        retryAfterMs = 1000 * (Number(response.headers.get('Retry-After')) || 0);
+        reason = `HTTP ${response.status}`;
+      } else {
+        if (answer?.status === 'paid' || answer?.status === 'declined' || answer?.status === 'failed') return answer;
+        return { status: 'unconfirmed', detail: `We could not confirm your payment (HTTP ${response.status}).` };
+      }
+    } catch (error) {
+      reason = error instanceof Error ? error.message : String(error);
+    }
+    const backoffMs = random() * Math.min(5_000, 500 * 2 ** (attempt - 1));
+    const delayMs = Math.max(retryAfterMs, backoffMs);
+    if (Date.now() + delayMs > giveUpAt) {
+      return { status: 'unconfirmed', detail: 'We have not been able to confirm your payment yet.' };
+    }
+    options.onUndecided?.(reason);
+    await sleep(delayMs);
+  }
+}
+
+function parseAnswer(text: string): PayAnswer | undefined {
+  try {
+    return JSON.parse(text) as PayAnswer;
+  } catch {
+    return undefined;
+  }
+}

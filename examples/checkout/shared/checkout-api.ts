@@ -1,0 +1,68 @@
+// What the checkout page and the merchant's server say to each other: the page never talks to the
+// payments API, and never sees the merchant's secret API key.
+
+export interface OrderLineView {
+  name: string;
+  quantity: number;
+  /** Minor units (1999 is 19.99). */
+  unitAmount: number;
+}
+
+/** GET /api/orders/{id} */
+export interface OrderView {
+  id: string;
+  shopName: string;
+  lines: OrderLineView[];
+  /** What the shopper pays, in minor units. */
+  amount: number;
+  currency: string;
+  /** Set once the order is paid, so a page opened later shows the receipt instead of a Pay button. */
+  payment: PaymentView | null;
+}
+
+export interface PaymentView {
+  chargeId: string;
+  amount: number;
+  currency: string;
+}
+
+/** POST /api/pay: `key` is the page's idempotency key for this payment, a UUID it keeps until the answer is decided. */
+export interface PayRequest {
+  orderId: string;
+  key: string;
+}
+
+/**
+ * The answers to POST /api/pay, by HTTP status:
+ * - 200 `paid`: the charge exists; `replayed` when this is the outcome recorded for an earlier request (by the
+ *   payments API for the key, or by the shop once the order is paid);
+ * - 402 `declined`: the shopper's funds are too low; nothing was charged, and a new attempt needs a new key;
+ * - 422 `failed`: the payments API refused the payment for another reason; nothing was charged;
+ * - 409, 429 or 503 `pending`: not decided yet; send the same request, with the same key, after Retry-After.
+ */
+export type PayAnswer = PaidAnswer | DeclinedAnswer | FailedAnswer | PendingAnswer;
+
+export interface PaidAnswer extends PaymentView {
+  status: 'paid';
+  orderId: string;
+  replayed: boolean;
+}
+
+export interface DeclinedAnswer {
+  status: 'declined';
+  reason: 'insufficient_funds';
+  detail: string;
+}
+
+export interface FailedAnswer {
+  status: 'failed';
+  detail: string;
+}
+
+export interface PendingAnswer {
+  status: 'pending';
+  detail: string;
+}
+
+/** What the merchant's server accepts as a key: a UUID as crypto.randomUUID() makes it. */
+export const PAYMENT_KEY_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -1,0 +1,467 @@
+import { PaymentsClient, type Charge, type PaymentsClientOptions } from '@payments/client';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { TcpProxy } from '../chaos/tcp-proxy.js';
+import { close, createCheckoutServer, listen } from '../examples/checkout/server/checkout-server.js';
+import { OrderBook, amountOf, type Order } from '../examples/checkout/server/orders.js';
+import type { PayAnswer, PayRequest } from '../examples/checkout/shared/checkout-api.js';
+import { ResponseLosingProxy } from './support/response-losing-proxy.js';
+import { TestApp, type MerchantClient } from './support/test-app.js';
+
+// The checkout example (examples/checkout) in a real browser: Debian's Chromium, driven by
+// playwright-core, against the example's merchant server and the real payments service and
+// PostgreSQL. Whatever the shopper or the network does, an order is paid at most once; after each
+// test the payments API's own ledger says so. Pay is left clickable (the page's test switch), so
+// what keeps double clicks safe is the idempotency key, not the disabled button.
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// The flags keep Chromium off the network: without them it opens connections this machine refuses.
+// Each launch gets a fresh --user-data-dir from playwright (a temporary profile it deletes on close).
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const PAGE_DIR = 'examples/checkout/dist/page';
+// The committed screenshots are rewritten only on request (UPDATE_SCREENSHOTS=1); otherwise they go next to the build.
+const SCREENSHOT_DIR = process.env.UPDATE_SCREENSHOTS ? 'examples/checkout/screenshots' : 'examples/checkout/dist/screenshots';
+
+const SHOES_AND_SOCKS = [
+  { name: 'Trail running shoes', quantity: 1, unitAmount: 89_00 },
+  { name: 'Merino socks', quantity: 2, unitAmount: 12_50 },
+];
+const JACKET = [{ name: 'Down expedition jacket', quantity: 1, unitAmount: 249_00 }];
+
+interface PayExchange {
+  status: number;
+  body: PayAnswer;
+}
+
+/** Every POST /api/pay that the pages of one browser context send (their keys), and the answers they get, in order. */
+class PayTraffic {
+  readonly keys: string[] = [];
+  private readonly exchanges: Promise<PayExchange>[] = [];
+
+  constructor(context: BrowserContext) {
+    context.on('request', (request) => {
+      if (request.url().endsWith('/api/pay')) this.keys.push((request.postDataJSON() as PayRequest).key);
+    });
+    context.on('response', (response) => {
+      if (!response.url().endsWith('/api/pay')) return;
+      const status = response.status();
+      // undefined when the page closed before the body was read
+      this.exchanges.push(
+        response.json().then(
+          (body) => ({ status, body: body as PayAnswer }),
+          () => ({ status, body: undefined as never }),
+        ),
+      );
+    });
+  }
+
+  get answerCount(): number {
+    return this.exchanges.length;
+  }
+
+  answers(): Promise<PayExchange[]> {
+    return Promise.all(this.exchanges);
+  }
+}
+
+/** A promise with its resolve, for a test to release a step when it is ready. */
+function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void; settled: boolean } {
+  let resolve: (value: T) => void = () => undefined;
+  const promise = new Promise<T>((done) => (resolve = done));
+  const handle = {
+    promise,
+    settled: false,
+    resolve: (value: T) => {
+      handle.settled = true;
+      resolve(value);
+    },
+  };
+  return handle;
+}
+
+/** Waits for something the test started to finish happening (the limit only stops a broken run from hanging). */
+async function waitUntil(condition: () => boolean, what: string, limitMs = 20_000): Promise<void> {
+  const giveUpAt = Date.now() + limitMs;
+  while (!condition()) {
+    if (Date.now() > giveUpAt) throw new Error(`still waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+if (!existsSync(CHROMIUM)) {
+  describe('the checkout example in Chromium', () => {
+    it('Chromium is installed (required on CI; elsewhere the browser tests are reported as not run)', () => {
+      const message = `The checkout browser tests were NOT run: no Chromium at ${CHROMIUM} (apt-get install chromium).`;
+      // CI installs it (.ci/run), so there its absence is a failure; on a developer's machine it is a notice.
+      if (process.env.CI) throw new Error(message);
+      console.warn(message);
+    });
+  });
+} else {
+  describe('the checkout example in Chromium', () => {
+    let app: TestApp;
+    let merchant: MerchantClient;
+    let payments: PaymentsClient;
+    let shop: Shop;
+    let browser: Browser;
+    let context: BrowserContext;
+    let orderNumber = 0;
+
+    interface Shop {
+      url: string;
+      orders: OrderBook;
+      server: Server;
+    }
+
+    /** The example's merchant server, holding the merchant's API key, in front of the payments API at `paymentsUrl`. */
+    async function openShop(
+      paymentsUrl: string,
+      retry: PaymentsClientOptions['retry'] = { baseDelayMs: 50, maxDelayMs: 1_000 },
+    ): Promise<Shop> {
+      const orders = new OrderBook();
+      const server = createCheckoutServer({
+        payments: new PaymentsClient({ baseUrl: paymentsUrl, apiKey: merchant.apiKey, retry }),
+        orders,
+        pageDir: PAGE_DIR,
+        shopName: 'Acme Outdoor',
+        log: process.env.DEBUG_CHECKOUT ? (line) => console.log(Date.now() % 100000, line) : () => undefined,
+      });
+      return { url: await listen(server, 0), orders, server };
+    }
+
+    /** A shopper whose wallet holds `funds`, and an order of `lines` to be paid from it. */
+    async function newOrder(funds: number, lines = SHOES_AND_SOCKS, at = shop): Promise<{ order: Order; shopper: string }> {
+      const shopper = await merchant.account(funds);
+      const order = at.orders.add({ id: `ord_${10_000 + ++orderNumber}`, currency: 'usd', customerAccount: shopper, lines });
+      return { order, shopper };
+    }
+
+    async function openCheckout(order: Order, options: { keepPayEnabled?: boolean; at?: Shop; tab?: Page } = {}): Promise<Page> {
+      const page = options.tab ?? (await context.newPage());
+      const query = options.keepPayEnabled === false ? '' : '&test-keep-pay-enabled';
+      await page.goto(`${(options.at ?? shop).url}/?order=${order.id}${query}`);
+      await payButton(page).waitFor();
+      return page;
+    }
+
+    function payButton(page: Page) {
+      return page.getByRole('button', { name: /^Pay \$/ });
+    }
+
+    /** Waits for the page to show the charge; returns the charge id it shows. */
+    async function paidChargeShownBy(page: Page): Promise<string> {
+      await page.locator('#status[data-state="paid"]').waitFor();
+      expect(await page.getByRole('status').textContent()).toContain('Payment received');
+      return (await page.locator('#receipt-charge').textContent())!;
+    }
+
+    function recordPayTraffic(): PayTraffic {
+      return new PayTraffic(context);
+    }
+
+    /** Holds the pages' POST /api/pay requests until `count` are waiting, then lets them all go at once. */
+    async function sendPayRequestsTogether(count: number): Promise<void> {
+      let waiting = 0;
+      let release: () => void = () => undefined;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      await context.route('**/api/pay', async (route) => {
+        if (++waiting === count) release();
+        await released;
+        await route.continue();
+      });
+    }
+
+    async function screenshot(page: Page, name: string): Promise<void> {
+      await mkdir(SCREENSHOT_DIR, { recursive: true });
+      await page.mouse.move(0, 0); // no hover effect on the button in the picture
+      await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`) });
+    }
+
+    async function merchantAvailable(): Promise<number> {
+      const balance = await payments.getBalance();
+      return balance.data.available.find((entry) => entry.currency === 'usd')?.amount ?? 0;
+    }
+
+    /** The payments API's ledger: exactly one charge for the order, from the shopper's wallet, and balances to match. */
+    async function expectPaidOnce(order: Order, shopper: string, deposited: number, merchantBefore: number): Promise<Charge> {
+      const amount = amountOf(order);
+      const charges = await payments.listCharges({ source: shopper, limit: 100 }).all();
+      expect(charges).toHaveLength(1);
+      const charge = charges[0]!;
+      expect(charge).toMatchObject({ amount, currency: 'usd', status: 'succeeded', metadata: { order_id: order.id } });
+      expect((await payments.getAccount(shopper)).data).toMatchObject({ balance: deposited - amount, held: 0 });
+      const entries = (await merchant.get(`/v1/accounts/${shopper}/entries?limit=100`)).body.data;
+      expect(entries.filter((entry: { type: string }) => entry.type === 'charge')).toEqual([
+        expect.objectContaining({ amount: -amount, reference: charge.id }),
+      ]);
+      expect(await merchantAvailable()).toBe(merchantBefore + amount);
+      return charge;
+    }
+
+    beforeAll(async () => {
+      app = await TestApp.start();
+      merchant = await app.merchant('Acme Outdoor');
+      payments = new PaymentsClient({ baseUrl: app.baseUrl, apiKey: merchant.apiKey });
+      shop = await openShop(app.baseUrl);
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    });
+
+    afterAll(async () => {
+      await browser?.close();
+      if (shop) await close(shop.server);
+      await app?.close();
+    });
+
+    beforeEach(async () => {
+      context = await browser.newContext({ viewport: { width: 1000, height: 560 } });
+    });
+
+    afterEach(() => context.close());
+
+    it('a double click and a triple click on Pay: every click sends the same key, and each order is charged once', async () => {
+      for (const clicks of [2, 3]) {
+        const { order, shopper } = await newOrder(200_00);
+        const merchantBefore = await merchantAvailable();
+        const traffic = recordPayTraffic();
+        const page = await openCheckout(order);
+        if (clicks === 2) await screenshot(page, 'idle');
+        await sendPayRequestsTogether(clicks);
+
+        await payButton(page).click({ clickCount: clicks });
+
+        const shown = await paidChargeShownBy(page);
+        if (clicks === 2) await screenshot(page, 'paid');
+        await waitUntil(() => traffic.answerCount === clicks, `${clicks} answers`);
+        expect(traffic.keys).toHaveLength(clicks);
+        expect(new Set(traffic.keys).size).toBe(1);
+        // One request made the charge; the others got its recorded answer.
+        expect((await traffic.answers()).map((answer) => answer.body.status)).toEqual(Array(clicks).fill('paid'));
+        expect((await traffic.answers()).filter((answer) => answer.body.status === 'paid' && !answer.body.replayed)).toHaveLength(1);
+        const charge = await expectPaidOnce(order, shopper, 200_00, merchantBefore);
+        expect(shown).toBe(charge.id);
+        await page.close();
+      }
+    });
+
+    it('answers lost after the charge committed, on both legs: each retry carries the same key and gets the recorded charge', async () => {
+      // Between the merchant server and the payments API, a proxy cuts the connection as the first answer arrives.
+      const lossy = new ResponseLosingProxy(Number(new URL(app.baseUrl).port));
+      await lossy.start();
+      const lossyShop = await openShop(lossy.baseUrl);
+      try {
+        const { order, shopper } = await newOrder(200_00, SHOES_AND_SOCKS, lossyShop);
+        const merchantBefore = await merchantAvailable();
+        const traffic = recordPayTraffic();
+        const page = await openCheckout(order, { at: lossyShop });
+        lossy.dropResponses(1);
+        let lostAnswer: PayAnswer | undefined;
+        await page.route('**/api/pay', async (route) => {
+          if (lostAnswer) return route.continue();
+          // The merchant server answers paid; the connection drops before the answer reaches the page.
+          lostAnswer = (await (await route.fetch()).json()) as PayAnswer;
+          await route.abort('connectionreset');
+        });
+
+        await payButton(page).click();
+
+        const shown = await paidChargeShownBy(page);
+        // The merchant server's client retried with the key, and the payments API answered its recorded charge.
+        expect(lossy.lost).toBe(1);
+        expect(lostAnswer).toMatchObject({ status: 'paid', chargeId: shown, replayed: true });
+        // The page heard nothing, so it asked again with the same key; the only answer it heard is the recorded one.
+        expect(traffic.keys).toHaveLength(2);
+        expect(new Set(traffic.keys).size).toBe(1);
+        expect(await traffic.answers()).toEqual([
+          { status: 200, body: expect.objectContaining({ status: 'paid', chargeId: shown, replayed: true }) },
+        ]);
+        expect((await expectPaidOnce(order, shopper, 200_00, merchantBefore)).id).toBe(shown);
+      } finally {
+        await context.close();
+        await close(lossyShop.server);
+        await lossy.close();
+      }
+    });
+
+    it('a reload while the payment is in flight: the reloaded page resumes it with the same key and shows the one charge', async () => {
+      const { order, shopper } = await newOrder(200_00);
+      const merchantBefore = await merchantAvailable();
+      const traffic = recordPayTraffic();
+      // As shoppers get it: Pay is disabled while paying.
+      const page = await openCheckout(order, { keepPayEnabled: false });
+      const firstRequestHeld = deferred();
+      const reloadedPagePaid = deferred();
+      const lateAnswer = deferred<PayAnswer>();
+      await page.route('**/api/pay', async (route) => {
+        if (firstRequestHeld.settled) return route.continue();
+        firstRequestHeld.resolve();
+        // The first request is slow on its way: it reaches the merchant server only after the
+        // reloaded page has paid, and its answer has no page left to go to.
+        await reloadedPagePaid.promise;
+        lateAnswer.resolve((await (await route.fetch()).json()) as PayAnswer);
+      });
+
+      await payButton(page).click();
+      await firstRequestHeld.promise;
+      await page.locator('#status[data-state="paying"]').waitFor();
+      expect(await page.locator('#pay').isDisabled()).toBe(true);
+      await screenshot(page, 'paying');
+      await page.reload();
+
+      const shown = await paidChargeShownBy(page);
+      reloadedPagePaid.resolve();
+      expect(await lateAnswer.promise).toMatchObject({ status: 'paid', chargeId: shown, replayed: true });
+      expect(traffic.keys).toHaveLength(2);
+      expect(new Set(traffic.keys).size).toBe(1);
+      expect(await traffic.answers()).toEqual([
+        { status: 200, body: expect.objectContaining({ status: 'paid', chargeId: shown, replayed: false }) },
+      ]);
+      expect((await expectPaidOnce(order, shopper, 200_00, merchantBefore)).id).toBe(shown);
+    });
+
+    it('a reload after the charge committed but before its answer arrived: the reloaded page shows the charge', async () => {
+      const { order, shopper } = await newOrder(200_00);
+      const merchantBefore = await merchantAvailable();
+      const traffic = recordPayTraffic();
+      const page = await openCheckout(order, { keepPayEnabled: false });
+      const committed = deferred<PayAnswer>();
+      await page.route('**/api/pay', async (route) => {
+        // The merchant server charges; the page reloads before the answer is delivered.
+        committed.resolve((await (await route.fetch()).json()) as PayAnswer);
+      });
+
+      await payButton(page).click();
+      const answer = await committed.promise;
+      await page.reload();
+
+      // The merchant server knows the order is paid, so the page shows the receipt without paying again.
+      const shown = await paidChargeShownBy(page);
+      expect(answer).toMatchObject({ status: 'paid', chargeId: shown, replayed: false });
+      expect(traffic.keys).toHaveLength(1);
+      expect(await page.evaluate(() => Object.keys(sessionStorage))).toEqual([]);
+      expect((await expectPaidOnce(order, shopper, 200_00, merchantBefore)).id).toBe(shown);
+    });
+
+    it('two tabs with the same key (the second duplicated from the first while paying): one charge, and both tabs show it', async () => {
+      const { order, shopper } = await newOrder(200_00);
+      const merchantBefore = await merchantAvailable();
+      const traffic = recordPayTraffic();
+      const first = await openCheckout(order);
+      // The first tab's Pay, the duplicated tab resuming that payment, and a Pay in the duplicate go out together.
+      await sendPayRequestsTogether(3);
+
+      await payButton(first).click();
+      await waitUntil(() => traffic.keys.length === 1, "the first tab's request");
+      // window.open copies the opener's sessionStorage, as duplicating a tab does: the key comes along.
+      const [second] = await Promise.all([context.waitForEvent('page'), first.evaluate(() => void window.open(location.href))]);
+      await waitUntil(() => traffic.keys.length === 2, 'the duplicated tab to resume the payment');
+      await second.getByRole('button', { name: 'Paying…' }).click();
+
+      const [shownFirst, shownSecond] = await Promise.all([paidChargeShownBy(first), paidChargeShownBy(second)]);
+      expect(shownSecond).toBe(shownFirst);
+      await waitUntil(() => traffic.answerCount === 3, '3 answers');
+      expect(traffic.keys).toHaveLength(3);
+      expect(new Set(traffic.keys).size).toBe(1);
+      expect((await traffic.answers()).filter((answer) => answer.body.status === 'paid' && !answer.body.replayed)).toHaveLength(1);
+      expect((await expectPaidOnce(order, shopper, 200_00, merchantBefore)).id).toBe(shownFirst);
+    });
+
+    it('two tabs that minted keys of their own still pay the order once: the merchant server pays it under its open attempt', async () => {
+      const { order, shopper } = await newOrder(200_00);
+      const merchantBefore = await merchantAvailable();
+      const traffic = recordPayTraffic();
+      const first = await openCheckout(order);
+      const second = await openCheckout(order);
+      await sendPayRequestsTogether(2);
+
+      await Promise.all([payButton(first).click(), payButton(second).click()]);
+
+      const [shownFirst, shownSecond] = await Promise.all([paidChargeShownBy(first), paidChargeShownBy(second)]);
+      expect(shownSecond).toBe(shownFirst);
+      expect(new Set(traffic.keys).size).toBe(2);
+      expect((await expectPaidOnce(order, shopper, 200_00, merchantBefore)).id).toBe(shownFirst);
+    });
+
+    it('insufficient funds: a plain decline and no charge; paying again after a top-up uses a new key', async () => {
+      const { order, shopper } = await newOrder(100_00, JACKET);
+      const merchantBefore = await merchantAvailable();
+      const traffic = recordPayTraffic();
+      const page = await openCheckout(order);
+
+      await payButton(page).click();
+
+      await page.locator('#status[data-state="declined"]').waitFor();
+      const status = await page.getByRole('status').textContent();
+      expect(status).toContain('Payment declined');
+      expect(status).toContain('Your wallet balance is too low to pay for this order. Nothing was charged.');
+      // The outcome takes the focus, so a screen reader reads it and Tab leads on to Pay.
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('status');
+      await screenshot(page, 'declined');
+      expect(await payments.listCharges({ source: shopper }).all()).toEqual([]);
+      expect((await payments.getAccount(shopper)).data.balance).toBe(100_00);
+
+      await payments.deposit(shopper, { amount: 200_00 });
+      await payButton(page).click();
+
+      const shown = await paidChargeShownBy(page);
+      expect(traffic.keys).toHaveLength(2);
+      expect(traffic.keys[1]).not.toBe(traffic.keys[0]);
+      expect((await traffic.answers()).map((answer) => [answer.status, answer.body.status])).toEqual([
+        [402, 'declined'],
+        [200, 'paid'],
+      ]);
+      expect((await expectPaidOnce(order, shopper, 300_00, merchantBefore)).id).toBe(shown);
+    });
+
+    it('the payments API unavailable (its database cut off): "still confirming" while the page asks again on its own, then the one charge', async () => {
+      const databaseUrl = process.env.TEST_DATABASE_URL!;
+      const database = TcpProxy.forDatabaseUrl(databaseUrl);
+      await database.start();
+      const cutOff = await TestApp.start({}, database.urlFor(databaseUrl));
+      // This merchant server gives up after two tries, so the page hears "not confirmed yet" and keeps asking itself.
+      const outageShop = await openShop(cutOff.baseUrl, { maxAttempts: 2, baseDelayMs: 100 });
+      try {
+        const { order, shopper } = await newOrder(200_00, SHOES_AND_SOCKS, outageShop);
+        const merchantBefore = await merchantAvailable();
+        const traffic = recordPayTraffic();
+        const page = await openCheckout(order, { at: outageShop, keepPayEnabled: false });
+        await database.cut();
+
+        await payButton(page).click();
+
+        await page.locator('#status[data-state="confirming"]').waitFor();
+        expect(await page.getByRole('status').textContent()).toContain('Still confirming your payment');
+        await waitUntil(() => traffic.answerCount >= 2, 'the page to ask again on its own');
+        await screenshot(page, 'still-confirming');
+        await database.restore();
+
+        const shown = await paidChargeShownBy(page);
+        expect(new Set(traffic.keys).size).toBe(1);
+        const pending = (await traffic.answers()).slice(0, -1);
+        expect(pending.length).toBeGreaterThanOrEqual(2);
+        for (const answer of pending) expect(answer).toEqual({ status: 503, body: expect.objectContaining({ status: 'pending' }) });
+        // Nothing was recorded while the database was away: the charge was made by the first request that reached it.
+        expect((await traffic.answers()).at(-1)).toEqual({
+          status: 200,
+          body: expect.objectContaining({ status: 'paid', chargeId: shown, replayed: false }),
+        });
+        expect((await expectPaidOnce(order, shopper, 200_00, merchantBefore)).id).toBe(shown);
+      } finally {
+        await context.close();
+        await close(outageShop.server);
+        await cutOff.close();
+        await database.cut();
+      }
+    });
+  });
+}
