@@ -61,6 +61,15 @@ export default tseslint.config(
     },
   },
   {
+    // Tests share helpers through testing/, never through the chaos harness (whose own checker has
+    // its self-test in test/chaos-checker.e2e-spec.ts).
+    files: ['test/**/*.ts', 'bench/**/*.ts', 'testing/**/*.ts'],
+    ignores: ['test/chaos-checker.e2e-spec.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/chaos/**'], message: 'Shared test helpers live in testing/.' }] }],
+    },
+  },
+  {
     // The one place a transaction is opened.
     files: ['src/database/transaction.ts'],
     rules: { 'no-restricted-syntax': 'off' },

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { requestFingerprint } from '../src/idempotency/request-fingerprint.js';
 import { externalAccountSql, merchantBalanceAccountSql } from '../src/ledger/system-accounts.js';
 import { type Answer, batchItems, ChaosClient, type Exchange, History, isKeyReused, isRecorded, type Json, parsedBody } from './client.js';
-import { ledgerInvariantViolations } from './invariants.js';
+import { ledgerInvariantViolations } from '../testing/ledger-invariants.js';
 
 type Query = (sql: string, parameters?: unknown[]) => Promise<Record<string, unknown>[]>;
 

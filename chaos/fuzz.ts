@@ -6,7 +6,7 @@ import { echoViolations, edgeValueRequests } from './edge-values.js';
 import { Random } from './random.js';
 import type { ScenarioResult, Settings } from './scenarios.js';
 import { finish, newMerchant } from './scenarios.js';
-import { ServiceProcess } from './service.js';
+import { startService } from './service.js';
 
 /**
  * 6. Every route fed arbitrary JSON, wrong types, huge numbers, deep nesting, unknown fields, odd
@@ -18,7 +18,7 @@ import { ServiceProcess } from './service.js';
  */
 export async function fuzzEveryRoute(settings: Settings): Promise<ScenarioResult> {
   const started = Date.now();
-  const service = await ServiceProcess.start(settings.cluster.url);
+  const service = await startService(settings.cluster.url);
   const history = new History();
   const random = new Random(settings.seed);
   const merchant = await newMerchant(service.url, 'fuzz', random);

@@ -3,7 +3,7 @@ import { ChaosClient, History } from './client.js';
 import { Random } from './random.js';
 import type { ScenarioResult, Settings } from './scenarios.js';
 import { finish, newMerchant } from './scenarios.js';
-import { ServiceProcess } from './service.js';
+import { startService } from './service.js';
 
 interface ModelCharge {
   id: string;
@@ -165,7 +165,7 @@ class Refund implements Step {
 /** 7. Random operation sequences (fast-check commands), compared with the model after every step. */
 export async function modelBasedRun(settings: Settings): Promise<ScenarioResult> {
   const started = Date.now();
-  const service = await ServiceProcess.start(settings.cluster.url);
+  const service = await startService(settings.cluster.url);
   const history = new History();
   const random = new Random(settings.seed);
   const merchant = await newMerchant(service.url, 'model', random);

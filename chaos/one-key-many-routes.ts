@@ -1,7 +1,7 @@
 import { isKeyReused, isRecorded, type Exchange } from './client.js';
 import { sleep } from './cluster.js';
 import { finish, prepare, type ScenarioResult, type Settings } from './scenarios.js';
-import { ServiceProcess } from './service.js';
+import { startService } from './service.js';
 import { budget } from './workload.js';
 
 type Route = 'batch' | 'charge' | 'deposit';
@@ -19,7 +19,7 @@ type Route = 'batch' | 'charge' | 'deposit';
  */
 export async function oneKeyManyRoutes(settings: Settings): Promise<ScenarioResult> {
   const started = Date.now();
-  const service = await ServiceProcess.start(settings.cluster.url);
+  const service = await startService(settings.cluster.url);
   const parts = await prepare(settings, 'one-key-many-routes', [service]);
   const { random, workload, client } = parts;
   const keys = budget(settings.quick ? 80 : 300);

@@ -3,8 +3,9 @@ import { checkScenario } from './checker.js';
 import { ChaosClient, History } from './client.js';
 import { PrivateCluster, sleep } from './cluster.js';
 import { Random } from './random.js';
-import { ADMIN_TOKEN, ServiceProcess } from './service.js';
-import { TcpProxy } from './tcp-proxy.js';
+import type { ServiceProcess } from '../testing/service-process.js';
+import { ADMIN_TOKEN, startService } from './service.js';
+import { TcpProxy } from '../testing/tcp-proxy.js';
 import { budget, Workload } from './workload.js';
 
 export interface Settings {
@@ -98,7 +99,7 @@ async function firstAttemptsSucceed(parts: Parts, account: string, after: string
 /** 1. Double-submit storm: every key sent twice at once, with a mixed workload around it. */
 export async function doubleSubmitStorm(settings: Settings): Promise<ScenarioResult> {
   const started = Date.now();
-  const service = await ServiceProcess.start(settings.cluster.url);
+  const service = await startService(settings.cluster.url);
   const parts = await prepare(settings, 'storm', [service]);
   let storming = true;
   await Promise.all([
@@ -112,7 +113,7 @@ export async function doubleSubmitStorm(settings: Settings): Promise<ScenarioRes
 /** 2. The service SIGKILLed every few seconds under the workload, and restarted. */
 export async function serviceKills(settings: Settings): Promise<ScenarioResult> {
   const started = Date.now();
-  const service = await ServiceProcess.start(settings.cluster.url);
+  const service = await startService(settings.cluster.url);
   const parts = await prepare(settings, 'kills', [service]);
   const kills = settings.quick ? 3 : 8;
   let running = true;
@@ -142,7 +143,7 @@ async function databaseOutages(
   downtimeMs: number,
 ): Promise<ScenarioResult> {
   const started = Date.now();
-  const service = await ServiceProcess.start(settings.cluster.url);
+  const service = await startService(settings.cluster.url);
   const parts = await prepare(settings, 'db-outages', [service]);
   let running = true;
   const workload = parts.workload.run(8, () => running);
@@ -182,7 +183,7 @@ export async function connectionCuts(settings: Settings): Promise<ScenarioResult
   const started = Date.now();
   const proxy = TcpProxy.forDatabaseUrl(settings.cluster.url);
   await proxy.start();
-  const service = await ServiceProcess.start(proxy.urlFor(settings.cluster.url));
+  const service = await startService(proxy.urlFor(settings.cluster.url));
   const parts = await prepare(settings, 'cuts', [service]);
   let running = true;
   const workload = parts.workload.run(8, () => running);
@@ -217,7 +218,7 @@ export async function connectionCuts(settings: Settings): Promise<ScenarioResult
 /** 5. Two instances on one database, every key sent to both at once. */
 export async function twoInstances(settings: Settings): Promise<ScenarioResult> {
   const started = Date.now();
-  const services = [await ServiceProcess.start(settings.cluster.url), await ServiceProcess.start(settings.cluster.url)];
+  const services = [await startService(settings.cluster.url), await startService(settings.cluster.url)];
   const parts = await prepare(settings, 'two-instances', services);
   const keys = budget(settings.quick ? 300 : 1000);
   await Promise.all(
@@ -247,7 +248,7 @@ const SERVICE_APPLICATION_NAME = String((dataSourceOptions('').extra as { applic
  */
 export async function connectionTerminations(settings: Settings): Promise<ScenarioResult> {
   const started = Date.now();
-  const service = await ServiceProcess.start(settings.cluster.url);
+  const service = await startService(settings.cluster.url);
   const parts = await prepare(settings, 'terminations', [service]);
   const admin = await settings.cluster.connect();
   let running = true;

@@ -4,11 +4,11 @@ import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { TcpProxy } from '../chaos/tcp-proxy.js';
+import { TcpProxy } from '../testing/tcp-proxy.js';
 import { close, createCheckoutServer, listen } from '../examples/checkout/server/checkout-server.js';
 import { OrderBook, amountOf, type Order } from '../examples/checkout/server/orders.js';
 import type { PayAnswer, PayRequest } from '../examples/checkout/shared/checkout-api.js';
-import { ResponseLosingProxy } from './support/response-losing-proxy.js';
+import { ResponseLosingProxy } from '../testing/response-losing-proxy.js';
 import { TestApp, type MerchantClient } from './support/test-app.js';
 
 // The checkout example (examples/checkout) in a real browser: Debian's Chromium, driven by

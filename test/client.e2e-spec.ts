@@ -13,8 +13,8 @@ import {
 } from '@payments/client';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { TcpProxy } from '../chaos/tcp-proxy.js';
-import { ResponseLosingProxy } from './support/response-losing-proxy.js';
+import { TcpProxy } from '../testing/tcp-proxy.js';
+import { ResponseLosingProxy } from '../testing/response-losing-proxy.js';
 import { ADMIN_TOKEN, TestApp } from './support/test-app.js';
 
 // The TypeScript client (the built @payments/client workspace) against the real service and

@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import { TcpProxy } from '../chaos/tcp-proxy.js';
+import { TcpProxy } from '../testing/tcp-proxy.js';
 import { ADMIN_TOKEN, MerchantClient, TestApp, type Reply } from './support/test-app.js';
 
 function expectProblem(reply: Reply, status: number, code: string): void {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { TcpProxy } from '../chaos/tcp-proxy.js';
+import { TcpProxy } from '../testing/tcp-proxy.js';
 import { ADMIN_SCOPE } from '../src/idempotency/idempotency.interceptor.js';
 import { KEY_LOCK_ID } from '../src/idempotency/idempotency.repository.js';
 import { ADMIN_TOKEN, MerchantClient, TestApp, type Reply } from './support/test-app.js';

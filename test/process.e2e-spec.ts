@@ -1,36 +1,20 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import pg from 'pg';
-import { freePort } from '../src/database/embedded-postgres.js';
+import { freePort } from '../src/common/free-port.js';
+import { spawnService, waitUntilReady, type SpawnedService } from '../testing/service-process.js';
 
 // The compiled service as a real process (npm test builds it first): configuration checks at
 // start, JSON logs without secrets, and a graceful SIGTERM.
 
 const ADMIN = 'process-admin-token-0123456789';
 
-function run(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
-    env: { PATH: process.env.PATH ?? '', DATABASE_URL: process.env.TEST_DATABASE_URL!, ADMIN_TOKEN: ADMIN, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
+function run(env: Record<string, string>): SpawnedService {
+  return spawnService({ DATABASE_URL: process.env.TEST_DATABASE_URL!, ADMIN_TOKEN: ADMIN, ...env });
 }
 
-async function waitReady(base: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const ok = await fetch(`${base}/health/ready`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('service did not become ready');
+async function waitReady(base: string, service: SpawnedService): Promise<void> {
+  if (!(await waitUntilReady(base, service.child))) throw new Error(`service did not become ready:\n${service.output()}`);
 }
 
 describe('the service process', () => {
@@ -45,9 +29,7 @@ describe('the service process', () => {
     const base = `http://127.0.0.1:${port}`;
     const service = run({ PORT: String(port), LOG_LEVEL: 'debug' });
     try {
-      await waitReady(base).catch((error: Error) => {
-        throw new Error(`${error.message}:\n${service.output()}`);
-      });
+      await waitReady(base, service);
       const post = (path: string, token: string, body: unknown) =>
         fetch(base + path, {
           method: 'POST',
@@ -109,7 +91,7 @@ describe('the service process', () => {
     const service = run({ PORT: String(port), DATABASE_URL: url.toString(), RATE_LIMIT_PER_SECOND: '0', LOG_LEVEL: 'error' });
     let terminating = true;
     try {
-      await waitReady(base);
+      await waitReady(base, service);
       const post = (path: string, token: string, body: unknown) =>
         fetch(base + path, {
           method: 'POST',
@@ -166,7 +148,7 @@ describe('the service process', () => {
     const port = await freePort();
     const service = run({ PORT: String(port), LOG_LEVEL: 'warn' });
     try {
-      await waitReady(`http://127.0.0.1:${port}`);
+      await waitReady(`http://127.0.0.1:${port}`, service);
       for (let i = 0; i < 5; i++) {
         // Announce a body of 1000 bytes, send 20, and hang up.
         const socket = connect(port, '127.0.0.1');

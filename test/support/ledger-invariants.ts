@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { ledgerInvariantViolations as violations, type InvariantViolations } from '../../chaos/invariants.js';
+import { ledgerInvariantViolations as violations, type InvariantViolations } from '../../testing/ledger-invariants.js';
 
 /** The contract's ledger invariants over the whole database, in one consistent snapshot. */
 export async function ledgerInvariantViolations(dataSource: DataSource): Promise<InvariantViolations> {
