@@ -286,12 +286,12 @@ export class ChargesRepository {
     amount: number | null,
     entryIds: EntryIds,
   ): Promise<TransitionAttempt<ChargeRow>> {
-    const rows = await queryRows<ChargeRow & TargetColumns>(tx, CAPTURE_SQL, [merchantId, id, amount, ...entryIds]);
+    const rows = await preparedRows<ChargeRow & TargetColumns>(tx, 'charge_capture', CAPTURE_SQL, [merchantId, id, amount, ...entryIds]);
     return attemptOf(rows[0]!);
   }
 
   async cancel(tx: EntityManager, merchantId: string, id: string): Promise<TransitionAttempt<ChargeRow>> {
-    const rows = await queryRows<ChargeRow & TargetColumns>(tx, CANCEL_SQL, [merchantId, id]);
+    const rows = await preparedRows<ChargeRow & TargetColumns>(tx, 'charge_cancel', CANCEL_SQL, [merchantId, id]);
     return attemptOf(rows[0]!);
   }
 
@@ -302,7 +302,7 @@ export class ChargesRepository {
     refund: { id: string; amount: number | null; reason: string | null; entryIds: EntryIds },
   ): Promise<TransitionAttempt<RefundRow>> {
     try {
-      const rows = await queryRows<RefundRow & TargetColumns>(tx, REFUND_SQL, [
+      const rows = await preparedRows<RefundRow & TargetColumns>(tx, 'charge_refund', REFUND_SQL, [
         merchantId,
         chargeId,
         refund.amount,

@@ -1,0 +1,106 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import pg from 'pg';
+
+const execFileAsync = promisify(execFile);
+const PGBENCH_DATABASE = 'pgbench_bench';
+
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/** libpq's environment for `url`, so the password is in neither pgbench's argv nor its errors. */
+function libpqEnv(url: string): NodeJS.ProcessEnv {
+  const parsed = new URL(url);
+  return {
+    ...process.env,
+    PGHOST: parsed.hostname,
+    PGPORT: parsed.port || '5432',
+    PGUSER: decodeURIComponent(parsed.username),
+    PGPASSWORD: decodeURIComponent(parsed.password),
+    PGDATABASE: decodeURIComponent(parsed.pathname.slice(1)),
+  };
+}
+
+/** Runs statements on the database at `url`, one after the other. */
+export async function sql(url: string, statements: string[], parameters: unknown[] = []): Promise<pg.QueryResult[]> {
+  const client = new pg.Client({ connectionString: url, statement_timeout: 0 });
+  await client.connect();
+  try {
+    const results: pg.QueryResult[] = [];
+    for (const statement of statements) results.push(await client.query(statement, statement.includes('$1') ? parameters : []));
+    return results;
+  } finally {
+    await client.end();
+  }
+}
+
+/** The reference: pgbench's TPC-B on a scale-1 database of the same server. */
+export class Pgbench {
+  private constructor(private readonly serverUrl: string) {}
+
+  static async prepare(serverUrl: string): Promise<Pgbench> {
+    const maintenance = withDatabase(serverUrl, 'postgres');
+    await sql(maintenance, [`DROP DATABASE IF EXISTS ${PGBENCH_DATABASE} WITH (FORCE)`, `CREATE DATABASE ${PGBENCH_DATABASE}`]);
+    await execFileAsync('pgbench', ['-i', '-s', '1', '-q'], { env: libpqEnv(withDatabase(serverUrl, PGBENCH_DATABASE)) });
+    return new Pgbench(serverUrl);
+  }
+
+  /** TPC-B transactions per second: `-c connections -j 2 -M prepared`, as long as a service phase. */
+  async run(seconds: number, connections: number): Promise<number> {
+    const args = ['-c', String(connections), '-j', String(Math.min(2, connections)), '-M', 'prepared', '-T', String(seconds), '-n'];
+    const { stdout } = await execFileAsync('pgbench', args, { env: libpqEnv(withDatabase(this.serverUrl, PGBENCH_DATABASE)) });
+    const tps = /^tps = ([\d.]+) \(without initial connection time\)$/m.exec(stdout)?.[1];
+    if (tps === undefined) throw new Error(`pgbench printed no tps line:\n${stdout}`);
+    return Number(tps);
+  }
+
+  async drop(): Promise<void> {
+    await sql(withDatabase(this.serverUrl, 'postgres'), [`DROP DATABASE IF EXISTS ${PGBENCH_DATABASE} WITH (FORCE)`]);
+  }
+}
+
+/**
+ * `count` live idempotency records of other merchants (as many merchants as a large fleet has),
+ * written by one generate_series insert: what a busy service's table holds.
+ */
+export async function fillIdempotencyKeys(url: string, count: number): Promise<void> {
+  await sql(url, [
+    `INSERT INTO idempotency_keys (merchant_id, key, fingerprint, status, body, headers, expires_at)
+     SELECT 'mer_other_' || (i % 5000), md5(i::text) || '-' || i, md5('fingerprint' || i), 201,
+            '{"id":"ch_' || i || '","object":"charge","amount":100,"currency":"usd","status":"succeeded"}',
+            '{"content-type":"application/json; charset=utf-8"}', now() + interval '1 day'
+       FROM generate_series(1, ${count}) AS i`,
+    'VACUUM ANALYZE idempotency_keys',
+  ]);
+}
+
+/**
+ * `count` captured charges of the merchant with their ledger entries and balance totals, drawn
+ * from one source account, as if it had taken them over months: history for the reads to face.
+ */
+export async function fillHistory(url: string, merchantId: string, source: string, count: number): Promise<void> {
+  await sql(
+    url,
+    [
+      `INSERT INTO charges (merchant_id, id, source_account_id, amount, currency, status, amount_captured, created_at, updated_at)
+       SELECT $1, 'ch_hist_' || i, $2, 1, 'usd', 'succeeded', 1, now() - interval '30 days', now() - interval '30 days'
+         FROM generate_series(1, ${count}) AS i`,
+      `INSERT INTO ledger_entries (merchant_id, id, account_id, amount, currency, type, reference, created_at)
+       SELECT $1, 'ent_hist_' || i || side, CASE side WHEN 'a' THEN $2 ELSE 'balance:usd' END,
+              CASE side WHEN 'a' THEN -1 ELSE 1 END, 'usd', 'charge', 'ch_hist_' || i, now() - interval '30 days'
+         FROM generate_series(1, ${count}) AS i CROSS JOIN (VALUES ('a'), ('b')) AS sides (side)`,
+      // The source paid for them: the history came out of a deposit as large.
+      `INSERT INTO ledger_entries (merchant_id, id, account_id, amount, currency, type, reference)
+       VALUES ($1, 'ent_hist_dep_a', $2, ${count}, 'usd', 'deposit', 'dep_hist'), ($1, 'ent_hist_dep_b', 'external:usd', -${count}, 'usd', 'deposit', 'dep_hist')`,
+      `INSERT INTO deposits (merchant_id, id, account_id, amount, currency) VALUES ($1, 'dep_hist', $2, least(${count}, 100000000000), 'usd')`,
+      `INSERT INTO balance_totals (merchant_id, currency, slot, available) VALUES ($1, 'usd', 0, ${count})
+       ON CONFLICT (merchant_id, currency, slot) DO UPDATE SET available = balance_totals.available + ${count}`,
+      'VACUUM ANALYZE charges',
+      'VACUUM ANALYZE ledger_entries',
+    ],
+    [merchantId, source],
+  );
+}
