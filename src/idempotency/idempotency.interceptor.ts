@@ -22,8 +22,8 @@ export const ADMIN_SCOPE = '_admin';
 const IN_FLIGHT_WAIT_MS = 1_000;
 const IN_FLIGHT_POLL_MS = 25;
 /** Committed answers kept in memory for replays: bounded so the process stays small. */
-const COMMITTED_RESPONSES_MAX = 10_000;
-const COMMITTED_RESPONSES_MAX_BYTES = 16 * 1024 * 1024;
+const COMMITTED_RESPONSES_MAX = 2_000;
+const COMMITTED_RESPONSES_MAX_BYTES = 4 * 1024 * 1024;
 
 type Attempt =
   | { kind: 'busy' }
