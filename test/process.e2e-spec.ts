@@ -17,6 +17,16 @@ async function waitReady(base: string, service: SpawnedService): Promise<void> {
   if (!(await waitUntilReady(base, service.child))) throw new Error(`service did not become ready:\n${service.output()}`);
 }
 
+/** POSTs with a fresh Idempotency-Key to the service at `base`. */
+function poster(base: string) {
+  return (path: string, token: string, body: unknown) =>
+    fetch(base + path, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'idempotency-key': randomUUID(), 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+}
+
 describe('the service process', () => {
   it('refuses to start on invalid configuration, naming the variable', async () => {
     const service = run({ PORT: 'not-a-port' });
@@ -30,12 +40,7 @@ describe('the service process', () => {
     const service = run({ PORT: String(port), LOG_LEVEL: 'debug' });
     try {
       await waitReady(base, service);
-      const post = (path: string, token: string, body: unknown) =>
-        fetch(base + path, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}`, 'idempotency-key': randomUUID(), 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-        });
+      const post = poster(base);
       const merchant = (await (await post('/v1/merchants', ADMIN, { name: 'proc' })).json()) as { api_key: string };
       const account = (await (await post('/v1/accounts', merchant.api_key, { currency: 'usd' })).json()) as { id: string };
       await post(`/v1/accounts/${account.id}/deposits`, merchant.api_key, { amount: 1_000_000 });
@@ -92,12 +97,7 @@ describe('the service process', () => {
     let terminating = true;
     try {
       await waitReady(base, service);
-      const post = (path: string, token: string, body: unknown) =>
-        fetch(base + path, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}`, 'idempotency-key': randomUUID(), 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-        });
+      const post = poster(base);
       const merchant = (await (await post('/v1/merchants', ADMIN, { name: 'lost' })).json()) as { api_key: string };
       const account = (await (await post('/v1/accounts', merchant.api_key, { currency: 'usd' })).json()) as { id: string };
       expect((await post(`/v1/accounts/${account.id}/deposits`, merchant.api_key, { amount: 1_000_000 })).status).toBe(201);
