@@ -9,6 +9,7 @@ describe('loadConfig', () => {
       idempotencyTtlSeconds: 86400,
       rateLimitPerSecond: 100,
       redisUrl: undefined,
+      redisKeyPrefix: 'payments',
       preparedStatements: true,
       logLevel: 'info',
       adminTokenGenerated: true,
@@ -24,6 +25,7 @@ describe('loadConfig', () => {
       IDEMPOTENCY_TTL_SECONDS: '60',
       RATE_LIMIT_PER_SECOND: '0',
       REDIS_URL: 'redis://:secret@127.0.0.1:6379/2',
+      REDIS_KEY_PREFIX: 'acme-eu',
       DATABASE_PREPARED_STATEMENTS: 'off',
       LOG_LEVEL: 'DEBUG',
     });
@@ -35,6 +37,7 @@ describe('loadConfig', () => {
       idempotencyTtlSeconds: 60,
       rateLimitPerSecond: 0,
       redisUrl: 'redis://:secret@127.0.0.1:6379/2',
+      redisKeyPrefix: 'acme-eu',
       preparedStatements: false,
       logLevel: 'debug',
     });
@@ -61,6 +64,7 @@ describe('loadConfig', () => {
     ['REDIS_URL', '127.0.0.1:6379'],
     ['REDIS_URL', 'http://127.0.0.1:6379'],
     ['REDIS_URL', 'redis://'],
+    ['REDIS_KEY_PREFIX', 'has space'],
     ['DATABASE_PREPARED_STATEMENTS', 'maybe'],
   ])('rejects %s=%s with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);

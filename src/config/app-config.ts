@@ -15,6 +15,8 @@ export interface AppConfig {
   rateLimitPerSecond: number;
   /** Where the rate limits' buckets live, shared by every instance; unset: in this process. */
   redisUrl: string | undefined;
+  /** Prefix of every key the service writes in Redis (deployments sharing a Redis keep apart). */
+  redisKeyPrefix: string;
   /**
    * Whether the hot path's statements are named prepared statements (parsed once per connection).
    * Off behind a transaction pooler that cannot keep them (PgBouncer before 1.21, Debian 12's 1.18).
@@ -62,6 +64,13 @@ function redisUrl(env: NodeJS.ProcessEnv): string | undefined {
   return raw;
 }
 
+function redisKeyPrefix(env: NodeJS.ProcessEnv): string {
+  const raw = env.REDIS_KEY_PREFIX;
+  if (raw === undefined || raw === '') return 'payments';
+  if (!/^[A-Za-z0-9:._-]{1,100}$/.test(raw)) throw new ConfigError('REDIS_KEY_PREFIX must be 1-100 letters, digits or : . _ -');
+  return raw;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const databaseUrl = env.DATABASE_URL === undefined || env.DATABASE_URL === '' ? undefined : env.DATABASE_URL;
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -83,6 +92,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     idempotencyTtlSeconds: integer(env, 'IDEMPOTENCY_TTL_SECONDS', 86400, 1, 31 * 86400),
     rateLimitPerSecond: integer(env, 'RATE_LIMIT_PER_SECOND', 100, 0, 1_000_000),
     redisUrl: redisUrl(env),
+    redisKeyPrefix: redisKeyPrefix(env),
     preparedStatements: onOff(env, 'DATABASE_PREPARED_STATEMENTS', true),
     logLevel: logLevel as LogLevel,
   };

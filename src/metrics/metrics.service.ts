@@ -44,6 +44,12 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly rateLimitStoreErrors = new Counter({
+    name: 'rate_limit_store_errors_total',
+    help: 'Requests let through without a rate-limit check because the shared store (Redis) did not answer.',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -56,6 +62,10 @@ export class MetricsService {
 
   countIdempotency(outcome: IdempotencyOutcome): void {
     this.idempotency.inc({ outcome });
+  }
+
+  countRateLimitStoreError(): void {
+    this.rateLimitStoreErrors.inc();
   }
 
   observeCharge(outcome: string, seconds: number): void {
