@@ -16,7 +16,7 @@ const UNTRACED_PATHS = ['/health/', '/metrics'];
 
 /** SQL text without its literals: the fused transaction sends values (keys, bodies) inline. */
 function withoutLiterals(sql: string): string {
-  return sql.replace(/\bE?'(?:[^']|'')*'/g, '?');
+  return sql.replace(/(?:\bE)?'(?:[^']|'')*'/g, '?');
 }
 
 export function startTracing(env: NodeJS.ProcessEnv): NodeSDK {
@@ -36,7 +36,7 @@ export function startTracing(env: NodeJS.ProcessEnv): NodeSDK {
       }),
       // Statement text without literals, never parameter values (enhancedDatabaseReporting stays off).
       new PgInstrumentation({
-        requestHook: (span, query) => span.setAttribute('db.statement', withoutLiterals(query.query.text)),
+        requestHook: (span, query) => span.setAttribute('db.query.text', withoutLiterals(query.query.text)),
       }),
       // Fastify publishes its initialisation on a diagnostics channel: the plugin registers itself.
       new FastifyOtelInstrumentation({

@@ -6,17 +6,30 @@ const tracer = trace.getTracer('payments-service');
 
 /**
  * Runs `work` in a span named `name`, child of the active one (the request's), when tracing is on;
- * otherwise just runs it. A failure marks the span with the error's class, never its message
+ * otherwise just runs it (`attributes` may be a function, so that nothing is computed then). A failure marks the span with the error's class, never its message
  * (which could quote input).
  */
-export function inSpan<T>(name: string, attributes: Attributes, work: () => Promise<T>): Promise<T> {
+export function inSpan<T>(name: string, attributes: Attributes | (() => Attributes), work: () => Promise<T>): Promise<T> {
   if (!tracing.on) return work();
-  return tracer.startActiveSpan(name, { attributes }, async (span) => {
+  const values = typeof attributes === 'function' ? attributes() : attributes;
+  return tracer.startActiveSpan(name, { attributes: values }, async (span) => {
     try {
       return await work();
     } catch (error) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.name : 'error' });
       throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** inSpan for work that does not wait (a replay writes its recorded answer). */
+export function inSyncSpan<T>(name: string, attributes: Attributes, work: () => T): T {
+  if (!tracing.on) return work();
+  return tracer.startActiveSpan(name, { attributes }, (span) => {
+    try {
+      return work();
     } finally {
       span.end();
     }
