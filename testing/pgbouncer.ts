@@ -8,11 +8,23 @@ import { freePort } from '../src/common/free-port.js';
 import { SESSION_SETTINGS, sessionSettingsSql } from '../src/config/data-source-options.js';
 import { findBinary, unprivilegedUser } from './system-binaries.js';
 
+/**
+ * How the pooler pools, for the harness's PgBouncer and docker compose's alike
+ * (deploy/fleet/pgbouncer.ini; test/fleet-config.spec.ts keeps them equal).
+ */
+export const POOLING_SETTINGS = {
+  pool_mode: 'transaction',
+  // Sent by pg at connect; PgBouncer 1.18 cannot pass them on, connect_query sets them instead.
+  ignore_startup_parameters: Object.keys(SESSION_SETTINGS).join(','),
+  default_pool_size: '20',
+  max_client_conn: '1000',
+  server_connect_timeout: '3',
+  server_login_retry: '1',
+} as const;
+
 export interface PgBouncerOptions {
   /** The PostgreSQL server it pools (its user, password and database are the pool's). */
   upstreamUrl: string;
-  /** Server connections per database (default 20). */
-  poolSize?: number;
 }
 
 /**
@@ -42,7 +54,7 @@ export class PgBouncer {
     const dir = await mkdtemp(path.join(tmpdir(), 'pgbouncer-'));
     const user = unprivilegedUser(); // PgBouncer refuses to run as root
     const bouncer = new PgBouncer(binary, dir, await freePort(), new URL(options.upstreamUrl), user);
-    await bouncer.writeConfig(options.poolSize ?? 20);
+    await bouncer.writeConfig();
     await bouncer.restart();
     return bouncer;
   }
@@ -87,7 +99,7 @@ export class PgBouncer {
     await rm(this.dir, { recursive: true, force: true });
   }
 
-  private async writeConfig(poolSize: number): Promise<void> {
+  private async writeConfig(): Promise<void> {
     const { hostname, port, username, password } = this.upstream;
     const database = this.upstream.pathname.slice(1);
     const server = [
@@ -109,13 +121,9 @@ unix_socket_dir =
 logfile = ${path.join(this.dir, 'pgbouncer.log')}
 ; Clients are the harness's own service processes: every one logs in as the database's user.
 auth_type = any
-pool_mode = transaction
-default_pool_size = ${poolSize}
-max_client_conn = 1000
-; Sent by pg at connect; PgBouncer 1.18 cannot pass them on, connect_query sets them instead.
-ignore_startup_parameters = ${Object.keys(SESSION_SETTINGS).join(',')}
-server_connect_timeout = 3
-server_login_retry = 1
+${Object.entries(POOLING_SETTINGS)
+  .map(([name, value]) => `${name} = ${value}`)
+  .join('\n')}
 `;
     const file = path.join(this.dir, 'pgbouncer.ini');
     await writeFile(file, config, { mode: 0o600 });
