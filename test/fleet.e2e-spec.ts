@@ -94,6 +94,7 @@ if (missing.length > 0) {
 
       const spans = await spansOf(traceId, (found) => found.some((span) => span.kind === SERVER_KIND));
       const server = spans.filter((span) => span.kind === SERVER_KIND);
+      expect(server[0]?.attributes).toMatchObject({ 'url.path': '/v1/charges', 'http.route': '/v1/charges' });
       expect(server).toHaveLength(1);
       expect(server[0]!.parentSpanId).toBe(callerSpan);
       // One instance answered, and every span of the trace hangs from its HTTP span.
@@ -115,6 +116,12 @@ if (missing.length > 0) {
         expect(stepSpan && ancestors(stepSpan, spans)).toContain(idempotency);
         expect(sql.filter((span) => ancestors(span, spans).includes(stepSpan!)).length).toBeGreaterThan(0);
       }
+      // A client that puts its API key in the URL: the spans have it masked, as the logs do.
+      const leaky = await fetch(`${fleet.url}/v1/balance?api_key=${merchant.data.api_key}`, {
+        headers: { authorization: `Bearer ${merchant.data.api_key}`, traceparent: `00-${traceId}-${callerSpan}-01` },
+      });
+      expect(leaky.status).toBe(200);
+      await spansOf(traceId, (found) => found.filter((span) => span.kind === SERVER_KIND).length === 2);
       // Statements without their literals: the fused transaction sends the key and the body inline.
       const everything = await readFile(traces, 'utf8');
       expect(everything).not.toContain(idempotencyKey);

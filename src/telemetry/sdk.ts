@@ -14,6 +14,12 @@ import { maskUrlForLog } from '../common/validators.js';
 /** Routes that probes and scrapers call all the time: no traces. */
 const UNTRACED_PATHS = ['/health/', '/metrics'];
 
+/** A request's URL as the logs have it (no API keys, secret-named parameters or card-like digits), as span attributes. */
+function maskedUrl(url: string): Record<string, string> {
+  const [path = '', query] = maskUrlForLog(url).split(/\?(.*)/s, 2);
+  return query === undefined ? { 'url.path': path } : { 'url.path': path, 'url.query': query };
+}
+
 /** SQL text without its literals: the fused transaction sends values (keys, bodies) inline. */
 function withoutLiterals(sql: string): string {
   return sql.replace(/(?:\bE)?'(?:[^']|'')*'/g, '?');
@@ -28,10 +34,9 @@ export function startTracing(env: NodeJS.ProcessEnv): NodeSDK {
     instrumentations: [
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.some((path) => request.url?.startsWith(path) ?? false),
-        // The URL as the logs have it: no API keys, secret-named query parameters or card-like digits.
         requestHook: (span: Span, request) => {
           const url = (request as IncomingMessage).url;
-          if (url !== undefined) span.setAttributes({ 'http.target': maskUrlForLog(url), 'url.path': maskUrlForLog(url) });
+          if (url !== undefined) span.setAttributes(maskedUrl(url));
         },
       }),
       // Statement text without literals, never parameter values (enhancedDatabaseReporting stays off).
@@ -42,6 +47,7 @@ export function startTracing(env: NodeJS.ProcessEnv): NodeSDK {
       new FastifyOtelInstrumentation({
         registerOnInitialization: true,
         ignorePaths: (route) => UNTRACED_PATHS.some((path) => route.url.startsWith(path)),
+        requestHook: (span, request) => span.setAttributes(maskedUrl(request.url)),
       }),
     ],
   });
