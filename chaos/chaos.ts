@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { migrate } from '../src/database/migrate.js';
 import { PrivateCluster } from './cluster.js';
+import { fleetFaults } from './fleet.js';
 import { fuzzEveryRoute } from './fuzz.js';
 import { modelBasedRun } from './model.js';
 import { oneKeyManyRoutes } from './one-key-many-routes.js';
@@ -31,6 +32,7 @@ const SCENARIOS = [
   connectionTerminations,
   databaseRestarts,
   oneKeyManyRoutes,
+  fleetFaults,
 ];
 
 /** What the checker (checker.ts) verifies after every scenario, on top of each one's own checks. */

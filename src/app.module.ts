@@ -23,7 +23,7 @@ export class AppModule {
       module: AppModule,
       global: true,
       imports: [
-        DatabaseModule.forRoot(databaseUrl),
+        DatabaseModule.forRoot(databaseUrl, { preparedStatements: config.preparedStatements }),
         MetricsModule,
         MerchantsModule,
         AccountsModule,

@@ -1,36 +1,33 @@
-import { ConsoleLogger, type LogLevel as NestLogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
 import { AppModule } from './app.module.js';
 import { finishDocument } from './common/openapi.js';
 import { sendProblem } from './common/problem-details.filter.js';
 import { RouteNotFoundError, ValidationFailedError } from './common/domain-error.js';
 import { BODY_LIMIT_BYTES, inputProblem } from './common/input-limits.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from './common/problem.js';
-import { maskUrlForLog } from './common/validators.js';
-import type { AppConfig, LogLevel } from './config/app-config.js';
+import type { AppConfig } from './config/app-config.js';
+import { createLogger, NestPinoLogger } from './logging/logger.js';
 import { MetricsService } from './metrics/metrics.service.js';
-
-/** Nest's log levels for each LOG_LEVEL. */
-export const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
-  debug: ['debug', 'log', 'warn', 'error', 'fatal'],
-  info: ['log', 'warn', 'error', 'fatal'],
-  warn: ['warn', 'error', 'fatal'],
-  error: ['error', 'fatal'],
-};
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 
 /**
  * Builds the application exactly as it serves: Fastify with the body limit and JSON-only bodies,
- * JSON logs with a request id (never headers, so never an API key), metrics on every response and
- * the OpenAPI document at /openapi.json and /docs. main.ts and the e2e tests both use it.
+ * one JSON log format for Fastify's and Nest's lines (logging/logger.ts: a request id, never
+ * headers, so never an API key), metrics on every response and the OpenAPI document at
+ * /openapi.json and /docs. main.ts and the e2e tests both use it.
  */
-export async function createApp(config: AppConfig, databaseUrl: string): Promise<NestFastifyApplication> {
+export async function createApp(
+  config: AppConfig,
+  databaseUrl: string,
+  logger: Logger = createLogger(config.logLevel),
+): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
     // Requests Node's HTTP parser refuses (bad header bytes, broken framing) still get problem+json.
@@ -54,13 +51,8 @@ export async function createApp(config: AppConfig, databaseUrl: string): Promise
       void reply.header('X-Request-Id', request.id);
       sendProblem(reply, problem);
     },
-    logger: {
-      level: config.logLevel,
-      // What a request log line holds: never headers, and a URL without API keys, secrets or card-like digits.
-      serializers: {
-        req: (request: FastifyRequest) => ({ method: request.method, url: maskUrlForLog(request.url), remoteAddress: request.ip }),
-      },
-    },
+    // The process's one logger: request lines get `reqId` bound, and its serializers mask URLs.
+    loggerInstance: logger,
     // A caller's X-Request-Id is kept when it is sane; otherwise each request gets a fresh one.
     genReqId: (request: IncomingMessage) => {
       const given = request.headers['x-request-id'];
@@ -68,7 +60,7 @@ export async function createApp(config: AppConfig, databaseUrl: string): Promise
     },
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config, databaseUrl), adapter, {
-    logger: new ConsoleLogger({ json: true, logLevels: NEST_LEVELS[config.logLevel] }),
+    logger: new NestPinoLogger(logger),
     // Fastify's own JSON parser (with prototype-poisoning protection) and no form parser.
     bodyParser: false,
   });

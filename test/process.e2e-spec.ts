@@ -28,6 +28,28 @@ function poster(base: string) {
 }
 
 describe('the service process', () => {
+  it('prints a generated ADMIN_TOKEN whatever LOG_LEVEL says, in the same JSON format', async () => {
+    const port = await freePort();
+    const service = run({ PORT: String(port), ADMIN_TOKEN: '', LOG_LEVEL: 'error' });
+    try {
+      await waitReady(`http://127.0.0.1:${port}`, service);
+      const lines = service
+        .output()
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => JSON.parse(line) as { level: string; msg: string; context?: string });
+      expect(lines).toEqual([
+        expect.objectContaining({
+          level: 'warn',
+          context: 'Bootstrap',
+          msg: expect.stringMatching(/^ADMIN_TOKEN was not set; generated for this run: admin_/),
+        }),
+      ]);
+    } finally {
+      service.child.kill('SIGKILL');
+    }
+  });
+
   it('refuses to start on invalid configuration, naming the variable', async () => {
     const service = run({ PORT: 'not-a-port' });
     expect(await service.exited).toBe(1);
@@ -71,12 +93,29 @@ describe('the service process', () => {
       const logs = service.output();
       expect(logs).not.toContain(merchant.api_key);
       expect(logs).not.toContain(ADMIN);
-      const requestLines = logs
-        .split('\n')
-        .filter((line) => line.startsWith('{') && line.includes('"reqId"'))
-        .map((line) => JSON.parse(line) as { reqId: string });
-      expect(requestLines.length).toBeGreaterThan(0);
       expect(logs).toContain('SIGTERM');
+
+      // One schema for every line of the process: Fastify's request lines and Nest's own.
+      const lines = logs
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      for (const line of lines) {
+        expect(line).toEqual(
+          expect.objectContaining({ level: expect.any(String), time: expect.any(String), pid: service.child.pid, msg: expect.any(String) }),
+        );
+        expect(['debug', 'info', 'warn', 'error', 'fatal']).toContain(line.level);
+        expect(JSON.stringify(line)).not.toMatch(/authorization|idempotency-key/i); // never headers
+      }
+      const requestLines = lines.filter((line) => line.msg === 'request completed');
+      const nestLines = lines.filter((line) => line.context === 'RouterExplorer' || line.context === 'Bootstrap');
+      expect(requestLines.length).toBeGreaterThan(0);
+      expect(nestLines.length).toBeGreaterThan(0);
+      for (const line of requestLines)
+        expect(line).toEqual(expect.objectContaining({ reqId: expect.any(String), res: { statusCode: expect.any(Number) } }));
+      // The URLs that carried secrets are logged masked.
+      const urls = lines.map((line) => (line.req as { url?: string } | undefined)?.url).filter(Boolean);
+      expect(urls.some((url) => url!.startsWith('/v1/accounts?'))).toBe(true);
     } finally {
       service.child.kill('SIGKILL');
     }
@@ -162,6 +201,13 @@ describe('the service process', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(service.output()).not.toContain('database unavailable');
       expect(service.child.exitCode).toBeNull();
+      // LOG_LEVEL=warn: nothing below warn, from Fastify or from Nest.
+      const levels = service
+        .output()
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => (JSON.parse(line) as { level: string }).level);
+      expect(levels.filter((level) => level === 'info' || level === 'debug')).toEqual([]);
     } finally {
       service.child.kill('SIGKILL');
     }

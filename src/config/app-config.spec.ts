@@ -8,6 +8,9 @@ describe('loadConfig', () => {
       databaseUrl: undefined,
       idempotencyTtlSeconds: 86400,
       rateLimitPerSecond: 100,
+      redisUrl: undefined,
+      redisKeyPrefix: 'payments',
+      preparedStatements: true,
       logLevel: 'info',
       adminTokenGenerated: true,
     });
@@ -21,6 +24,9 @@ describe('loadConfig', () => {
       ADMIN_TOKEN: 'a-very-long-admin-token',
       IDEMPOTENCY_TTL_SECONDS: '60',
       RATE_LIMIT_PER_SECOND: '0',
+      REDIS_URL: 'redis://:secret@127.0.0.1:6379/2',
+      REDIS_KEY_PREFIX: 'acme-eu',
+      DATABASE_PREPARED_STATEMENTS: 'off',
       LOG_LEVEL: 'DEBUG',
     });
     expect(config).toMatchObject({
@@ -30,8 +36,21 @@ describe('loadConfig', () => {
       adminTokenGenerated: false,
       idempotencyTtlSeconds: 60,
       rateLimitPerSecond: 0,
+      redisUrl: 'redis://:secret@127.0.0.1:6379/2',
+      redisKeyPrefix: 'acme-eu',
+      preparedStatements: false,
       logLevel: 'debug',
     });
+  });
+
+  it('takes rediss:// (TLS) and on/off in any case', () => {
+    expect(loadConfig({ REDIS_URL: 'rediss://cache.internal:6380' }).redisUrl).toBe('rediss://cache.internal:6380');
+    expect(loadConfig({ DATABASE_PREPARED_STATEMENTS: 'ON' }).preparedStatements).toBe(true);
+    expect(loadConfig({ DATABASE_PREPARED_STATEMENTS: 'false' }).preparedStatements).toBe(false);
+  });
+
+  it('never repeats a REDIS_URL (it may hold a password) in its message', () => {
+    expect(() => loadConfig({ REDIS_URL: 'http://:hunter2-secret@host' })).toThrow(/^(?!.*hunter2)/);
   });
 
   it.each([
@@ -42,6 +61,11 @@ describe('loadConfig', () => {
     ['IDEMPOTENCY_TTL_SECONDS', '0'],
     ['RATE_LIMIT_PER_SECOND', '-1'],
     ['LOG_LEVEL', 'verbose'],
+    ['REDIS_URL', '127.0.0.1:6379'],
+    ['REDIS_URL', 'http://127.0.0.1:6379'],
+    ['REDIS_URL', 'redis://'],
+    ['REDIS_KEY_PREFIX', 'has space'],
+    ['DATABASE_PREPARED_STATEMENTS', 'maybe'],
   ])('rejects %s=%s with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(name);

@@ -13,6 +13,15 @@ export interface AppConfig {
   idempotencyTtlSeconds: number;
   /** Requests per second per API key; 0 disables rate limiting. */
   rateLimitPerSecond: number;
+  /** Where the rate limits' buckets live, shared by every instance; unset: in this process. */
+  redisUrl: string | undefined;
+  /** Prefix of every key the service writes in Redis (deployments sharing a Redis keep apart). */
+  redisKeyPrefix: string;
+  /**
+   * Whether the hot path's statements are named prepared statements (parsed once per connection).
+   * Off behind a transaction pooler that cannot keep them (PgBouncer before 1.21, Debian 12's 1.18).
+   */
+  preparedStatements: boolean;
   logLevel: LogLevel;
 }
 
@@ -30,6 +39,36 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   const value = Number(raw.trim());
   if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
   return value;
+}
+
+function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['on', 'true', '1'].includes(raw)) return true;
+  if (['off', 'false', '0'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be on or off, got "${env[name]}"`);
+}
+
+function redisUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.REDIS_URL;
+  if (raw === undefined || raw === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('REDIS_URL must be a redis:// or rediss:// URL');
+  }
+  if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') {
+    throw new ConfigError('REDIS_URL must be a redis:// or rediss:// URL with a host');
+  }
+  return raw;
+}
+
+function redisKeyPrefix(env: NodeJS.ProcessEnv): string {
+  const raw = env.REDIS_KEY_PREFIX;
+  if (raw === undefined || raw === '') return 'payments';
+  if (!/^[A-Za-z0-9:._-]{1,100}$/.test(raw)) throw new ConfigError('REDIS_KEY_PREFIX must be 1-100 letters, digits or : . _ -');
+  return raw;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -52,6 +91,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     adminTokenGenerated: !adminToken,
     idempotencyTtlSeconds: integer(env, 'IDEMPOTENCY_TTL_SECONDS', 86400, 1, 31 * 86400),
     rateLimitPerSecond: integer(env, 'RATE_LIMIT_PER_SECOND', 100, 0, 1_000_000),
+    redisUrl: redisUrl(env),
+    redisKeyPrefix: redisKeyPrefix(env),
+    preparedStatements: onOff(env, 'DATABASE_PREPARED_STATEMENTS', true),
     logLevel: logLevel as LogLevel,
   };
 }

@@ -2,6 +2,25 @@ import type { DataSourceOptions } from 'typeorm';
 import { ALL_MIGRATIONS } from '../../migrations/index.js';
 
 /**
+ * The bounds of every session of the service, in milliseconds. pg sends them as startup
+ * parameters; a pooler that cannot pass those on (PgBouncer 1.18, Debian 12's) must ignore them
+ * (ignore_startup_parameters) and set the same on its server connections: `sessionSettingsSql()`
+ * as its connect_query (docs/operations.md, testing/pgbouncer.ts).
+ */
+export const SESSION_SETTINGS = {
+  statement_timeout: 5_000,
+  lock_timeout: 3_000,
+  idle_in_transaction_session_timeout: 10_000,
+} as const;
+
+/** SESSION_SETTINGS as SET statements, for a pooler's connect_query. */
+export function sessionSettingsSql(): string {
+  return Object.entries(SESSION_SETTINGS)
+    .map(([name, value]) => `SET ${name} = ${value}`)
+    .join('; ');
+}
+
+/**
  * The one DataSource options factory, shared by the application and the migration CLI.
  * `synchronize` is never on: the schema comes from migrations/ only.
  */
@@ -23,10 +42,10 @@ export function dataSourceOptions(url: string, poolSize = 20): DataSourceOptions
       // a server that stops answering altogether. A statement it gives up on may still complete
       // later; the answer is then 503, and the retry with the same Idempotency-Key finds out.
       connectionTimeoutMillis: 5_000,
-      statement_timeout: 5_000,
+      statement_timeout: SESSION_SETTINGS.statement_timeout,
       query_timeout: 6_000,
-      idle_in_transaction_session_timeout: 10_000,
-      options: '-c lock_timeout=3000',
+      idle_in_transaction_session_timeout: SESSION_SETTINGS.idle_in_transaction_session_timeout,
+      lock_timeout: SESSION_SETTINGS.lock_timeout,
     },
   };
 }

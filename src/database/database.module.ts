@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { dataSourceOptions } from '../config/data-source-options.js';
 import { surviveLostConnections } from './connection-errors.js';
+import { sendStatementsUnnamed } from './query-rows.js';
 
 /**
  * The one DataSource (connection pool) of the application, through @nestjs/typeorm: it is
@@ -11,7 +12,7 @@ import { surviveLostConnections } from './connection-errors.js';
  * the server ends from crashing the process (surviveLostConnections).
  */
 export class DatabaseModule {
-  static forRoot(databaseUrl: string): DynamicModule {
+  static forRoot(databaseUrl: string, statements: { preparedStatements: boolean } = { preparedStatements: true }): DynamicModule {
     const logger = new Logger('Database');
     return TypeOrmModule.forRootAsync({
       // main.ts has already reached the database (migrations): no retries at start.
@@ -19,6 +20,7 @@ export class DatabaseModule {
       dataSourceFactory: async (options?: DataSourceOptions) => {
         const dataSource = await new DataSource(options!).initialize();
         surviveLostConnections(dataSource, (state) => logger.warn({ msg: 'database connection lost', sqlState: state ?? null }));
+        if (!statements.preparedStatements) sendStatementsUnnamed(dataSource);
         return dataSource;
       },
     });

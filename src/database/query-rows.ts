@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import type { EntityManager } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { classifyDatabaseError } from '../common/database-errors.js';
 
 /**
@@ -20,6 +20,19 @@ export async function queryRows<T>(manager: EntityManager, sql: string, paramete
   return result as T[];
 }
 
+/** DataSources whose connections go through a pooler that keeps no named prepared statements. */
+const withoutNamedStatements = new WeakSet<DataSource>();
+
+/**
+ * From now on preparedRows sends this DataSource's statements unnamed (DATABASE_PREPARED_STATEMENTS
+ * off): a pooler in transaction mode gives each transaction any server connection, and one that
+ * does not track prepared statements (PgBouncer before 1.21) would send a statement's name to a
+ * server that never prepared it.
+ */
+export function sendStatementsUnnamed(dataSource: DataSource): void {
+  withoutNamedStatements.add(dataSource);
+}
+
 /**
  * Runs a statement of the hot path (the idempotency lookup and record, a charge, a deposit) as a
  * named prepared statement on the transaction's connection: PostgreSQL parses and plans it once
@@ -30,7 +43,8 @@ export async function preparedRows<T>(manager: EntityManager, name: string, sql:
   if (!runner) return queryRows<T>(manager, sql, parameters);
   try {
     const client = (await runner.connect()) as PoolClient;
-    const result = await client.query<T & object>({ name, text: sql, values: parameters });
+    const named = !withoutNamedStatements.has(manager.connection);
+    const result = await client.query<T & object>(named ? { name, text: sql, values: parameters } : { text: sql, values: parameters });
     return result.rows;
   } catch (error) {
     throw classifyDatabaseError(error);

@@ -3,6 +3,7 @@ import { CommittedResponses } from './committed-responses.js';
 const answer = (body: string, expiresInMs = 60_000, now = 1_000_000) => ({
   fingerprint: 'fp',
   response: { status: 201, body, headers: {} },
+  createdAt: new Date(now),
   expiresAt: new Date(now + expiresInMs),
 });
 

@@ -3,6 +3,8 @@ import type { RecordedResponse } from './idempotency.repository.js';
 export interface CommittedResponse {
   fingerprint: string;
   response: RecordedResponse;
+  /** When the record was written: what a duplicate's age is measured from. */
+  createdAt: Date;
   expiresAt: Date;
 }
 

@@ -7,7 +7,8 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/domain-error.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from '../common/problem.js';
 import { runFusedTransaction, runTransaction } from '../database/transaction.js';
-import { MetricsService } from '../metrics/metrics.service.js';
+import { MetricsService, type IdempotencyOutcome } from '../metrics/metrics.service.js';
+import { inSpan, inSyncSpan, keyHash, setSpanAttributes } from '../telemetry/spans.js';
 import { PER_ITEM, SHOWN_ONCE } from './idempotency.decorators.js';
 import { IdempotencyKeyReusedError, IdempotencyRequestInProgressError } from './idempotency.errors.js';
 import { IdempotencyRepository, RecordedResponse, type StoredKey } from './idempotency.repository.js';
@@ -26,10 +27,11 @@ const COMMITTED_RESPONSES_MAX = 2_000;
 const COMMITTED_RESPONSES_MAX_BYTES = 4 * 1024 * 1024;
 
 type Attempt =
-  | { kind: 'busy' }
+  /** Another request with the key is in flight; `claimedAt` when it holds a claim already. */
+  | { kind: 'busy'; claimedAt?: Date }
   | { kind: 'raced' }
-  | { kind: 'replay'; response: RecordedResponse; expiresAt: Date }
-  | { kind: 'executed'; response: RecordedResponse; recorded: RecordedResponse; expiresAt: Date };
+  | { kind: 'replay'; response: RecordedResponse; createdAt: Date; expiresAt: Date }
+  | { kind: 'executed'; response: RecordedResponse; recorded: RecordedResponse; createdAt: Date; expiresAt: Date };
 
 interface Call {
   merchantId: string;
@@ -86,16 +88,27 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const fingerprint = requestFingerprint(request.method, request.url, request.body);
     const shownOnce = this.reflector.get<string[] | undefined>(SHOWN_ONCE, context.getHandler()) ?? [];
     const perItem = this.reflector.get<boolean | undefined>(PER_ITEM, context.getHandler()) ?? false;
-    return from(this.execute(request, reply, next, { merchantId, key, fingerprint, shownOnce, perItem }));
+    const call = { merchantId, key, fingerprint, shownOnce, perItem };
+    // With tracing on, the request's work under one span; its children are the claim (the lookup
+    // with its SQL), the replay or the handler, and the record.
+    return from(
+      inSpan(
+        'idempotency',
+        () => this.spanAttributes(call),
+        () => this.execute(request, reply, next, call),
+      ),
+    );
   }
 
   private async execute(request: FastifyRequest, reply: FastifyReply, next: CallHandler, call: Call): Promise<string> {
     // A committed answer this process has seen needs no database work at all.
     const known = this.committed.get(call.merchantId, call.key);
     if (known) {
-      this.decide(known, call); // throws for another request with the key
-      this.metrics.countIdempotency('replayed');
-      return this.send(reply, known.response, { expiresAt: known.expiresAt, replayed: true });
+      this.decide(known, call, request); // throws for another request with the key
+      this.outcome('replayed', call, request, known.createdAt);
+      return inSyncSpan('idempotency.replay', { 'idempotency.replay.from': 'memory' }, () =>
+        this.send(reply, known.response, { expiresAt: known.expiresAt, replayed: true }),
+      );
     }
     const giveUpAt = Date.now() + IN_FLIGHT_WAIT_MS;
     for (;;) {
@@ -104,22 +117,26 @@ export class IdempotencyInterceptor implements NestInterceptor {
         this.committed.remember(call.merchantId, call.key, {
           fingerprint: call.fingerprint,
           response: attempt.response,
+          createdAt: attempt.createdAt,
           expiresAt: attempt.expiresAt,
         });
-        this.metrics.countIdempotency('replayed');
-        return this.send(reply, attempt.response, { expiresAt: attempt.expiresAt, replayed: true });
+        this.outcome('replayed', call, request, attempt.createdAt);
+        return inSyncSpan('idempotency.replay', { 'idempotency.replay.from': 'database' }, () =>
+          this.send(reply, attempt.response, { expiresAt: attempt.expiresAt, replayed: true }),
+        );
       }
       if (attempt.kind === 'executed') {
         this.committed.remember(call.merchantId, call.key, {
           fingerprint: call.fingerprint,
           response: attempt.recorded,
+          createdAt: attempt.createdAt,
           expiresAt: attempt.expiresAt,
         });
-        this.metrics.countIdempotency('new');
+        this.outcome('new', call, request);
         return this.send(reply, attempt.response, { expiresAt: attempt.expiresAt, replayed: false });
       }
       if (attempt.kind === 'busy' && Date.now() >= giveUpAt) {
-        this.metrics.countIdempotency('in_progress');
+        this.outcome('in_progress', call, request, attempt.claimedAt);
         throw new IdempotencyRequestInProgressError(1);
       }
       if (attempt.kind === 'busy') await sleep(IN_FLIGHT_POLL_MS);
@@ -131,12 +148,37 @@ export class IdempotencyInterceptor implements NestInterceptor {
    * request (422), or undefined when it is this same request's claim with no response yet (a
    * request recording item by item that is still running or was cut off).
    */
-  private decide(stored: StoredKey, call: Call): Attempt | undefined {
+  private decide(stored: StoredKey, call: Call, request: FastifyRequest): Attempt | undefined {
     if (stored.fingerprint !== call.fingerprint) {
-      this.metrics.countIdempotency('mismatch');
+      this.outcome('mismatch', call, request, stored.createdAt);
       throw new IdempotencyKeyReusedError();
     }
-    return stored.response ? { kind: 'replay', response: stored.response, expiresAt: stored.expiresAt } : undefined;
+    return stored.response
+      ? { kind: 'replay', response: stored.response, createdAt: stored.createdAt, expiresAt: stored.expiresAt }
+      : undefined;
+  }
+
+  /**
+   * Counts the request's outcome (idempotency_requests_total) and puts it on its span. A duplicate
+   * (a key already recorded, claimed or in flight) is also logged, with the merchant, a hash of the
+   * key and how old the key was: `recordedAt` is when its record was written (none while the
+   * first request with it has not committed), observed in idempotency_duplicate_age_seconds.
+   */
+  private outcome(outcome: IdempotencyOutcome, call: Call, request: FastifyRequest, recordedAt?: Date): void {
+    this.metrics.countIdempotency(outcome);
+    setSpanAttributes({ 'idempotency.outcome': outcome });
+    if (outcome === 'new') return;
+    const ageSeconds = recordedAt ? Math.max(0, (Date.now() - recordedAt.getTime()) / 1000) : null;
+    if (ageSeconds !== null) this.metrics.observeDuplicateAge(outcome, ageSeconds);
+    request.log.info(
+      { context: 'Idempotency', merchantId: call.merchantId, keyHash: keyHash(call.merchantId, call.key), outcome, ageSeconds },
+      'duplicate request',
+    );
+  }
+
+  /** What a trace says of the request: its merchant and a hash of its key, never the key. */
+  private spanAttributes(call: Call): Record<string, string> {
+    return { 'merchant.id': call.merchantId, 'idempotency.key_hash': keyHash(call.merchantId, call.key) };
   }
 
   /**
@@ -148,24 +190,28 @@ export class IdempotencyInterceptor implements NestInterceptor {
     if (call.perItem) return this.attemptPerItem(request, reply, next, call);
     try {
       return await runFusedTransaction(this.dataSource, async (transaction): Promise<Attempt> => {
-        const lock = await this.repository.beginAndLockAndFind(transaction, call.merchantId, call.key);
+        const lock = await inSpan('idempotency.claim', {}, () =>
+          this.repository.beginAndLockAndFind(transaction, call.merchantId, call.key),
+        );
         // A recorded answer is replayed whoever holds the lock: concurrent replays never queue.
         // A claim of this same request with no response yet cannot be answered here: in progress.
-        if (lock.stored) return this.decide(lock.stored, call) ?? { kind: 'busy' };
+        if (lock.stored) return this.decide(lock.stored, call, request) ?? { kind: 'busy', claimedAt: lock.stored.createdAt };
         if (!lock.locked) return { kind: 'busy' };
         request.transactionManager = transaction.manager;
-        const response = await this.runHandler(next, reply);
+        const response = await inSpan('idempotency.handler', {}, () => this.runHandler(next, reply));
         const recorded = withoutShownOnceFields(response, call.shownOnce);
-        const expiresAt = await this.repository.recordAndCommit(
-          transaction,
-          call.merchantId,
-          call.key,
-          call.fingerprint,
-          recorded,
-          this.config.idempotencyTtlSeconds,
+        const times = await inSpan('idempotency.record', {}, () =>
+          this.repository.recordAndCommit(
+            transaction,
+            call.merchantId,
+            call.key,
+            call.fingerprint,
+            recorded,
+            this.config.idempotencyTtlSeconds,
+          ),
         );
-        if (!expiresAt) throw new KeyRecordedMeanwhile();
-        return { kind: 'executed', response, recorded, expiresAt };
+        if (!times) throw new KeyRecordedMeanwhile();
+        return { kind: 'executed', response, recorded, ...times };
       });
     } catch (error) {
       if (error instanceof KeyRecordedMeanwhile) return { kind: 'raced' };
@@ -183,20 +229,24 @@ export class IdempotencyInterceptor implements NestInterceptor {
    * items recorded, and the retry resumes: it replays those items and runs the rest.
    */
   private async attemptPerItem(request: FastifyRequest, reply: FastifyReply, next: CallHandler, call: Call): Promise<Attempt> {
-    const lookup = await this.inTransaction(request, async (manager): Promise<Attempt | undefined> => {
-      const lock = await this.repository.lockAndFind(manager, call.merchantId, call.key);
-      if (lock.stored) return this.decide(lock.stored, call);
-      return lock.locked ? undefined : { kind: 'busy' };
-    });
+    const lookup = await inSpan('idempotency.claim', {}, () =>
+      this.inTransaction(request, async (manager): Promise<Attempt | undefined> => {
+        const lock = await this.repository.lockAndFind(manager, call.merchantId, call.key);
+        if (lock.stored) return this.decide(lock.stored, call, request);
+        return lock.locked ? undefined : { kind: 'busy' };
+      }),
+    );
     if (lookup) return lookup;
 
     request.itemRunner = new ItemRunner(this.dataSource, this.repository, this.items, call, this.config.idempotencyTtlSeconds);
-    const response = await this.runHandler(next, reply);
-    const expiresAt = await runTransaction(this.dataSource, (manager) =>
-      this.repository.complete(manager, call.merchantId, call.key, call.fingerprint, response),
+    const response = await inSpan('idempotency.handler', {}, () => this.runHandler(next, reply));
+    const times = await inSpan('idempotency.record', {}, () =>
+      runTransaction(this.dataSource, (manager) =>
+        this.repository.complete(manager, call.merchantId, call.key, call.fingerprint, response),
+      ),
     );
     // Undefined: a twin run of the same request recorded the (item by item identical) response first.
-    return expiresAt ? { kind: 'executed', response, recorded: response, expiresAt } : { kind: 'raced' };
+    return times ? { kind: 'executed', response, recorded: response, ...times } : { kind: 'raced' };
   }
 
   private async inTransaction<T>(request: FastifyRequest, work: (manager: EntityManager) => Promise<T>): Promise<T> {

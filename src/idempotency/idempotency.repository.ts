@@ -15,6 +15,8 @@ export interface RecordedResponse {
 /** What is kept against a key. */
 export interface StoredKey {
   fingerprint: string;
+  /** When the key was recorded (or claimed): a duplicate's age is measured from it. */
+  createdAt: Date;
   expiresAt: Date;
   /** Undefined while the key is claimed by a request that records item by item and has not finished. */
   response: RecordedResponse | undefined;
@@ -26,6 +28,12 @@ export interface KeyLock {
   stored: StoredKey | undefined;
 }
 
+/** When a record was written, and until when it is kept. */
+export interface RecordTimes {
+  createdAt: Date;
+  expiresAt: Date;
+}
+
 /** The outcome of claiming a key for a request that records item by item. */
 export type Claim = 'claimed' | 'already ours' | 'taken';
 
@@ -35,6 +43,7 @@ interface LockRow {
   status: number | null;
   body: string | null;
   headers: Record<string, string> | null;
+  created_at: Date | null;
   expires_at: Date | null;
 }
 
@@ -49,7 +58,7 @@ export const KEY_LOCK_ID = 'hashtextextended($1 || chr(10) || $2, 0)';
  */
 const lockAndFindSql = (merchant: string, key: string) =>
   `SELECT pg_try_advisory_xact_lock(hashtextextended(${merchant} || chr(10) || ${key}, 0)) AS locked,
-          r.fingerprint, r.status, r.body, r.headers, r.expires_at
+          r.fingerprint, r.status, r.body, r.headers, r.created_at, r.expires_at
      FROM (SELECT 1) AS one
      LEFT JOIN idempotency_keys r ON r.merchant_id = ${merchant} AND r.key = ${key} AND r.expires_at > now()`;
 
@@ -57,7 +66,13 @@ function keyLockOf(row: LockRow | undefined): KeyLock {
   if (!row) return { locked: false, stored: undefined };
   if (row.fingerprint === null) return { locked: row.locked, stored: undefined };
   const response = row.status === null ? undefined : { status: Number(row.status), body: row.body ?? '', headers: row.headers ?? {} };
-  return { locked: row.locked, stored: { fingerprint: row.fingerprint, expiresAt: new Date(row.expires_at ?? Date.now()), response } };
+  const stored = {
+    fingerprint: row.fingerprint,
+    createdAt: new Date(row.created_at ?? Date.now()),
+    expiresAt: new Date(row.expires_at ?? Date.now()),
+    response,
+  };
+  return { locked: row.locked, stored };
 }
 
 // A claim (see claim()): a live row of the key wins; an expired one counts as absent (the key is
@@ -106,7 +121,7 @@ export class IdempotencyRepository {
     fingerprint: string,
     response: RecordedResponse,
     ttlSeconds: number,
-  ): Promise<Date | undefined> {
+  ): Promise<RecordTimes | undefined> {
     const [merchant, keyText] = [transaction.literal(merchantId), transaction.literal(key)];
     try {
       const [, inserted] = await transaction.send(
@@ -115,10 +130,10 @@ export class IdempotencyRepository {
          VALUES (${merchant}, ${keyText}, ${transaction.literal(fingerprint)}, ${transaction.literal(response.status)},
                  ${transaction.literal(response.body)}, ${transaction.literal(JSON.stringify(response.headers))}::jsonb,
                  now() + make_interval(secs => ${transaction.literal(ttlSeconds)}))
-         RETURNING expires_at;
+         RETURNING created_at, expires_at;
          COMMIT`,
       );
-      return new Date(inserted?.[0]?.expires_at as Date);
+      return { createdAt: new Date(inserted?.[0]?.created_at as Date), expiresAt: new Date(inserted?.[0]?.expires_at as Date) };
     } catch (error) {
       if (sqlState(error) === '23505' && violatedConstraint(error) === 'idempotency_keys_pkey') return undefined;
       throw error;
@@ -163,15 +178,15 @@ export class IdempotencyRepository {
     key: string,
     fingerprint: string,
     response: RecordedResponse,
-  ): Promise<Date | undefined> {
-    const rows = await queryRows<{ expires_at: Date }>(
+  ): Promise<RecordTimes | undefined> {
+    const rows = await queryRows<{ created_at: Date; expires_at: Date }>(
       manager,
       `UPDATE idempotency_keys SET status = $4, body = $5, headers = $6
         WHERE merchant_id = $1 AND key = $2 AND fingerprint = $3 AND status IS NULL AND expires_at > now()
-       RETURNING expires_at`,
+       RETURNING created_at, expires_at`,
       [merchantId, key, fingerprint, response.status, response.body, JSON.stringify(response.headers)],
     );
-    return rows[0]?.expires_at;
+    return rows[0] && { createdAt: rows[0].created_at, expiresAt: rows[0].expires_at };
   }
 
   /**

@@ -44,6 +44,20 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly duplicateAge = new Histogram({
+    name: 'idempotency_duplicate_age_seconds',
+    help: 'Age of a key (seconds since its record was written) when a duplicate request with it arrives, by outcome: replayed, mismatch (422), in_progress (409).',
+    labelNames: ['outcome'] as const,
+    buckets: [0.01, 0.1, 0.5, 1, 5, 30, 60, 300, 1800, 3600, 21600, 86400],
+    registers: [this.registry],
+  });
+
+  private readonly rateLimitStoreErrors = new Counter({
+    name: 'rate_limit_store_errors_total',
+    help: 'Requests let through without a rate-limit check because the shared store (Redis) did not answer.',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -56,6 +70,14 @@ export class MetricsService {
 
   countIdempotency(outcome: IdempotencyOutcome): void {
     this.idempotency.inc({ outcome });
+  }
+
+  observeDuplicateAge(outcome: Exclude<IdempotencyOutcome, 'new'>, seconds: number): void {
+    this.duplicateAge.observe({ outcome }, seconds);
+  }
+
+  countRateLimitStoreError(): void {
+    this.rateLimitStoreErrors.inc();
   }
 
   observeCharge(outcome: string, seconds: number): void {

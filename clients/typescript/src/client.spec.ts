@@ -127,6 +127,31 @@ describe('PaymentsClient retries', () => {
     expect(clock.sleeps[1]).toBeGreaterThanOrEqual(2_000);
   });
 
+  it('sends a traceparent on every attempt: one trace per call, kept across its retries, a new span per attempt', async () => {
+    const { client, sent } = setUp([problem(503, 'unavailable', { 'retry-after': '1' }), created, created]);
+
+    const first = await client.createCharge(chargeRequest);
+    const second = await client.createCharge(chargeRequest);
+
+    const parents = sent.map((request) => /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(request.headers.get('traceparent') ?? ''));
+    expect(parents.every(Boolean)).toBe(true);
+    expect(parents.map((match) => match![1])).toEqual([first.traceId, first.traceId, second.traceId]);
+    expect(first.traceId).not.toBe(second.traceId);
+    expect(new Set(parents.map((match) => match![2])).size).toBe(3);
+  });
+
+  it("sends the caller's traceparent as is, and refuses a malformed one before sending", async () => {
+    const { client, sent } = setUp([problem(503, 'unavailable', { 'retry-after': '1' }), created]);
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+
+    const result = await client.createCharge(chargeRequest, { traceparent });
+
+    expect(result.traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(sent.map((request) => request.headers.get('traceparent'))).toEqual([traceparent, traceparent]);
+    await expect(client.getBalance({ traceparent: '00-not-a-trace-01' })).rejects.toThrow(TypeError);
+    expect(sent).toHaveLength(2);
+  });
+
   it('reads Retry-After as an HTTP-date too', async () => {
     const { client, clock } = setUp([problem(503, 'unavailable', { 'retry-after': 'Mon, 23 Nov 2026 14:00:30 GMT' }), created]);
     await client.createCharge(chargeRequest);

@@ -46,23 +46,23 @@ export class PaymentsClient {
 
   createAccount(account: CreateAccount, options?: WriteOptions): Promise<RecordedResult<Account>> {
     return this.transport.write(
-      (key, signal) => this.api.POST('/v1/accounts', { params: { header: { 'Idempotency-Key': key } }, body: account, signal }),
+      (key, attempt) => this.api.POST('/v1/accounts', { params: { header: { 'Idempotency-Key': key } }, body: account, ...attempt }),
       options,
     );
   }
 
   getAccount(id: string, options?: CallOptions): Promise<Result<Account>> {
-    return this.transport.read((signal) => this.api.GET('/v1/accounts/{id}', { params: { path: { id } }, signal }), options);
+    return this.transport.read((attempt) => this.api.GET('/v1/accounts/{id}', { params: { path: { id } }, ...attempt }), options);
   }
 
   /** Money entering the system: credits the account. */
   deposit(accountId: string, deposit: CreateDeposit, options?: WriteOptions): Promise<RecordedResult<Deposit>> {
     return this.transport.write(
-      (key, signal) =>
+      (key, attempt) =>
         this.api.POST('/v1/accounts/{id}/deposits', {
           params: { path: { id: accountId }, header: { 'Idempotency-Key': key } },
           body: deposit,
-          signal,
+          ...attempt,
         }),
       options,
     );
@@ -71,7 +71,7 @@ export class PaymentsClient {
   /** Charges `source` (capture: false only authorises: the amount is held until captured or cancelled). */
   createCharge(charge: CreateCharge, options?: WriteOptions): Promise<RecordedResult<Charge>> {
     return this.transport.write(
-      (key, signal) => this.api.POST('/v1/charges', { params: { header: { 'Idempotency-Key': key } }, body: charge, signal }),
+      (key, attempt) => this.api.POST('/v1/charges', { params: { header: { 'Idempotency-Key': key } }, body: charge, ...attempt }),
       options,
     );
   }
@@ -79,8 +79,12 @@ export class PaymentsClient {
   /** Captures an authorised charge: all of it, or `amount` (the rest is released). */
   captureCharge(id: string, capture: CaptureCharge = {}, options?: WriteOptions): Promise<RecordedResult<Charge>> {
     return this.transport.write(
-      (key, signal) =>
-        this.api.POST('/v1/charges/{id}/capture', { params: { path: { id }, header: { 'Idempotency-Key': key } }, body: capture, signal }),
+      (key, attempt) =>
+        this.api.POST('/v1/charges/{id}/capture', {
+          params: { path: { id }, header: { 'Idempotency-Key': key } },
+          body: capture,
+          ...attempt,
+        }),
       options,
     );
   }
@@ -88,7 +92,8 @@ export class PaymentsClient {
   /** Cancels an authorised charge, releasing the hold. */
   cancelCharge(id: string, options?: WriteOptions): Promise<RecordedResult<Charge>> {
     return this.transport.write(
-      (key, signal) => this.api.POST('/v1/charges/{id}/cancel', { params: { path: { id }, header: { 'Idempotency-Key': key } }, signal }),
+      (key, attempt) =>
+        this.api.POST('/v1/charges/{id}/cancel', { params: { path: { id }, header: { 'Idempotency-Key': key } }, ...attempt }),
       options,
     );
   }
@@ -96,8 +101,12 @@ export class PaymentsClient {
   /** Refunds a captured charge: what is left of it, or `amount`. */
   refundCharge(id: string, refund: CreateRefund = {}, options?: WriteOptions): Promise<RecordedResult<Refund>> {
     return this.transport.write(
-      (key, signal) =>
-        this.api.POST('/v1/charges/{id}/refunds', { params: { path: { id }, header: { 'Idempotency-Key': key } }, body: refund, signal }),
+      (key, attempt) =>
+        this.api.POST('/v1/charges/{id}/refunds', {
+          params: { path: { id }, header: { 'Idempotency-Key': key } },
+          body: refund,
+          ...attempt,
+        }),
       options,
     );
   }
@@ -108,13 +117,14 @@ export class PaymentsClient {
    */
   createChargeBatch(charges: CreateCharge[], options?: WriteOptions): Promise<RecordedResult<BatchResult>> {
     return this.transport.write(
-      (key, signal) => this.api.POST('/v1/charges/batch', { params: { header: { 'Idempotency-Key': key } }, body: { charges }, signal }),
+      (key, attempt) =>
+        this.api.POST('/v1/charges/batch', { params: { header: { 'Idempotency-Key': key } }, body: { charges }, ...attempt }),
       options,
     );
   }
 
   getCharge(id: string, options?: CallOptions): Promise<Result<Charge>> {
-    return this.transport.read((signal) => this.api.GET('/v1/charges/{id}', { params: { path: { id } }, signal }), options);
+    return this.transport.read((attempt) => this.api.GET('/v1/charges/{id}', { params: { path: { id } }, ...attempt }), options);
   }
 
   /** The merchant's charges, newest first, read page by page as the iteration goes. */
@@ -122,7 +132,7 @@ export class PaymentsClient {
     const { limit, source, startingAfter, ...call } = options;
     return new Paginated(async (after) => {
       const page = await this.transport.read(
-        (signal) => this.api.GET('/v1/charges', { params: { query: { limit, source, starting_after: after } }, signal }),
+        (attempt) => this.api.GET('/v1/charges', { params: { query: { limit, source, starting_after: after } }, ...attempt }),
         call,
       );
       return page.data;
@@ -131,7 +141,7 @@ export class PaymentsClient {
 
   /** Available (captured, net of refunds) and pending (authorised) funds per currency. */
   getBalance(options?: CallOptions): Promise<Result<Balance>> {
-    return this.transport.read((signal) => this.api.GET('/v1/balance', { signal }), options);
+    return this.transport.read((attempt) => this.api.GET('/v1/balance', { ...attempt }), options);
   }
 
   private get api(): Transport['api'] {
@@ -158,7 +168,8 @@ export class PaymentsAdminClient {
    */
   createMerchant(merchant: CreateMerchant, options?: WriteOptions): Promise<RecordedResult<Merchant>> {
     return this.transport.write(
-      (key, signal) => this.transport.api.POST('/v1/merchants', { params: { header: { 'Idempotency-Key': key } }, body: merchant, signal }),
+      (key, attempt) =>
+        this.transport.api.POST('/v1/merchants', { params: { header: { 'Idempotency-Key': key } }, body: merchant, ...attempt }),
       options,
     );
   }

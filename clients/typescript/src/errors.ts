@@ -6,18 +6,22 @@ export interface CallContext {
   idempotencyKey: string | undefined;
   /** Requests sent for this call, retries included. */
   attempts: number;
+  /** The trace id every attempt of the call carried (traceparent), to find the service's spans. */
+  traceId: string;
 }
 
 /** The base of every error this client throws. */
 export class PaymentsError extends Error {
   readonly idempotencyKey: string | undefined;
   readonly attempts: number;
+  readonly traceId: string;
 
   constructor(message: string, context: CallContext, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
     this.idempotencyKey = context.idempotencyKey;
     this.attempts = context.attempts;
+    this.traceId = context.traceId;
   }
 }
 

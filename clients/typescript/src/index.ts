@@ -16,4 +16,4 @@ export { DEFAULT_RETRY_POLICY, backoffDelayMs, isUndecided, parseRetryAfter, ret
 export type { RandomSource, RetryPolicy } from './retry.js';
 export type { components, operations, paths } from './schema.js';
 export { DEFAULT_TIMEOUT_MS, newIdempotencyKey, systemClock } from './transport.js';
-export type { CallOptions, Clock, RecordedResult, Result, RetryEvent, TransportOptions, WriteOptions } from './transport.js';
+export type { AttemptInit, CallOptions, Clock, RecordedResult, Result, RetryEvent, TransportOptions, WriteOptions } from './transport.js';

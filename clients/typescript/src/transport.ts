@@ -77,6 +77,18 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** This call's per-attempt timeout. */
   timeoutMs?: number;
+  /**
+   * The W3C trace context of the caller's span (`00-<trace id>-<span id>-<flags>`), sent as is on
+   * every attempt, so the service's spans join the caller's trace. Default: the call is a trace of
+   * its own, every attempt a span of it (a new trace id per call, kept across its retries).
+   */
+  traceparent?: string;
+}
+
+/** What every attempt sends besides the operation's parameters: its signal and trace context. */
+export interface AttemptInit {
+  signal: AbortSignal;
+  headers: { traceparent: string };
 }
 
 export interface WriteOptions extends CallOptions {
@@ -93,6 +105,8 @@ export interface Result<T> {
   status: number;
   /** Requests sent, retries included. */
   attempts: number;
+  /** The trace id every attempt carried (traceparent): where the service's spans of the call are. */
+  traceId: string;
   /** X-Request-Id of the answer. */
   requestId: string | undefined;
   headers: Headers;
@@ -151,32 +165,40 @@ export class Transport {
     this.onRetry = options.onRetry;
   }
 
-  read<S extends Sent>(send: (signal: AbortSignal) => Promise<S>, options: CallOptions = {}): Promise<Result<DataOf<S>>> {
+  read<S extends Sent>(send: (attempt: AttemptInit) => Promise<S>, options: CallOptions = {}): Promise<Result<DataOf<S>>> {
     return this.call(undefined, send, options);
   }
 
   /** One intended operation: one key, generated here once (or given), kept for every retry. */
   async write<S extends Sent>(
-    send: (idempotencyKey: string, signal: AbortSignal) => Promise<S>,
+    send: (idempotencyKey: string, attempt: AttemptInit) => Promise<S>,
     options: WriteOptions = {},
   ): Promise<RecordedResult<DataOf<S>>> {
     const idempotencyKey = options.idempotencyKey ?? newIdempotencyKey();
-    const result = await this.call(idempotencyKey, (signal) => send(idempotencyKey, signal), options);
+    const result = await this.call(idempotencyKey, (attempt) => send(idempotencyKey, attempt), options);
     return { ...result, idempotencyKey, ...recordOf(result.headers) };
   }
 
   private async call<S extends Sent>(
     idempotencyKey: string | undefined,
-    send: (signal: AbortSignal) => Promise<S>,
+    send: (attempt: AttemptInit) => Promise<S>,
     options: CallOptions,
   ): Promise<Result<DataOf<S>>> {
     const deadline = this.clock.now() + this.policy.totalTimeoutMs;
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const traceId = options.traceparent === undefined ? randomHex(16) : traceIdOf(options.traceparent);
     for (let attempt = 1; ; attempt++) {
-      const context: CallContext = { idempotencyKey, attempts: attempt };
+      const context: CallContext = { idempotencyKey, attempts: attempt, traceId };
+      // Sampled (flags 01): the service records the spans of a call its client traced.
+      const traceparent = options.traceparent ?? `00-${traceId}-${randomHex(8)}-01`;
       if (options.signal?.aborted) throw new RequestAbortedError(options.signal.reason, context);
       const remaining = Math.max(1, deadline - this.clock.now());
-      const outcome = await this.attempt(send, Math.min(timeoutMs, remaining), options.signal, context);
+      const outcome = await this.attempt(
+        (signal) => send({ signal, headers: { traceparent } }),
+        Math.min(timeoutMs, remaining),
+        options.signal,
+        context,
+      );
       if (!(outcome instanceof PaymentsError)) return outcome;
 
       if (attempt >= this.policy.maxAttempts) {
@@ -216,7 +238,14 @@ export class Transport {
     const requestId = response.headers.get('x-request-id') ?? undefined;
     if (response.ok) {
       // openapi-fetch sets `data` exactly when the response is 2xx.
-      return { data: sent.data as DataOf<S>, status: response.status, attempts: context.attempts, requestId, headers: response.headers };
+      return {
+        data: sent.data as DataOf<S>,
+        status: response.status,
+        attempts: context.attempts,
+        traceId: context.traceId,
+        requestId,
+        headers: response.headers,
+      };
     }
     const problem = problemOf(response, sent.error);
     const answer: AnswerContext = {
@@ -232,6 +261,22 @@ export class Transport {
 }
 
 class AttemptTimedOut extends Error {}
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
+
+/** The trace id of a W3C traceparent; a malformed one is the caller's bug, refused before sending. */
+function traceIdOf(traceparent: string): string {
+  const match = TRACEPARENT.exec(traceparent);
+  if (!match || /^0+$/.test(match[1]!) || /^0+$/.test(match[2]!)) {
+    throw new TypeError(`traceparent must be a W3C trace context (00-<32 hex>-<16 hex>-<2 hex>), got "${traceparent}"`);
+  }
+  return match[1]!;
+}
+
+/** `bytes` random bytes as lowercase hex (Web Crypto: Node 20+, browsers). */
+function randomHex(bytes: number): string {
+  return Array.from(globalThis.crypto.getRandomValues(new Uint8Array(bytes)), (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
 
 /** Runs `run` with a signal that aborts after `timeoutMs` or when the caller's signal does, whichever comes first. */
 function withTimeout<T>(run: (signal: AbortSignal) => Promise<T>, timeoutMs: number, callerSignal: AbortSignal | undefined): Promise<T> {
