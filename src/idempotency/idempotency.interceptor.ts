@@ -113,27 +113,19 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const giveUpAt = Date.now() + IN_FLIGHT_WAIT_MS;
     for (;;) {
       const attempt = await this.attempt(request, reply, next, call);
-      if (attempt.kind === 'replay') {
-        this.committed.remember(call.merchantId, call.key, {
-          fingerprint: call.fingerprint,
-          response: attempt.response,
-          createdAt: attempt.createdAt,
-          expiresAt: attempt.expiresAt,
-        });
-        this.outcome('replayed', call, request, attempt.createdAt);
+      if (attempt.kind === 'replay' || attempt.kind === 'executed') {
+        // What is kept is what was recorded (a new merchant's api_key is shown once, never kept).
+        const recorded = attempt.kind === 'replay' ? attempt.response : attempt.recorded;
+        const { createdAt, expiresAt } = attempt;
+        this.committed.remember(call.merchantId, call.key, { fingerprint: call.fingerprint, response: recorded, createdAt, expiresAt });
+        if (attempt.kind === 'executed') {
+          this.outcome('new', call, request);
+          return this.send(reply, attempt.response, { expiresAt, replayed: false });
+        }
+        this.outcome('replayed', call, request, createdAt);
         return inSyncSpan('idempotency.replay', { 'idempotency.replay.from': 'database' }, () =>
-          this.send(reply, attempt.response, { expiresAt: attempt.expiresAt, replayed: true }),
+          this.send(reply, attempt.response, { expiresAt, replayed: true }),
         );
-      }
-      if (attempt.kind === 'executed') {
-        this.committed.remember(call.merchantId, call.key, {
-          fingerprint: call.fingerprint,
-          response: attempt.recorded,
-          createdAt: attempt.createdAt,
-          expiresAt: attempt.expiresAt,
-        });
-        this.outcome('new', call, request);
-        return this.send(reply, attempt.response, { expiresAt: attempt.expiresAt, replayed: false });
       }
       if (attempt.kind === 'busy' && Date.now() >= giveUpAt) {
         this.outcome('in_progress', call, request, attempt.claimedAt);
