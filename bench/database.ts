@@ -24,13 +24,17 @@ function libpqEnv(url: string): NodeJS.ProcessEnv {
   };
 }
 
-/** Runs statements on the database at `url`, one after the other. */
+/** Runs statements on the database at `url`, one after the other, with the parameters each names. */
 export async function sql(url: string, statements: string[], parameters: unknown[] = []): Promise<pg.QueryResult[]> {
   const client = new pg.Client({ connectionString: url, statement_timeout: 0 });
   await client.connect();
   try {
     const results: pg.QueryResult[] = [];
-    for (const statement of statements) results.push(await client.query(statement, statement.includes('$1') ? parameters : []));
+    for (const statement of statements) {
+      // Each statement gets the parameters it names ($1 … $n), no more: PostgreSQL refuses extras.
+      const used = Math.max(0, ...[...statement.matchAll(/\$(\d+)/g)].map((match) => Number(match[1])));
+      results.push(await client.query(statement, parameters.slice(0, used)));
+    }
     return results;
   } finally {
     await client.end();
