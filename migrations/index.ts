@@ -3,6 +3,7 @@ import { AppendOnlySystemAccounts1732360000000 } from './1732360000000-AppendOnl
 import { RefundsAndBatches1732370000000 } from './1732370000000-RefundsAndBatches.js';
 import { IdempotencyClaims1732380000000 } from './1732380000000-IdempotencyClaims.js';
 import { BalanceTotals1732390000000 } from './1732390000000-BalanceTotals.js';
+import { IdempotencyOpenKey1732400000000 } from './1732400000000-IdempotencyOpenKey.js';
 
 /**
  * Every migration, in order. Listed by class rather than found by a file glob, so the same list
@@ -14,4 +15,5 @@ export const ALL_MIGRATIONS = [
   RefundsAndBatches1732370000000,
   IdempotencyClaims1732380000000,
   BalanceTotals1732390000000,
+  IdempotencyOpenKey1732400000000,
 ];

@@ -172,9 +172,15 @@ function recordStatements(app: TestApp): { text: string; values: unknown[] }[] {
     wrapped.add(client);
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-      const [first, second] = args as [string | { text: string; values?: unknown[] }, unknown[] | undefined];
+      const [first, second] = args as [
+        string | { text?: string; values?: unknown[]; statements?: { text: string; values?: unknown[] }[] },
+        unknown[] | undefined,
+      ];
       if (typeof first === 'string') sent.push({ text: first, values: Array.isArray(second) ? second : [] });
-      else sent.push({ text: first.text, values: first.values ?? [] });
+      // A pipeline (database/pipeline.ts) carries several statements, each with its values.
+      else if (first.statements)
+        sent.push(...first.statements.map((statement) => ({ text: statement.text, values: statement.values ?? [] })));
+      else sent.push({ text: first.text ?? '', values: first.values ?? [] });
       return query(...args);
     };
   };

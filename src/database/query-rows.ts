@@ -33,6 +33,11 @@ export function sendStatementsUnnamed(dataSource: DataSource): void {
   withoutNamedStatements.add(dataSource);
 }
 
+/** Whether this DataSource's statements may be named (prepared once per connection). */
+export function sendsNamedStatements(dataSource: DataSource): boolean {
+  return !withoutNamedStatements.has(dataSource);
+}
+
 /**
  * Runs a statement of the hot path (the idempotency lookup and record, a charge, a deposit) as a
  * named prepared statement on the transaction's connection: PostgreSQL parses and plans it once
@@ -43,7 +48,7 @@ export async function preparedRows<T>(manager: EntityManager, name: string, sql:
   if (!runner) return queryRows<T>(manager, sql, parameters);
   try {
     const client = (await runner.connect()) as PoolClient;
-    const named = !withoutNamedStatements.has(manager.connection);
+    const named = sendsNamedStatements(manager.connection);
     const result = await client.query<T & object>(named ? { name, text: sql, values: parameters } : { text: sql, values: parameters });
     return result.rows;
   } catch (error) {

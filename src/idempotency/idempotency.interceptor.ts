@@ -6,12 +6,19 @@ import { DataSource, EntityManager } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/domain-error.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from '../common/problem.js';
-import { runFusedTransaction, runTransaction } from '../database/transaction.js';
+import { runFusedTransaction, runTransaction, type FusedTransaction } from '../database/transaction.js';
+import { sqlState } from '../common/database-errors.js';
 import { MetricsService, type IdempotencyOutcome } from '../metrics/metrics.service.js';
 import { inSpan, inSyncSpan, keyHash, setSpanAttributes } from '../telemetry/spans.js';
 import { PER_ITEM, SHOWN_ONCE } from './idempotency.decorators.js';
 import { IdempotencyKeyReusedError, IdempotencyRequestInProgressError } from './idempotency.errors.js';
-import { IdempotencyRepository, RecordedResponse, type StoredKey } from './idempotency.repository.js';
+import {
+  IdempotencyRepository,
+  KEY_IN_USE_SQLSTATE,
+  RecordedResponse,
+  type RecordTimes,
+  type StoredKey,
+} from './idempotency.repository.js';
 import { BatchItemsRepository } from './batch-items.repository.js';
 import { ItemRunner } from './item-runner.js';
 import { CommittedResponses } from './committed-responses.js';
@@ -27,6 +34,8 @@ const COMMITTED_RESPONSES_MAX = 2_000;
 const COMMITTED_RESPONSES_MAX_BYTES = 4 * 1024 * 1024;
 
 type Attempt =
+  /** The short way found the key in use (in flight or recorded): look it up the long way. */
+  | { kind: 'in use' }
   /** Another request with the key is in flight; `claimedAt` when it holds a claim already. */
   | { kind: 'busy'; claimedAt?: Date }
   | { kind: 'raced' }
@@ -111,8 +120,10 @@ export class IdempotencyInterceptor implements NestInterceptor {
       );
     }
     const giveUpAt = Date.now() + IN_FLIGHT_WAIT_MS;
-    for (;;) {
-      const attempt = await this.attempt(request, reply, next, call);
+    // A new key takes the short way; a key found in use, and every later attempt, the long way.
+    for (let first = true; ; first = false) {
+      const attempt = first ? await this.attemptNew(request, reply, next, call) : await this.attempt(request, reply, next, call);
+      if (attempt.kind === 'in use') continue;
       if (attempt.kind === 'replay' || attempt.kind === 'executed') {
         // What is kept is what was recorded (a new merchant's api_key is shown once, never kept).
         const recorded = attempt.kind === 'replay' ? attempt.response : attempt.recorded;
@@ -171,6 +182,68 @@ export class IdempotencyInterceptor implements NestInterceptor {
   /** What a trace says of the request: its merchant and a hash of its key, never the key. */
   private spanAttributes(call: Call): Record<string, string> {
     return { 'merchant.id': call.merchantId, 'idempotency.key_hash': keyHash(call.merchantId, call.key) };
+  }
+
+  /**
+   * The short way, for a key this process has not seen: two round trips. Nothing is sent before
+   * the handler's first statement; BEGIN and the key's opening (lock it, refuse it if recorded)
+   * travel with it in one pipeline, and the record with COMMIT in another. When the opening
+   * refuses the key, the server skips the handler's statement, and the request looks the key up
+   * the long way (attempt). A request that fails before its first statement (a 400) goes the long
+   * way too, so a recorded key still answers as it always did (replay or 422) before validation.
+   */
+  private async attemptNew(request: FastifyRequest, reply: FastifyReply, next: CallHandler, call: Call): Promise<Attempt> {
+    if (call.perItem) return this.attemptPerItem(request, reply, next, call);
+    try {
+      return await runFusedTransaction(this.dataSource, async (transaction): Promise<Attempt> => {
+        transaction.openWith(this.repository.openingStatements(call.merchantId, call.key));
+        request.transactionManager = transaction.manager;
+        let response: RecordedResponse;
+        try {
+          response = await inSpan('idempotency.handler', {}, () => this.runHandler(next, reply));
+        } catch (error) {
+          if (transaction.opening().state !== 'done') return this.keyInUse(transaction, error);
+          throw error;
+        }
+        const recorded = withoutShownOnceFields(response, call.shownOnce);
+        let times: RecordTimes | undefined;
+        try {
+          times = await inSpan('idempotency.record', {}, () =>
+            this.repository.recordAndCommit(
+              transaction,
+              call.merchantId,
+              call.key,
+              call.fingerprint,
+              recorded,
+              this.config.idempotencyTtlSeconds,
+            ),
+          );
+        } catch (error) {
+          // The handler sent nothing, so the opening went with the record: it may be what failed.
+          if (transaction.opening().state !== 'done') return this.keyInUse(transaction, error);
+          throw error;
+        }
+        if (!times) throw new KeyRecordedMeanwhile();
+        return { kind: 'executed', response, recorded, ...times };
+      });
+    } catch (error) {
+      if (error instanceof KeyRecordedMeanwhile) return { kind: 'raced' };
+      throw error;
+    } finally {
+      request.transactionManager = undefined;
+    }
+  }
+
+  /**
+   * Why the short way stopped before its opening was done: the key is in use, or the request
+   * failed before it reached the database (both go the long way), or the opening itself failed
+   * for another reason (that error stands).
+   */
+  private keyInUse(transaction: FusedTransaction, error: unknown): Attempt {
+    const opening = transaction.opening();
+    if (opening.state === 'pending') return { kind: 'in use' };
+    if (opening.state === 'failed' && sqlState(opening.error) === KEY_IN_USE_SQLSTATE) return { kind: 'in use' };
+    throw error;
   }
 
   /**

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { preparedRows, queryRows } from '../database/query-rows.js';
 import type { FusedTransaction } from '../database/transaction.js';
+import type { PipelinedStatement } from '../database/pipeline.js';
 import { sqlState, violatedConstraint } from '../common/database-errors.js';
 
 /** A response as recorded against a key, replayed byte for byte. */
@@ -47,8 +48,14 @@ interface LockRow {
   expires_at: Date | null;
 }
 
-/** The advisory lock of the key ($1 merchant, $2 key) that a request holds while it runs. */
+/**
+ * The advisory lock of the key ($1 merchant, $2 key) that a request holds while it runs. The
+ * database function idempotency_open_key takes the same lock (migrations/…IdempotencyOpenKey).
+ */
 export const KEY_LOCK_ID = 'hashtextextended($1 || chr(10) || $2, 0)';
+
+/** The SQLSTATE with which idempotency_open_key refuses a key that is in flight or recorded. */
+export const KEY_IN_USE_SQLSTATE = 'IK409';
 
 /**
  * One round trip: take the key's transaction-scoped advisory lock (without waiting) and read what
@@ -74,6 +81,12 @@ function keyLockOf(row: LockRow | undefined): KeyLock {
   };
   return { locked: row.locked, stored };
 }
+
+const DROP_EXPIRED = `DELETE FROM idempotency_keys WHERE merchant_id = $1 AND key = $2 AND expires_at <= now()`;
+const INSERT_RECORD = `
+  INSERT INTO idempotency_keys (merchant_id, key, fingerprint, status, body, headers, expires_at)
+  VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
+  RETURNING created_at, expires_at`;
 
 // A claim (see claim()): a live row of the key wins; an expired one counts as absent (the key is
 // new again) and is replaced.
@@ -107,7 +120,19 @@ export class IdempotencyRepository {
   }
 
   /**
-   * Records the response in the request's transaction, as its last statement, with its COMMIT: one
+   * BEGIN and the key's opening, to go out with the handler's first statement (FusedTransaction
+   * openWith): the opening fails with KEY_IN_USE_SQLSTATE when the key is in flight or recorded,
+   * and the server then skips the handler's statement.
+   */
+  openingStatements(merchantId: string, key: string): PipelinedStatement[] {
+    return [
+      { name: 'begin', text: 'BEGIN' },
+      { name: 'idempotency_open_key', text: 'SELECT idempotency_open_key($1, $2)', values: [merchantId, key] },
+    ];
+  }
+
+  /**
+   * Records the response in the request's transaction, as its last statements, with its COMMIT: one
    * round trip, and the effect and its record commit together or not at all. An expired record of
    * the key is replaced (the key is new again). Returns the expiry, or undefined when a live record
    * appeared meanwhile: then the INSERT fails (no ON CONFLICT here, the expired record having been
@@ -122,17 +147,16 @@ export class IdempotencyRepository {
     response: RecordedResponse,
     ttlSeconds: number,
   ): Promise<RecordTimes | undefined> {
-    const [merchant, keyText] = [transaction.literal(merchantId), transaction.literal(key)];
     try {
-      const [, inserted] = await transaction.send(
-        `DELETE FROM idempotency_keys WHERE merchant_id = ${merchant} AND key = ${keyText} AND expires_at <= now();
-         INSERT INTO idempotency_keys (merchant_id, key, fingerprint, status, body, headers, expires_at)
-         VALUES (${merchant}, ${keyText}, ${transaction.literal(fingerprint)}, ${transaction.literal(response.status)},
-                 ${transaction.literal(response.body)}, ${transaction.literal(JSON.stringify(response.headers))}::jsonb,
-                 now() + make_interval(secs => ${transaction.literal(ttlSeconds)}))
-         RETURNING created_at, expires_at;
-         COMMIT`,
-      );
+      const [, inserted] = await transaction.pipeline([
+        { name: 'idempotency_drop_expired', text: DROP_EXPIRED, values: [merchantId, key] },
+        {
+          name: 'idempotency_record',
+          text: INSERT_RECORD,
+          values: [merchantId, key, fingerprint, response.status, response.body, JSON.stringify(response.headers), ttlSeconds],
+        },
+        { name: 'commit', text: 'COMMIT' },
+      ]);
       return { createdAt: new Date(inserted?.[0]?.created_at as Date), expiresAt: new Date(inserted?.[0]?.expires_at as Date) };
     } catch (error) {
       if (sqlState(error) === '23505' && violatedConstraint(error) === 'idempotency_keys_pkey') return undefined;

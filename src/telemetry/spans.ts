@@ -1,4 +1,4 @@
-import { SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
 import { createHash } from 'node:crypto';
 import { tracing } from './tracing-state.js';
 
@@ -9,10 +9,15 @@ const tracer = trace.getTracer('payments-service');
  * otherwise just runs it (`attributes` may be a function, so that nothing is computed then). A failure marks the span with the error's class, never its message
  * (which could quote input).
  */
-export function inSpan<T>(name: string, attributes: Attributes | (() => Attributes), work: () => Promise<T>): Promise<T> {
+export function inSpan<T>(
+  name: string,
+  attributes: Attributes | (() => Attributes),
+  work: () => Promise<T>,
+  kind: SpanKind = SpanKind.INTERNAL,
+): Promise<T> {
   if (!tracing.on) return work();
   const values = typeof attributes === 'function' ? attributes() : attributes;
-  return tracer.startActiveSpan(name, { attributes: values }, async (span) => {
+  return tracer.startActiveSpan(name, { attributes: values, kind }, async (span) => {
     try {
       return await work();
     } catch (error) {
@@ -22,6 +27,28 @@ export function inSpan<T>(name: string, attributes: Attributes | (() => Attribut
       span.end();
     }
   });
+}
+
+/**
+ * A client span for statements that pg's instrumentation does not see (a pipeline of several,
+ * database/pipeline.ts), with the same attributes it gives a statement: their text, never their
+ * parameter values.
+ */
+export function inDatabaseSpan<T>(statements: () => string[], work: () => Promise<T>): Promise<T> {
+  return inSpan(
+    'pg.pipeline',
+    () => {
+      const texts = statements();
+      return {
+        'db.system.name': 'postgresql',
+        'db.operation.name': 'PIPELINE',
+        'db.operation.batch.size': texts.length,
+        'db.query.text': texts.map((text) => text.replace(/\s+/g, ' ').trim()).join('; '),
+      };
+    },
+    work,
+    SpanKind.CLIENT,
+  );
 }
 
 /** inSpan for work that does not wait (a replay writes its recorded answer). */
