@@ -74,19 +74,26 @@ export interface FusedTransaction {
 export async function runFusedTransaction<T>(dataSource: DataSource, work: (transaction: FusedTransaction) => Promise<T>): Promise<T> {
   const runner = dataSource.createQueryRunner();
   let failedInWork = false;
-  let failedRoundTrip = false;
+  let lastRoundTripFailed = false;
   let restoreQuery: (() => void) | undefined;
   try {
     const client = (await runner.connect()) as PoolClient;
     const named = sendsNamedStatements(dataSource);
     const opening = new Opening();
     // pg reports a failed statement before the server's ReadyForQuery tells the transaction's
-    // state, so after any failure the connection counts as inside a transaction (see below).
+    // state, so after a failed round trip the connection counts as inside a transaction (see
+    // below); after one that succeeded, pg has read it.
     const roundTrip = (statements: PipelinedStatement[]) =>
-      runPipeline(client, statements).catch((error: unknown) => {
-        failedRoundTrip = true;
-        throw error;
-      });
+      runPipeline(client, statements).then(
+        (results) => {
+          lastRoundTripFailed = false;
+          return results;
+        },
+        (error: unknown) => {
+          lastRoundTripFailed = true;
+          throw error;
+        },
+      );
     const pipeline = async (statements: PipelinedStatement[]) => {
       const opened = opening.take();
       try {
@@ -105,9 +112,10 @@ export async function runFusedTransaction<T>(dataSource: DataSource, work: (tran
         try {
           const results = (await client.query(sql)) as unknown as
             { rows: Record<string, unknown>[] } | { rows: Record<string, unknown>[] }[];
+          lastRoundTripFailed = false;
           return (Array.isArray(results) ? results : [results]).map((result) => result.rows);
         } catch (error) {
-          failedRoundTrip = true;
+          lastRoundTripFailed = true;
           throw classifyDatabaseError(error);
         }
       },
@@ -120,12 +128,12 @@ export async function runFusedTransaction<T>(dataSource: DataSource, work: (tran
       const result = await work(transaction);
       // What work left open only read (a replay, a key in flight): its answer stands whether or not
       // the ROLLBACK gets through. A connection that cannot roll back is closed, never reused.
-      await endOpenTransaction(runner, client, failedRoundTrip).catch(() => closeConnection(client));
+      await endOpenTransaction(runner, client, lastRoundTripFailed).catch(() => closeConnection(client));
       return result;
     } catch (error) {
       failedInWork = true;
       if (error instanceof DatabaseUnavailableError && lostConnection(error)) closeConnection(client);
-      else await endOpenTransaction(runner, client, failedRoundTrip).catch(() => closeConnection(client));
+      else await endOpenTransaction(runner, client, lastRoundTripFailed).catch(() => closeConnection(client));
       throw error;
     }
   } catch (error) {

@@ -34,8 +34,8 @@ const COMMITTED_RESPONSES_MAX = 2_000;
 const COMMITTED_RESPONSES_MAX_BYTES = 4 * 1024 * 1024;
 
 type Attempt =
-  /** The short way found the key in use (in flight or recorded): look it up the long way. */
-  | { kind: 'in use' }
+  /** The short way stopped before it reached the database (a 400): try the long way. */
+  | { kind: 'long way' }
   /** Another request with the key is in flight; `claimedAt` when it holds a claim already. */
   | { kind: 'busy'; claimedAt?: Date }
   | { kind: 'raced' }
@@ -120,10 +120,10 @@ export class IdempotencyInterceptor implements NestInterceptor {
       );
     }
     const giveUpAt = Date.now() + IN_FLIGHT_WAIT_MS;
-    // A new key takes the short way; a key found in use, and every later attempt, the long way.
+    // A key first tries the short way; every later attempt (the key was busy) takes the long way.
     for (let first = true; ; first = false) {
       const attempt = first ? await this.attemptNew(request, reply, next, call) : await this.attempt(request, reply, next, call);
-      if (attempt.kind === 'in use') continue;
+      if (attempt.kind === 'long way') continue;
       if (attempt.kind === 'replay' || attempt.kind === 'executed') {
         // What is kept is what was recorded (a new merchant's api_key is shown once, never kept).
         const recorded = attempt.kind === 'replay' ? attempt.response : attempt.recorded;
@@ -202,7 +202,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
         try {
           response = await inSpan('idempotency.handler', {}, () => this.runHandler(next, reply));
         } catch (error) {
-          if (transaction.opening().state !== 'done') return this.keyInUse(transaction, error);
+          if (transaction.opening().state !== 'done') return this.afterShortWay(transaction, error, call, request);
           throw error;
         }
         const recorded = withoutShownOnceFields(response, call.shownOnce);
@@ -220,7 +220,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
           );
         } catch (error) {
           // The handler sent nothing, so the opening went with the record: it may be what failed.
-          if (transaction.opening().state !== 'done') return this.keyInUse(transaction, error);
+          if (transaction.opening().state !== 'done') return this.afterShortWay(transaction, error, call, request);
           throw error;
         }
         if (!times) throw new KeyRecordedMeanwhile();
@@ -235,15 +235,19 @@ export class IdempotencyInterceptor implements NestInterceptor {
   }
 
   /**
-   * Why the short way stopped before its opening was done: the key is in use, or the request
-   * failed before it reached the database (both go the long way), or the opening itself failed
-   * for another reason (that error stands).
+   * Why the short way stopped before its opening was done. The key is in use (IK409): one round
+   * trip rolls the refused transaction back and reads the key's record, which a replay needs
+   * without the lock; no record (a request with the key in flight) is busy. The request failed
+   * before it reached the database (a 400): the long way, so that a recorded key answers first.
+   * The opening failed otherwise (the database is unavailable, say): that error stands.
    */
-  private keyInUse(transaction: FusedTransaction, error: unknown): Attempt {
+  private async afterShortWay(transaction: FusedTransaction, error: unknown, call: Call, request: FastifyRequest): Promise<Attempt> {
     const opening = transaction.opening();
-    if (opening.state === 'pending') return { kind: 'in use' };
-    if (opening.state === 'failed' && sqlState(opening.error) === KEY_IN_USE_SQLSTATE) return { kind: 'in use' };
-    throw error;
+    if (opening.state === 'pending') return { kind: 'long way' };
+    if (opening.state !== 'failed' || sqlState(opening.error) !== KEY_IN_USE_SQLSTATE) throw error;
+    const stored = await inSpan('idempotency.claim', {}, () => this.repository.rollbackAndFind(transaction, call.merchantId, call.key));
+    if (!stored) return { kind: 'busy' };
+    return this.decide(stored, call, request) ?? { kind: 'busy', claimedAt: stored.createdAt };
   }
 
   /**

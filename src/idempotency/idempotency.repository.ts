@@ -120,6 +120,20 @@ export class IdempotencyRepository {
   }
 
   /**
+   * After the key's opening refused it (KEY_IN_USE_SQLSTATE): roll the aborted transaction back
+   * and read the key's live record, in one round trip. No lock: a recorded answer is replayed
+   * whoever holds it. Undefined when there is none (the key's request is still in flight).
+   */
+  async rollbackAndFind(transaction: FusedTransaction, merchantId: string, key: string): Promise<StoredKey | undefined> {
+    const [merchant, keyText] = [transaction.literal(merchantId), transaction.literal(key)];
+    const [, rows] = await transaction.send(
+      `ROLLBACK; SELECT true AS locked, fingerprint, status, body, headers, created_at, expires_at
+                   FROM idempotency_keys WHERE merchant_id = ${merchant} AND key = ${keyText} AND expires_at > now()`,
+    );
+    return keyLockOf(rows?.[0] as LockRow | undefined).stored;
+  }
+
+  /**
    * BEGIN and the key's opening, to go out with the handler's first statement (FusedTransaction
    * openWith): the opening fails with KEY_IN_USE_SQLSTATE when the key is in flight or recorded,
    * and the server then skips the handler's statement.
