@@ -149,6 +149,9 @@ async function main(): Promise<void> {
 
     log('every other write route');
     const authorizations = await load(authorize(merchant.sources));
+    // As many again, unmeasured: each authorisation can be captured once, and captures may run
+    // faster than authorisations did (a capture of one already captured answers 409).
+    await load(authorize(merchant.sources));
     const authorized = await idsOf(databaseUrl, merchant.id, `status = 'authorized'`);
     const captured = await idsOf(databaseUrl, merchant.id, `status = 'succeeded' AND amount_refunded < amount_captured LIMIT 2000`);
     for (const [phase, workload] of [
