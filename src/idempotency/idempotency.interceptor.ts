@@ -122,7 +122,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const giveUpAt = Date.now() + IN_FLIGHT_WAIT_MS;
     // A key first tries the short way; every later attempt (the key was busy) takes the long way.
     for (let first = true; ; first = false) {
-      const attempt = first ? await this.attemptNew(request, reply, next, call) : await this.attempt(request, reply, next, call);
+      const attempt = await this.attempt(request, reply, next, call, first ? 'short' : 'long');
       if (attempt.kind === 'long way') continue;
       if (attempt.kind === 'replay' || attempt.kind === 'executed') {
         // What is kept is what was recorded (a new merchant's api_key is shown once, never kept).
@@ -185,30 +185,44 @@ export class IdempotencyInterceptor implements NestInterceptor {
   }
 
   /**
-   * The short way, for a key this process has not seen: two round trips. Nothing is sent before
-   * the handler's first statement; BEGIN and the key's opening (lock it, refuse it if recorded)
-   * travel with it in one pipeline, and the record with COMMIT in another. When the opening
-   * refuses the key, the server skips the handler's statement, and the request looks the key up
-   * the long way (attempt). A request that fails before its first statement (a 400) goes the long
-   * way too, so a recorded key still answers as it always did (replay or 422) before validation.
+   * One transaction that replays the key or runs the handler and records its response, which
+   * commits with the effect. Two ways (docs/architecture.md):
+   *
+   * - short, the first try of a key this process has not seen: two round trips. Nothing is sent
+   *   before the handler's first statement; BEGIN and the key's opening (lock it, refuse it if
+   *   in use) travel with it in one pipeline, and the record with COMMIT in another. A refused
+   *   key's statement is skipped by the server (afterShortWay).
+   * - long, every later try: three round trips. BEGIN with the key's lock and lookup, which
+   *   replays, refuses or reports the key busy before the handler runs; the handler's statement;
+   *   the record with COMMIT.
    */
-  private async attemptNew(request: FastifyRequest, reply: FastifyReply, next: CallHandler, call: Call): Promise<Attempt> {
+  private async attempt(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    next: CallHandler,
+    call: Call,
+    way: 'short' | 'long',
+  ): Promise<Attempt> {
     if (call.perItem) return this.attemptPerItem(request, reply, next, call);
     try {
       return await runFusedTransaction(this.dataSource, async (transaction): Promise<Attempt> => {
-        transaction.openWith(this.repository.openingStatements(call.merchantId, call.key));
-        request.transactionManager = transaction.manager;
-        let response: RecordedResponse;
-        try {
-          response = await inSpan('idempotency.handler', {}, () => this.runHandler(next, reply));
-        } catch (error) {
-          if (transaction.opening().state !== 'done') return this.afterShortWay(transaction, error, call, request);
-          throw error;
+        if (way === 'short') {
+          transaction.openWith(this.repository.openingStatements(call.merchantId, call.key));
+        } else {
+          const lock = await inSpan('idempotency.claim', {}, () =>
+            this.repository.beginAndLockAndFind(transaction, call.merchantId, call.key),
+          );
+          // A recorded answer is replayed whoever holds the lock: concurrent replays never queue.
+          // A claim of this same request with no response yet cannot be answered here: in progress.
+          if (lock.stored) return this.decide(lock.stored, call, request) ?? { kind: 'busy', claimedAt: lock.stored.createdAt };
+          if (!lock.locked) return { kind: 'busy' };
         }
-        const recorded = withoutShownOnceFields(response, call.shownOnce);
-        let times: RecordTimes | undefined;
+        request.transactionManager = transaction.manager;
+        let executed: { response: RecordedResponse; recorded: RecordedResponse; times: RecordTimes | undefined };
         try {
-          times = await inSpan('idempotency.record', {}, () =>
+          const response = await inSpan('idempotency.handler', {}, () => this.runHandler(next, reply));
+          const recorded = withoutShownOnceFields(response, call.shownOnce);
+          const times = await inSpan('idempotency.record', {}, () =>
             this.repository.recordAndCommit(
               transaction,
               call.merchantId,
@@ -218,13 +232,15 @@ export class IdempotencyInterceptor implements NestInterceptor {
               this.config.idempotencyTtlSeconds,
             ),
           );
+          executed = { response, recorded, times };
         } catch (error) {
-          // The handler sent nothing, so the opening went with the record: it may be what failed.
-          if (transaction.opening().state !== 'done') return this.afterShortWay(transaction, error, call, request);
+          // The opening went with the handler's first statement (or with the record, when the
+          // handler sent none): a failure before it was done may be the key's refusal.
+          if (way === 'short' && transaction.opening().state !== 'done') return this.afterShortWay(transaction, error, call, request);
           throw error;
         }
-        if (!times) throw new KeyRecordedMeanwhile();
-        return { kind: 'executed', response, recorded, ...times };
+        if (!executed.times) throw new KeyRecordedMeanwhile();
+        return { kind: 'executed', response: executed.response, recorded: executed.recorded, ...executed.times };
       });
     } catch (error) {
       if (error instanceof KeyRecordedMeanwhile) return { kind: 'raced' };
@@ -248,46 +264,6 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const stored = await inSpan('idempotency.claim', {}, () => this.repository.rollbackAndFind(transaction, call.merchantId, call.key));
     if (!stored) return { kind: 'busy' };
     return this.decide(stored, call, request) ?? { kind: 'busy', claimedAt: stored.createdAt };
-  }
-
-  /**
-   * One transaction: lock and look up the key, then replay it or run the handler and record. Three
-   * round trips for a new request: BEGIN with the lookup, the handler's statement, the record with
-   * COMMIT (runFusedTransaction).
-   */
-  private async attempt(request: FastifyRequest, reply: FastifyReply, next: CallHandler, call: Call): Promise<Attempt> {
-    if (call.perItem) return this.attemptPerItem(request, reply, next, call);
-    try {
-      return await runFusedTransaction(this.dataSource, async (transaction): Promise<Attempt> => {
-        const lock = await inSpan('idempotency.claim', {}, () =>
-          this.repository.beginAndLockAndFind(transaction, call.merchantId, call.key),
-        );
-        // A recorded answer is replayed whoever holds the lock: concurrent replays never queue.
-        // A claim of this same request with no response yet cannot be answered here: in progress.
-        if (lock.stored) return this.decide(lock.stored, call, request) ?? { kind: 'busy', claimedAt: lock.stored.createdAt };
-        if (!lock.locked) return { kind: 'busy' };
-        request.transactionManager = transaction.manager;
-        const response = await inSpan('idempotency.handler', {}, () => this.runHandler(next, reply));
-        const recorded = withoutShownOnceFields(response, call.shownOnce);
-        const times = await inSpan('idempotency.record', {}, () =>
-          this.repository.recordAndCommit(
-            transaction,
-            call.merchantId,
-            call.key,
-            call.fingerprint,
-            recorded,
-            this.config.idempotencyTtlSeconds,
-          ),
-        );
-        if (!times) throw new KeyRecordedMeanwhile();
-        return { kind: 'executed', response, recorded, ...times };
-      });
-    } catch (error) {
-      if (error instanceof KeyRecordedMeanwhile) return { kind: 'raced' };
-      throw error;
-    } finally {
-      request.transactionManager = undefined;
-    }
   }
 
   /**
