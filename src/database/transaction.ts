@@ -80,38 +80,34 @@ export async function runFusedTransaction<T>(dataSource: DataSource, work: (tran
     const client = (await runner.connect()) as PoolClient;
     const named = sendsNamedStatements(dataSource);
     const opening = new Opening();
+    // Every pipeline of the transaction: the opening's statements, while they wait, go first.
     // pg reports a failed statement before the server's ReadyForQuery tells the transaction's
     // state, so after a failed round trip the connection counts as inside a transaction (see
-    // below); after one that succeeded, pg has read it.
-    const roundTrip = (statements: PipelinedStatement[]) =>
-      runPipeline(client, statements).then(
-        (results) => {
-          lastRoundTripFailed = false;
-          return results;
-        },
-        (error: unknown) => {
-          lastRoundTripFailed = true;
-          throw error;
-        },
-      );
-    const pipeline = async (statements: PipelinedStatement[]) => {
+    // endOpenTransaction); after one that succeeded, pg has read it.
+    const roundTrip = async (statements: PipelinedStatement[]): Promise<QueryResult[]> => {
       const opened = opening.take();
       try {
-        const results = await roundTrip([...opened, ...statements.map((statement) => withName(statement, named))]);
+        const results = await runPipeline(
+          client,
+          [...opened, ...statements].map((statement) => withName(statement, named)),
+        );
+        lastRoundTripFailed = false;
         opening.settled(opened, undefined);
-        return results.slice(opened.length).map((result) => result.rows as Record<string, unknown>[]);
+        return results.slice(opened.length);
       } catch (error) {
+        lastRoundTripFailed = true;
         opening.settled(opened, error);
-        throw classifyDatabaseError(error);
+        throw error;
       }
     };
-    restoreQuery = sendOpeningWithFirstQuery(client, opening, named, roundTrip);
+    // SQL text goes as it is (the simple protocol), never through the opening's pipeline.
+    const sendText = client.query.bind(client);
+    restoreQuery = sendOpeningWithFirstQuery(client, opening, roundTrip);
     const transaction: FusedTransaction = {
       manager: runner.manager,
       send: async (sql) => {
         try {
-          const results = (await client.query(sql)) as unknown as
-            { rows: Record<string, unknown>[] } | { rows: Record<string, unknown>[] }[];
+          const results = (await sendText(sql)) as unknown as { rows: Record<string, unknown>[] } | { rows: Record<string, unknown>[] }[];
           lastRoundTripFailed = false;
           return (Array.isArray(results) ? results : [results]).map((result) => result.rows);
         } catch (error) {
@@ -120,8 +116,14 @@ export async function runFusedTransaction<T>(dataSource: DataSource, work: (tran
         }
       },
       literal: (value) => (typeof value === 'number' ? String(value) : client.escapeLiteral(value)),
-      pipeline,
-      openWith: (statements) => opening.set(statements.map((statement) => withName(statement, named))),
+      pipeline: async (statements) => {
+        try {
+          return (await roundTrip(statements)).map((result) => result.rows as Record<string, unknown>[]);
+        } catch (error) {
+          throw classifyDatabaseError(error);
+        }
+      },
+      openWith: (statements) => opening.set(statements),
       opening: () => opening.outcome(),
     };
     try {
@@ -185,34 +187,17 @@ class Opening {
 function sendOpeningWithFirstQuery(
   client: PoolClient,
   opening: Opening,
-  named: boolean,
   roundTrip: (statements: PipelinedStatement[]) => Promise<QueryResult[]>,
 ): () => void {
   const original = client.query.bind(client) as (...args: unknown[]) => unknown;
   const own = Object.getOwnPropertyDescriptor(client, 'query');
-  const query = async function (this: PoolClient, config: unknown, values?: unknown[]): Promise<unknown> {
+  const query = async (config: unknown, values?: unknown[]): Promise<unknown> => {
     if (!opening.waiting) return original(config, values);
-    const opened = opening.take();
     const statement = asStatement(config, values);
-    if (!statement) {
-      // A query pg must run its own way (a cursor, rows as arrays): the opening goes first, alone.
-      await roundTrip(opened).then(
-        () => opening.settled(opened, undefined),
-        (error: unknown) => {
-          opening.settled(opened, error);
-          throw error;
-        },
-      );
-      return original(config, values);
-    }
-    try {
-      const results = await roundTrip([...opened, withName(statement, named)]);
-      opening.settled(opened, undefined);
-      return results[results.length - 1];
-    } catch (error) {
-      opening.settled(opened, error);
-      throw error;
-    }
+    if (statement) return (await roundTrip([statement]))[0];
+    // A query pg must run its own way (a cursor, rows as arrays): the opening goes first, alone.
+    await roundTrip([]);
+    return original(config, values);
   };
   client.query = query as unknown as PoolClient['query'];
   return () => {

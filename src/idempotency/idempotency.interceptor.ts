@@ -12,13 +12,7 @@ import { MetricsService, type IdempotencyOutcome } from '../metrics/metrics.serv
 import { inSpan, inSyncSpan, keyHash, setSpanAttributes } from '../telemetry/spans.js';
 import { PER_ITEM, SHOWN_ONCE } from './idempotency.decorators.js';
 import { IdempotencyKeyReusedError, IdempotencyRequestInProgressError } from './idempotency.errors.js';
-import {
-  IdempotencyRepository,
-  KEY_IN_USE_SQLSTATE,
-  RecordedResponse,
-  type RecordTimes,
-  type StoredKey,
-} from './idempotency.repository.js';
+import { IdempotencyRepository, KEY_IN_USE_SQLSTATE, RecordedResponse, type StoredKey } from './idempotency.repository.js';
 import { BatchItemsRepository } from './batch-items.repository.js';
 import { ItemRunner } from './item-runner.js';
 import { CommittedResponses } from './committed-responses.js';
@@ -218,7 +212,6 @@ export class IdempotencyInterceptor implements NestInterceptor {
           if (!lock.locked) return { kind: 'busy' };
         }
         request.transactionManager = transaction.manager;
-        let executed: { response: RecordedResponse; recorded: RecordedResponse; times: RecordTimes | undefined };
         try {
           const response = await inSpan('idempotency.handler', {}, () => this.runHandler(next, reply));
           const recorded = withoutShownOnceFields(response, call.shownOnce);
@@ -232,15 +225,14 @@ export class IdempotencyInterceptor implements NestInterceptor {
               this.config.idempotencyTtlSeconds,
             ),
           );
-          executed = { response, recorded, times };
+          if (!times) throw new KeyRecordedMeanwhile();
+          return { kind: 'executed', response, recorded, ...times };
         } catch (error) {
           // The opening went with the handler's first statement (or with the record, when the
           // handler sent none): a failure before it was done may be the key's refusal.
           if (way === 'short' && transaction.opening().state !== 'done') return this.afterShortWay(transaction, error, call, request);
           throw error;
         }
-        if (!executed.times) throw new KeyRecordedMeanwhile();
-        return { kind: 'executed', response: executed.response, recorded: executed.recorded, ...executed.times };
       });
     } catch (error) {
       if (error instanceof KeyRecordedMeanwhile) return { kind: 'raced' };

@@ -38,14 +38,18 @@ export interface RecordTimes {
 /** The outcome of claiming a key for a request that records item by item. */
 export type Claim = 'claimed' | 'already ours' | 'taken';
 
-interface LockRow {
-  locked: boolean;
+/** A key's record as read, or a row of NULLs when there is none (the lookup's LEFT JOIN). */
+interface RecordRow {
   fingerprint: string | null;
   status: number | null;
   body: string | null;
   headers: Record<string, string> | null;
   created_at: Date | null;
   expires_at: Date | null;
+}
+
+interface LockRow extends RecordRow {
+  locked: boolean;
 }
 
 /**
@@ -70,16 +74,18 @@ const lockAndFindSql = (merchant: string, key: string) =>
      LEFT JOIN idempotency_keys r ON r.merchant_id = ${merchant} AND r.key = ${key} AND r.expires_at > now()`;
 
 function keyLockOf(row: LockRow | undefined): KeyLock {
-  if (!row) return { locked: false, stored: undefined };
-  if (row.fingerprint === null) return { locked: row.locked, stored: undefined };
+  return { locked: row?.locked ?? false, stored: storedKeyOf(row) };
+}
+
+function storedKeyOf(row: RecordRow | undefined): StoredKey | undefined {
+  if (!row || row.fingerprint === null) return undefined;
   const response = row.status === null ? undefined : { status: Number(row.status), body: row.body ?? '', headers: row.headers ?? {} };
-  const stored = {
+  return {
     fingerprint: row.fingerprint,
     createdAt: new Date(row.created_at ?? Date.now()),
     expiresAt: new Date(row.expires_at ?? Date.now()),
     response,
   };
-  return { locked: row.locked, stored };
 }
 
 const DROP_EXPIRED = `DELETE FROM idempotency_keys WHERE merchant_id = $1 AND key = $2 AND expires_at <= now()`;
@@ -127,10 +133,10 @@ export class IdempotencyRepository {
   async rollbackAndFind(transaction: FusedTransaction, merchantId: string, key: string): Promise<StoredKey | undefined> {
     const [merchant, keyText] = [transaction.literal(merchantId), transaction.literal(key)];
     const [, rows] = await transaction.send(
-      `ROLLBACK; SELECT true AS locked, fingerprint, status, body, headers, created_at, expires_at
+      `ROLLBACK; SELECT fingerprint, status, body, headers, created_at, expires_at
                    FROM idempotency_keys WHERE merchant_id = ${merchant} AND key = ${keyText} AND expires_at > now()`,
     );
-    return keyLockOf(rows?.[0] as LockRow | undefined).stored;
+    return storedKeyOf(rows?.[0] as RecordRow | undefined);
   }
 
   /**
