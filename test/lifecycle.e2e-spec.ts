@@ -144,6 +144,27 @@ describe('charge lifecycle: capture, cancel, refunds', () => {
     }
   });
 
+  it('refunds sent while their charge is being captured: each waits and sees the capture, never a 500', async () => {
+    // A refund whose statement started before a concurrent capture committed used to be written
+    // over the authorisation's old row (status authorized, nothing captured) and fail its CHECK.
+    const statuses: number[] = [];
+    for (let round = 0; round < 10; round++) {
+      const source = await merchant.account(1_000);
+      const id = await authorize(source, 100);
+      const [capture, ...refunds] = await Promise.all([
+        merchant.post(`/v1/charges/${id}/capture`, { amount: 3 }),
+        ...Array.from({ length: 4 }, () => merchant.post(`/v1/charges/${id}/refunds`, { amount: 1 })),
+      ]);
+      expect(capture.status).toBe(200);
+      statuses.push(...refunds.map((refund) => refund.status));
+      const refunded = refunds.filter((refund) => refund.status === 201).length;
+      const charge = (await merchant.get(`/v1/charges/${id}`)).body;
+      expect(charge).toMatchObject({ status: 'succeeded', amount_captured: 3, amount_refunded: refunded });
+      expect(await merchant.balanceOf(source)).toEqual({ balance: 1_000 - 3 + refunded, held: 0 });
+    }
+    expect(statuses.filter((status) => status !== 201 && status !== 409)).toEqual([]);
+  });
+
   it('hides another merchant’s charges from every transition', async () => {
     const other = await app.merchant('other');
     const source = await merchant.account(1_000);

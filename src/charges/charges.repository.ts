@@ -125,21 +125,30 @@ interface TargetColumns {
   target_refunded: string | null;
 }
 
-// Each lifecycle statement starts by locking the charge row (FOR UPDATE, which also reads its
-// latest committed version), then changes it only if the transition is allowed. Two concurrent
-// transitions of one charge therefore run one after the other, and the second sees the first.
+// A lifecycle statement changes the charge only if the transition is allowed, in one UPDATE whose
+// WHERE checks it, and reads the charge as `target` to explain a refusal (404, 409).
 //
-// Why this works inside one statement of data-modifying CTEs: all CTEs see the same snapshot, taken
-// when the statement started, so a plain SELECT here could read a version that a concurrent capture
-// has since changed. FOR UPDATE waits for that transaction and then returns the row's newest
-// committed version (READ COMMITTED's re-check); the UPDATEs below join on `target` and so act on
-// what it locked. Their own changes are not visible to the other CTEs of the statement: each reads
-// `target` or the UPDATE's RETURNING, never the table again.
+// Both read the statement's snapshot, taken when it started. A concurrent transition may have
+// changed the charge since: READ COMMITTED then waits for it and re-checks the UPDATE's WHERE on
+// the row's newest version. So the WHERE also requires the row to be still the version `target`
+// read (TARGET_UNCHANGED); amounts the UPDATE derives from `target` are then right, and a row that
+// changed meanwhile is left alone. The repository then locks the charge (its own statement, so the
+// next one sees every committed change) and runs the statement again: the second of two concurrent
+// transitions sees the first.
+//
+// Why not lock the row in `target` (FOR UPDATE) and join the UPDATE to it: PostgreSQL then builds
+// the updated row from the version the snapshot saw, not the newest, for the columns the UPDATE
+// does not set. A refund racing a capture wrote status authorized and nothing captured, which its
+// CHECK refused (500).
 const TARGET_CTE = `target AS (
   SELECT id, status, amount, amount_captured, amount_refunded, source_account_id, currency
     FROM charges WHERE merchant_id = $1 AND id = $2
-     FOR UPDATE
 )`;
+
+const TARGET_UNCHANGED = `c.status = t.status AND c.amount_captured = t.amount_captured AND c.amount_refunded = t.amount_refunded`;
+
+/** Locks the charge ($1 merchant, $2 id) so that the next statement sees its newest version. */
+const LOCK_CHARGE_SQL = `SELECT 1 FROM charges WHERE merchant_id = $1 AND id = $2 FOR UPDATE`;
 
 const TARGET_RESULT = `target.status AS target_status, target.amount AS target_amount,
        target.amount_captured AS target_captured, target.amount_refunded AS target_refunded`;
@@ -150,7 +159,8 @@ WITH ${TARGET_CTE},
 captured AS (
   UPDATE charges c SET status = 'succeeded', amount_captured = coalesce($3::bigint, t.amount), updated_at = now()
     FROM target t
-   WHERE c.merchant_id = $1 AND c.id = t.id AND t.status = 'authorized' AND coalesce($3::bigint, t.amount) <= t.amount
+   WHERE c.merchant_id = $1 AND c.id = t.id AND ${TARGET_UNCHANGED}
+     AND t.status = 'authorized' AND coalesce($3::bigint, t.amount) <= t.amount
   RETURNING ${CHARGE_COLUMNS_OF_C}
 ), settled AS (
   UPDATE accounts a SET held = a.held - c.amount, balance = a.balance - c.amount_captured, updated_at = now()
@@ -177,7 +187,7 @@ WITH ${TARGET_CTE},
 canceled AS (
   UPDATE charges c SET status = 'canceled', updated_at = now()
     FROM target t
-   WHERE c.merchant_id = $1 AND c.id = t.id AND t.status = 'authorized'
+   WHERE c.merchant_id = $1 AND c.id = t.id AND ${TARGET_UNCHANGED} AND t.status = 'authorized'
   RETURNING ${CHARGE_COLUMNS_OF_C}
 ), released AS (
   UPDATE accounts a SET held = a.held - c.amount, updated_at = now()
@@ -198,7 +208,7 @@ WITH ${TARGET_CTE},
 refunded AS (
   UPDATE charges c SET amount_refunded = c.amount_refunded + coalesce($3::bigint, t.amount_captured - t.amount_refunded), updated_at = now()
     FROM target t
-   WHERE c.merchant_id = $1 AND c.id = t.id AND t.status = 'succeeded'
+   WHERE c.merchant_id = $1 AND c.id = t.id AND ${TARGET_UNCHANGED} AND t.status = 'succeeded'
      AND coalesce($3::bigint, t.amount_captured - t.amount_refunded) BETWEEN 1 AND t.amount_captured - t.amount_refunded
   RETURNING c.id, c.source_account_id, c.currency, coalesce($3::bigint, t.amount_captured - t.amount_refunded) AS refund_amount
 ), credited AS (
@@ -286,13 +296,11 @@ export class ChargesRepository {
     amount: number | null,
     entryIds: EntryIds,
   ): Promise<TransitionAttempt<ChargeRow>> {
-    const rows = await preparedRows<ChargeRow & TargetColumns>(tx, 'charge_capture', CAPTURE_SQL, [merchantId, id, amount, ...entryIds]);
-    return attemptOf(rows[0]!);
+    return this.transition<ChargeRow>(tx, 'charge_capture', CAPTURE_SQL, [merchantId, id, amount, ...entryIds]);
   }
 
   async cancel(tx: EntityManager, merchantId: string, id: string): Promise<TransitionAttempt<ChargeRow>> {
-    const rows = await preparedRows<ChargeRow & TargetColumns>(tx, 'charge_cancel', CANCEL_SQL, [merchantId, id]);
-    return attemptOf(rows[0]!);
+    return this.transition<ChargeRow>(tx, 'charge_cancel', CANCEL_SQL, [merchantId, id]);
   }
 
   async refund(
@@ -302,7 +310,7 @@ export class ChargesRepository {
     refund: { id: string; amount: number | null; reason: string | null; entryIds: EntryIds },
   ): Promise<TransitionAttempt<RefundRow>> {
     try {
-      const rows = await preparedRows<RefundRow & TargetColumns>(tx, 'charge_refund', REFUND_SQL, [
+      return await this.transition<RefundRow>(tx, 'charge_refund', REFUND_SQL, [
         merchantId,
         chargeId,
         refund.amount,
@@ -310,11 +318,28 @@ export class ChargesRepository {
         refund.reason,
         ...refund.entryIds,
       ]);
-      return attemptOf(rows[0]!);
     } catch (error) {
       // The refund credits the source account, which may already hold close to the limit.
       throw translateBalanceLimit(error);
     }
+  }
+
+  /**
+   * Runs a lifecycle statement ($1 merchant, $2 charge; see TARGET_CTE). A charge that exists but
+   * was not changed may have been changed by a concurrent transition after the statement's snapshot:
+   * lock it and run the statement again, which then decides on its newest version.
+   */
+  private async transition<T extends { id: string | null }>(
+    tx: EntityManager,
+    name: string,
+    sql: string,
+    parameters: unknown[],
+  ): Promise<TransitionAttempt<T>> {
+    const run = async () => attemptOf((await preparedRows<T & TargetColumns>(tx, name, sql, parameters))[0]!);
+    const first = await run();
+    if (first.result || !first.found) return first;
+    await preparedRows(tx, 'charge_lock', LOCK_CHARGE_SQL, parameters.slice(0, 2));
+    return run();
   }
 
   async find(merchantId: string, id: string): Promise<ChargeRow | undefined> {
