@@ -26,6 +26,7 @@ import { parseArgs, promisify } from 'node:util';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/database/embedded-postgres.js';
 import { ServiceProcess } from '../testing/service-process.js';
 import { fillHistory, fillIdempotencyKeys, Pgbench, sql } from './database.js';
+import { measureCpu, microsecondsEach, type CpuUse } from './cpu.js';
 import { lua, runWrk, type LoadResult, type Workload } from './wrk.js';
 
 const execFileAsync = promisify(execFile);
@@ -46,10 +47,20 @@ interface Options {
   profile: boolean;
 }
 
+/** A load phase's result with the CPU it cost. */
+type MeasuredLoad = LoadResult & { cpu: CpuUse };
+
+/** A pgbench phase: transactions per second, how many ran, and the CPU they cost. */
+interface MeasuredPgbench {
+  tps: number;
+  transactions: number;
+  cpu: CpuUse;
+}
+
 interface Row {
   phase: string;
-  result?: LoadResult;
-  tps?: number;
+  result?: MeasuredLoad;
+  pgbench?: MeasuredPgbench;
   ratio?: string;
 }
 
@@ -127,8 +138,16 @@ async function main(): Promise<void> {
   try {
     log('setting up a merchant with funded accounts');
     const merchant = await setUp(service.url, adminToken);
-    const load = (workload: Workload, seconds = settings.seconds) =>
-      runWrk(service.url, merchant.apiKey, workload, seconds, settings.connections);
+    const load = async (workload: Workload, seconds = settings.seconds): Promise<MeasuredLoad> => {
+      const { value, cpu } = await measureCpu(service.pid, () =>
+        runWrk(service.url, merchant.apiKey, workload, seconds, settings.connections),
+      );
+      return { ...value, cpu };
+    };
+    const runPgbench = async (): Promise<MeasuredPgbench> => {
+      const { value, cpu } = await measureCpu(service.pid, () => pgbench.run(settings.seconds, settings.connections));
+      return { ...value, cpu };
+    };
 
     // A new process on a warm database: what a restarted instance meets when traffic arrives.
     await service.kill('SIGTERM');
@@ -139,7 +158,14 @@ async function main(): Promise<void> {
     log(`warm-up: ${settings.warmup} s`);
     if (settings.warmup > 0) await load(charges(merchant.sources), settings.warmup);
     const replayKeys = await recordCharges(service.url, merchant, REPLAY_KEYS);
-    const warm = await rounds(`${settings.rounds} rounds of charges, replays and pgbench`, settings, load, pgbench, merchant, replayKeys);
+    const warm = await rounds(
+      `${settings.rounds} rounds of charges, replays and pgbench`,
+      settings,
+      load,
+      runPgbench,
+      merchant,
+      replayKeys,
+    );
     rows.push({
       phase: `charges, cold (first ${settings.cold} s)`,
       result: cold,
@@ -168,9 +194,15 @@ async function main(): Promise<void> {
     if (settings.keys > 0) {
       log(`filling ${settings.keys} idempotency records of other merchants`);
       await fillIdempotencyKeys(databaseUrl, settings.keys);
-      const full = await rounds(`${settings.keys} keys in the table`, settings, load, pgbench, merchant, replayKeys);
+      const full = await rounds(`${settings.keys} keys in the table`, settings, load, runPgbench, merchant, replayKeys);
       for (const row of full.rows) rows.push({ ...row, phase: `${row.phase}, ${settings.keys} keys` });
       rows.push({ phase: `charges with ${settings.keys} keys ÷ empty table`, ratio: (full.charges / warm.charges).toFixed(2) });
+      // The two are minutes apart, and this machine's speed drifts by a fifth within an hour:
+      // pgbench in the same rounds measures the drift, so this ratio of ratios leaves it out.
+      rows.push({
+        phase: `charges ÷ pgbench with ${settings.keys} keys ÷ the same, empty table`,
+        ratio: (full.chargesPerPgbench / warm.chargesPerPgbench).toFixed(2),
+      });
     }
     if (settings.history > 0) {
       log(`filling ${settings.history} charges of history`);
@@ -204,38 +236,41 @@ interface Rounds {
   charges: number;
   replays: number;
   tps: number;
+  /** The median over the rounds of charges ÷ pgbench. */
+  chargesPerPgbench: number;
 }
 
 async function rounds(
   what: string,
   settings: Options,
-  load: (workload: Workload) => Promise<LoadResult>,
-  pgbench: Pgbench,
+  load: (workload: Workload) => Promise<MeasuredLoad>,
+  runPgbench: () => Promise<MeasuredPgbench>,
   merchant: Merchant,
   replayKeys: { key: string; body: string }[],
 ): Promise<Rounds> {
   log(what);
-  const results: { charges: LoadResult; replays: LoadResult; tps: number }[] = [];
+  const results: { charges: MeasuredLoad; replays: MeasuredLoad; pgbench: MeasuredPgbench }[] = [];
   for (let round = 0; round < settings.rounds; round++) {
     const chargeResult = await load(charges(merchant.sources));
     const replayResult = await load(replays(replayKeys));
-    const tps = await pgbench.run(settings.seconds, settings.connections);
+    const pgbenchResult = await runPgbench();
     log(
-      `round ${round + 1}: charges ${chargeResult.perSecond.toFixed(0)}/s, replays ${replayResult.perSecond.toFixed(0)}/s, pgbench ${tps.toFixed(0)} tps`,
+      `round ${round + 1}: charges ${chargeResult.perSecond.toFixed(0)}/s, replays ${replayResult.perSecond.toFixed(0)}/s, pgbench ${pgbenchResult.tps.toFixed(0)} tps`,
     );
-    results.push({ charges: chargeResult, replays: replayResult, tps });
+    results.push({ charges: chargeResult, replays: replayResult, pgbench: pgbenchResult });
   }
-  const middle = (pick: (r: (typeof results)[number]) => LoadResult) =>
+  const middle = (pick: (r: (typeof results)[number]) => { perSecond: number }) =>
     results.find((r) => pick(r).perSecond === median(results.map((x) => pick(x).perSecond)))!;
-  const chargeRatio = median(results.map((r) => r.charges.perSecond / r.tps));
-  const replayRatio = median(results.map((r) => r.replays.perSecond / r.tps));
-  const tps = median(results.map((r) => r.tps));
+  const chargeRatio = median(results.map((r) => r.charges.perSecond / r.pgbench.tps));
+  const replayRatio = median(results.map((r) => r.replays.perSecond / r.pgbench.tps));
+  const tps = median(results.map((r) => r.pgbench.tps));
   return {
     charges: median(results.map((r) => r.charges.perSecond)),
     replays: median(results.map((r) => r.replays.perSecond)),
     tps,
+    chargesPerPgbench: chargeRatio,
     rows: [
-      { phase: 'pgbench TPC-B -M prepared', tps, ratio: '1.00' },
+      { phase: 'pgbench TPC-B -M prepared', pgbench: results.find((r) => r.pgbench.tps === tps)!.pgbench, ratio: '1.00' },
       { phase: 'charges, fresh keys, warm', result: middle((r) => r.charges).charges, ratio: `${chargeRatio.toFixed(2)} × pgbench` },
       { phase: `replays of ${REPLAY_KEYS} keys`, result: middle((r) => r.replays).replays, ratio: `${replayRatio.toFixed(2)} × pgbench` },
     ],
@@ -360,13 +395,18 @@ async function peakRssMiB(pid: number | undefined): Promise<number | undefined> 
 }
 
 function print(rows: Row[], settings: Options, summary: { warm: Rounds; cold: LoadResult; rss: number | undefined }): void {
-  const header = ['phase', 'per second', 'p50 ms', 'p99 ms', 'non-2xx', 'ratio'];
+  const header = ['phase', 'per second', 'p50 ms', 'p99 ms', 'non-2xx', 'CPU µs each', 'service µs each', 'ratio'];
+  const micros = (value: number | undefined) => value?.toFixed(0) ?? '';
   const cells = rows.map((row) => [
     row.phase,
-    (row.result?.perSecond ?? row.tps)?.toFixed(0) ?? '',
+    (row.result?.perSecond ?? row.pgbench?.tps)?.toFixed(0) ?? '',
     row.result ? row.result.p50Ms.toFixed(1) : '',
     row.result ? row.result.p99Ms.toFixed(1) : '',
     row.result ? String(row.result.non2xx + row.result.errors) : '',
+    row.result
+      ? micros(microsecondsEach(row.result.cpu.machineMs, row.result.requests))
+      : micros(row.pgbench && microsecondsEach(row.pgbench.cpu.machineMs, row.pgbench.transactions)),
+    row.result ? micros(microsecondsEach(row.result.cpu.serviceMs, row.result.requests)) : '',
     row.ratio ?? '',
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...cells.map((row) => row[column]!.length)));
@@ -375,6 +415,9 @@ function print(rows: Row[], settings: Options, summary: { warm: Rounds; cold: Lo
   console.log(line(header));
   console.log(`| ${widths.map((width) => '-'.repeat(width)).join(' | ')} |`);
   for (const row of cells) console.log(line(row));
+  console.log(
+    '\nCPU µs each: busy time of all cores (service, PostgreSQL, wrk or pgbench, the kernel) per request or transaction; service µs each: the service process alone.',
+  );
   const { warm, cold, rss } = summary;
   console.log(
     `\ncharges ÷ pgbench ${(warm.charges / warm.tps).toFixed(2)} (target ≥ 1.0) · replays ÷ pgbench ${(warm.replays / warm.tps).toFixed(2)} (≥ 2.0)` +

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { sqlState } from '../src/common/database-errors.js';
 
 const execFileAsync = promisify(execFile);
 const PGBENCH_DATABASE = 'pgbench_bench';
@@ -52,13 +53,14 @@ export class Pgbench {
     return new Pgbench(serverUrl);
   }
 
-  /** TPC-B transactions per second: `-c connections -j 2 -M prepared`, as long as a service phase. */
-  async run(seconds: number, connections: number): Promise<number> {
+  /** TPC-B transactions per second, and how many ran: `-c connections -j 2 -M prepared`, as long as a service phase. */
+  async run(seconds: number, connections: number): Promise<{ tps: number; transactions: number }> {
     const args = ['-c', String(connections), '-j', String(Math.min(2, connections)), '-M', 'prepared', '-T', String(seconds), '-n'];
     const { stdout } = await execFileAsync('pgbench', args, { env: libpqEnv(withDatabase(this.serverUrl, PGBENCH_DATABASE)) });
     const tps = /^tps = ([\d.]+) \(without initial connection time\)$/m.exec(stdout)?.[1];
-    if (tps === undefined) throw new Error(`pgbench printed no tps line:\n${stdout}`);
-    return Number(tps);
+    const transactions = /^number of transactions actually processed: (\d+)/m.exec(stdout)?.[1];
+    if (tps === undefined || transactions === undefined) throw new Error(`pgbench printed no tps or transaction count:\n${stdout}`);
+    return { tps: Number(tps), transactions: Number(transactions) };
   }
 
   async drop(): Promise<void> {
@@ -118,6 +120,6 @@ export async function fillHistory(url: string, merchantId: string, source: strin
  */
 async function checkpoint(url: string): Promise<void> {
   await sql(url, ['CHECKPOINT']).catch((error: unknown) => {
-    if ((error as { code?: unknown }).code !== '42501') throw error;
+    if (sqlState(error) !== '42501') throw error;
   });
 }
