@@ -4,6 +4,7 @@ import { RefundsAndBatches1732370000000 } from './1732370000000-RefundsAndBatche
 import { IdempotencyClaims1732380000000 } from './1732380000000-IdempotencyClaims.js';
 import { BalanceTotals1732390000000 } from './1732390000000-BalanceTotals.js';
 import { IdempotencyOpenKey1732400000000 } from './1732400000000-IdempotencyOpenKey.js';
+import { IdempotencyOpeningDropsExpired1732410000000 } from './1732410000000-IdempotencyOpeningDropsExpired.js';
 
 /**
  * Every migration, in order. Listed by class rather than found by a file glob, so the same list
@@ -16,4 +17,5 @@ export const ALL_MIGRATIONS = [
   IdempotencyClaims1732380000000,
   BalanceTotals1732390000000,
   IdempotencyOpenKey1732400000000,
+  IdempotencyOpeningDropsExpired1732410000000,
 ];

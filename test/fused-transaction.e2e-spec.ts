@@ -6,6 +6,7 @@ import { runPipeline, failedStatementIndex } from '../src/database/pipeline.js';
 import { runFusedTransaction } from '../src/database/transaction.js';
 import { dataSourceOptions } from '../src/config/data-source-options.js';
 import { sqlState } from '../src/common/database-errors.js';
+import { IdempotencyRepository } from '../src/idempotency/idempotency.repository.js';
 
 /**
  * The round trips of the hot path (database/pipeline.ts, database/transaction.ts) against a real
@@ -177,15 +178,48 @@ describe('fused transactions: several statements a round trip, and a failure sto
       await dataSource.query(`INSERT INTO merchants (id, name) VALUES ($1, 'open key') ON CONFLICT DO NOTHING`, [merchant]);
     });
 
-    it('opens a new key, and an expired one', async () => {
-      const expired = randomUUID();
-      await dataSource.query(
+    const insertRecord = (key: string, expiresIn: string) =>
+      dataSource.query(
         `INSERT INTO idempotency_keys (merchant_id, key, fingerprint, status, body, expires_at)
-         VALUES ($1, $2, 'f', 201, '{}', now() - interval '1 second')`,
-        [merchant, expired],
+         VALUES ($1, $2, 'f', 201, '{}', now() + $3::interval)`,
+        [merchant, key, expiresIn],
       );
+    const recordsOf = async (client: PoolClient, key: string) =>
+      (await client.query(`SELECT count(*)::int AS n FROM idempotency_keys WHERE merchant_id = $1 AND key = $2`, [merchant, key])).rows[0]
+        .n as number;
+
+    it("the long way's lookup also removes an expired record, once it holds the key's lock", async () => {
+      const repository = new IdempotencyRepository(dataSource);
+      const [expired, live, held] = [randomUUID(), randomUUID(), randomUUID()];
+      await insertRecord(expired, '-1 second');
+      await insertRecord(live, '1 day');
+      await insertRecord(held, '-1 second');
+      await dataSource.transaction(async (manager) => {
+        expect(await repository.lockAndFind(manager, merchant, expired)).toEqual({ locked: true, stored: undefined });
+        expect(await repository.lockAndFind(manager, merchant, live)).toMatchObject({ locked: true, stored: { fingerprint: 'f' } });
+        const client = (manager.queryRunner as unknown as { databaseConnection: PoolClient }).databaseConnection;
+        expect(await recordsOf(client, expired)).toBe(0);
+        expect(await recordsOf(client, live)).toBe(1);
+      });
+      // Another transaction holds the key: the lookup leaves its record alone.
+      await withClient(async (holder) => {
+        expect(await open(holder, randomUUID())).toBe('opened');
+        await holder.query(`SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(10) || $2, 0))`, [merchant, held]);
+        await dataSource.transaction(async (manager) => {
+          expect(await repository.lockAndFind(manager, merchant, held)).toEqual({ locked: false, stored: undefined });
+        });
+      });
+      expect(Number((await dataSource.query(`SELECT count(*)::int AS n FROM idempotency_keys WHERE key = $1`, [held]))[0].n)).toBe(1);
+    });
+
+    it('opens a new key, and an expired one, whose record it removes so that the new record can be inserted', async () => {
+      const expired = randomUUID();
+      await insertRecord(expired, '-1 second');
       await withClient(async (client) => expect(await open(client, randomUUID())).toBe('opened'));
-      await withClient(async (client) => expect(await open(client, expired)).toBe('opened'));
+      await withClient(async (client) => {
+        expect(await open(client, expired)).toBe('opened');
+        expect(await recordsOf(client, expired)).toBe(0);
+      });
     });
 
     it('refuses a key with a live record or a claim (IK409)', async () => {

@@ -65,11 +65,18 @@ export const KEY_IN_USE_SQLSTATE = 'IK409';
  * One round trip: take the key's transaction-scoped advisory lock (without waiting) and read what
  * is recorded for it. The lock makes a concurrent request with the same key answer "in progress"
  * instead of queueing on a row lock; the primary key is the final guard. The one-row `(SELECT 1)`
- * makes the answer a row whether or not a record exists.
+ * makes the answer a row whether or not a record exists. Whoever gets the lock also removes an
+ * expired record of the key (the key is new again), as idempotency_open_key does: the record's
+ * insert then needs no DELETE of its own. (A CTE that calls a volatile function is evaluated once.)
  */
 const lockAndFindSql = (merchant: string, key: string) =>
-  `SELECT pg_try_advisory_xact_lock(hashtextextended(${merchant} || chr(10) || ${key}, 0)) AS locked,
-          r.fingerprint, r.status, r.body, r.headers, r.created_at, r.expires_at
+  `WITH key_lock AS (
+     SELECT pg_try_advisory_xact_lock(hashtextextended(${merchant} || chr(10) || ${key}, 0)) AS locked
+   ), dropped_expired AS (
+     DELETE FROM idempotency_keys
+      WHERE merchant_id = ${merchant} AND key = ${key} AND expires_at <= now() AND (SELECT locked FROM key_lock)
+   )
+   SELECT (SELECT locked FROM key_lock) AS locked, r.fingerprint, r.status, r.body, r.headers, r.created_at, r.expires_at
      FROM (SELECT 1) AS one
      LEFT JOIN idempotency_keys r ON r.merchant_id = ${merchant} AND r.key = ${key} AND r.expires_at > now()`;
 
@@ -88,7 +95,6 @@ function storedKeyOf(row: RecordRow | undefined): StoredKey | undefined {
   };
 }
 
-const DROP_EXPIRED = `DELETE FROM idempotency_keys WHERE merchant_id = $1 AND key = $2 AND expires_at <= now()`;
 const INSERT_RECORD = `
   INSERT INTO idempotency_keys (merchant_id, key, fingerprint, status, body, headers, expires_at)
   VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
@@ -154,10 +160,10 @@ export class IdempotencyRepository {
   /**
    * Records the response in the request's transaction, as its last statements, with its COMMIT: one
    * round trip, and the effect and its record commit together or not at all. An expired record of
-   * the key is replaced (the key is new again). Returns the expiry, or undefined when a live record
-   * appeared meanwhile: then the INSERT fails (no ON CONFLICT here, the expired record having been
-   * deleted first), which aborts the transaction and skips the COMMIT, effect and all, and the
-   * caller replays the other record.
+   * the key is gone already: the key's opening or lookup removed it under the key's lock. Returns
+   * the expiry, or undefined when a record of the key is there all the same: then the INSERT fails
+   * (no ON CONFLICT here), which aborts the transaction and skips the COMMIT, effect and all, and
+   * the caller looks the key up again.
    */
   async recordAndCommit(
     transaction: FusedTransaction,
@@ -168,8 +174,7 @@ export class IdempotencyRepository {
     ttlSeconds: number,
   ): Promise<RecordTimes | undefined> {
     try {
-      const [, inserted] = await transaction.pipeline([
-        { name: 'idempotency_drop_expired', text: DROP_EXPIRED, values: [merchantId, key] },
+      const [inserted] = await transaction.pipeline([
         {
           name: 'idempotency_record',
           text: INSERT_RECORD,
