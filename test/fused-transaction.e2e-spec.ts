@@ -64,7 +64,14 @@ describe('fused transactions: several statements a round trip, and a failure sto
 
   it('stops at the first failure: what follows, COMMIT included, never takes effect', async () => {
     const [before, after] = [randomUUID(), randomUUID()];
-    await withClient(async (client) => {
+    // The server's answers one message a read, as a busy network delivers them: pg reports the
+    // error before it has read the ReadyForQuery that ends the round trip, so the transaction
+    // status it knows then is the one from before BEGIN. Ask the server instead.
+    const proxy = await messageByMessageProxy(process.env.TEST_DATABASE_URL!);
+    const single = await new DataSource(dataSourceOptions(proxy.url, 1)).initialize();
+    const runner = single.createQueryRunner();
+    try {
+      const client = (await runner.connect()) as PoolClient;
       const failure = await runPipeline(client, [
         { text: 'BEGIN' },
         { text: `INSERT INTO ${table} (id, n) VALUES ($1, 1)`, values: [before] },
@@ -74,12 +81,19 @@ describe('fused transactions: several statements a round trip, and a failure sto
       ]).catch((error: unknown) => error);
       expect(sqlState(failure)).toBe('22012');
       expect(failedStatementIndex(failure)).toBe(2);
-      // The transaction is open and aborted, not committed: its caller rolls it back.
+      // The transaction is open and aborted, not committed: the next statement is refused with
+      // 25P02 (in_failed_sql_transaction), and its caller rolls it back.
+      const next = await client.query('SELECT 1').catch((error: unknown) => error);
+      expect(sqlState(next)).toBe('25P02');
       expect(client.getTransactionStatus()).toBe('E');
       await client.query('ROLLBACK');
       // The connection goes on as usual.
       expect((await client.query('SELECT 7 AS seven')).rows).toEqual([{ seven: 7 }]);
-    });
+    } finally {
+      await runner.release();
+      await single.destroy();
+      await proxy.close();
+    }
     expect(await count(before)).toBe(0);
     expect(await count(after)).toBe(0);
   });
