@@ -47,15 +47,9 @@ interface Options {
   profile: boolean;
 }
 
-/** A load phase's result with the CPU it cost. */
+/** A load phase's result, and a pgbench phase's, with the CPU it cost. */
 type MeasuredLoad = LoadResult & { cpu: CpuUse };
-
-/** A pgbench phase: transactions per second, how many ran, and the CPU they cost. */
-interface MeasuredPgbench {
-  tps: number;
-  transactions: number;
-  cpu: CpuUse;
-}
+type MeasuredPgbench = Awaited<ReturnType<Pgbench['run']>> & { cpu: CpuUse };
 
 interface Row {
   phase: string;
@@ -138,16 +132,9 @@ async function main(): Promise<void> {
   try {
     log('setting up a merchant with funded accounts');
     const merchant = await setUp(service.url, adminToken);
-    const load = async (workload: Workload, seconds = settings.seconds): Promise<MeasuredLoad> => {
-      const { value, cpu } = await measureCpu(service.pid, () =>
-        runWrk(service.url, merchant.apiKey, workload, seconds, settings.connections),
-      );
-      return { ...value, cpu };
-    };
-    const runPgbench = async (): Promise<MeasuredPgbench> => {
-      const { value, cpu } = await measureCpu(service.pid, () => pgbench.run(settings.seconds, settings.connections));
-      return { ...value, cpu };
-    };
+    const load = (workload: Workload, seconds = settings.seconds): Promise<MeasuredLoad> =>
+      measureCpu(service.pid, () => runWrk(service.url, merchant.apiKey, workload, seconds, settings.connections));
+    const runPgbench = (): Promise<MeasuredPgbench> => measureCpu(service.pid, () => pgbench.run(settings.seconds, settings.connections));
 
     // A new process on a warm database: what a restarted instance meets when traffic arrives.
     await service.kill('SIGTERM');

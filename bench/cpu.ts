@@ -44,14 +44,14 @@ async function snapshot(servicePid: number | undefined): Promise<Snapshot> {
 
 const ticksToMs = (ticks: number) => (ticks * 1000) / TICKS_PER_SECOND;
 
-/** Runs `phase` and returns what it returned with the CPU time spent meanwhile. */
-export async function measureCpu<T>(servicePid: number | undefined, phase: () => Promise<T>): Promise<{ value: T; cpu: CpuUse }> {
+/** Runs `phase` and returns what it returned, with the CPU time spent meanwhile as `cpu`. */
+export async function measureCpu<T extends object>(servicePid: number | undefined, phase: () => Promise<T>): Promise<T & { cpu: CpuUse }> {
   const before = await snapshot(servicePid);
   const value = await phase();
   const after = await snapshot(servicePid);
   const serviceMs =
     before.serviceTicks === undefined || after.serviceTicks === undefined ? undefined : ticksToMs(after.serviceTicks - before.serviceTicks);
-  return { value, cpu: { machineMs: ticksToMs(after.machineTicks - before.machineTicks), serviceMs } };
+  return { ...value, cpu: { machineMs: ticksToMs(after.machineTicks - before.machineTicks), serviceMs } };
 }
 
 /** Microseconds per operation, or undefined. */

@@ -39,6 +39,23 @@ describe('fused transactions: several statements a round trip, and a failure sto
     }
   }
 
+  /**
+   * Runs `work` with a pool of one connection (so a second transaction gets the very connection
+   * the first one used) through a proxy that delivers the server's answers one message a read, as
+   * a busy network does: pg then reports a failed statement before it has read the ReadyForQuery
+   * behind it.
+   */
+  async function withMessageByMessageConnection<T>(work: (single: DataSource) => Promise<T>): Promise<T> {
+    const proxy = await messageByMessageProxy(process.env.TEST_DATABASE_URL!);
+    const single = await new DataSource(dataSourceOptions(proxy.url, 1)).initialize();
+    try {
+      return await work(single);
+    } finally {
+      await single.destroy();
+      await proxy.close();
+    }
+  }
+
   const count = async (id: string) => Number((await dataSource.query(`SELECT count(*)::int AS n FROM ${table} WHERE id = $1`, [id]))[0].n);
 
   it('answers every statement in order, with parameters and parsed types, and prepares a name once', async () => {
@@ -64,36 +81,33 @@ describe('fused transactions: several statements a round trip, and a failure sto
 
   it('stops at the first failure: what follows, COMMIT included, never takes effect', async () => {
     const [before, after] = [randomUUID(), randomUUID()];
-    // The server's answers one message a read, as a busy network delivers them: pg reports the
-    // error before it has read the ReadyForQuery that ends the round trip, so the transaction
+    // pg reports the error before the ReadyForQuery that ends the round trip, so the transaction
     // status it knows then is the one from before BEGIN. Ask the server instead.
-    const proxy = await messageByMessageProxy(process.env.TEST_DATABASE_URL!);
-    const single = await new DataSource(dataSourceOptions(proxy.url, 1)).initialize();
-    const runner = single.createQueryRunner();
-    try {
-      const client = (await runner.connect()) as PoolClient;
-      const failure = await runPipeline(client, [
-        { text: 'BEGIN' },
-        { text: `INSERT INTO ${table} (id, n) VALUES ($1, 1)`, values: [before] },
-        { text: 'SELECT 1 / $1::int', values: [0] },
-        { text: `INSERT INTO ${table} (id, n) VALUES ($1, 2)`, values: [after] },
-        { text: 'COMMIT' },
-      ]).catch((error: unknown) => error);
-      expect(sqlState(failure)).toBe('22012');
-      expect(failedStatementIndex(failure)).toBe(2);
-      // The transaction is open and aborted, not committed: the next statement is refused with
-      // 25P02 (in_failed_sql_transaction), and its caller rolls it back.
-      const next = await client.query('SELECT 1').catch((error: unknown) => error);
-      expect(sqlState(next)).toBe('25P02');
-      expect(client.getTransactionStatus()).toBe('E');
-      await client.query('ROLLBACK');
-      // The connection goes on as usual.
-      expect((await client.query('SELECT 7 AS seven')).rows).toEqual([{ seven: 7 }]);
-    } finally {
-      await runner.release();
-      await single.destroy();
-      await proxy.close();
-    }
+    await withMessageByMessageConnection(async (single) => {
+      const runner = single.createQueryRunner();
+      try {
+        const client = (await runner.connect()) as PoolClient;
+        const failure = await runPipeline(client, [
+          { text: 'BEGIN' },
+          { text: `INSERT INTO ${table} (id, n) VALUES ($1, 1)`, values: [before] },
+          { text: 'SELECT 1 / $1::int', values: [0] },
+          { text: `INSERT INTO ${table} (id, n) VALUES ($1, 2)`, values: [after] },
+          { text: 'COMMIT' },
+        ]).catch((error: unknown) => error);
+        expect(sqlState(failure)).toBe('22012');
+        expect(failedStatementIndex(failure)).toBe(2);
+        // The transaction is open and aborted, not committed: the next statement is refused with
+        // 25P02 (in_failed_sql_transaction), and its caller rolls it back.
+        const next = await client.query('SELECT 1').catch((error: unknown) => error);
+        expect(sqlState(next)).toBe('25P02');
+        expect(client.getTransactionStatus()).toBe('E');
+        await client.query('ROLLBACK');
+        // The connection goes on as usual.
+        expect((await client.query('SELECT 7 AS seven')).rows).toEqual([{ seven: 7 }]);
+      } finally {
+        await runner.release();
+      }
+    });
     expect(await count(before)).toBe(0);
     expect(await count(after)).toBe(0);
   });
@@ -152,15 +166,10 @@ describe('fused transactions: several statements a round trip, and a failure sto
   });
 
   it('puts a connection back into the pool outside any transaction after a failed round trip', async () => {
-    // One connection, so the second transaction gets the very connection the first one used; and
-    // the server's answers one message a read, as a busy network delivers them: pg then reports the
-    // error before it has read the ReadyForQuery that says the transaction is aborted.
-    const proxy = await messageByMessageProxy(process.env.TEST_DATABASE_URL!);
-    const single = await new DataSource(dataSourceOptions(proxy.url, 1)).initialize();
-    try {
+    // The work takes the key's refusal as an answer, as the interceptor does, and returns normally.
+    await withMessageByMessageConnection(async (single) => {
       const refused = await runFusedTransaction(single, async (transaction) => {
         transaction.openWith([{ text: 'BEGIN' }, { text: 'SELECT 1 / $1::int', values: [0] }]);
-        // The work takes the refusal as an answer (as the interceptor does) and returns normally.
         return transaction.manager.query('SELECT 1').then(
           () => 'ran',
           () => 'refused',
@@ -174,10 +183,7 @@ describe('fused transactions: several statements a round trip, and a failure sto
         return rows;
       });
       expect(next).toEqual([{ two: 2 }]);
-    } finally {
-      await single.destroy();
-      await proxy.close();
-    }
+    });
   });
 
   describe('idempotency_open_key', () => {
