@@ -27,6 +27,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/database/em
 import { ServiceProcess } from '../testing/service-process.js';
 import { fillHistory, fillIdempotencyKeys, Pgbench, sql } from './database.js';
 import { measureCpu, microsecondsEach, type CpuUse } from './cpu.js';
+import { answersByStatus, failedAnswersBetween } from './statuses.js';
 import { lua, runWrk, type LoadResult, type Workload } from './wrk.js';
 
 const execFileAsync = promisify(execFile);
@@ -47,8 +48,8 @@ interface Options {
   profile: boolean;
 }
 
-/** A load phase's result, and a pgbench phase's, with the CPU it cost. */
-type MeasuredLoad = LoadResult & { cpu: CpuUse };
+/** A load phase's result, and a pgbench phase's, with the CPU it cost; a load's failed answers by status. */
+type MeasuredLoad = LoadResult & { cpu: CpuUse; failed: string };
 type MeasuredPgbench = Awaited<ReturnType<Pgbench['run']>> & { cpu: CpuUse };
 
 interface Row {
@@ -132,8 +133,11 @@ async function main(): Promise<void> {
   try {
     log('setting up a merchant with funded accounts');
     const merchant = await setUp(service.url, adminToken);
-    const load = (workload: Workload, seconds = settings.seconds): Promise<MeasuredLoad> =>
-      measureCpu(service.pid, () => runWrk(service.url, merchant.apiKey, workload, seconds, settings.connections));
+    const load = async (workload: Workload, seconds = settings.seconds): Promise<MeasuredLoad> => {
+      const before = await serviceAnswers(service.url);
+      const result = await measureCpu(service.pid, () => runWrk(service.url, merchant.apiKey, workload, seconds, settings.connections));
+      return { ...result, failed: failedAnswersBetween(before, await serviceAnswers(service.url)) };
+    };
     const runPgbench = (): Promise<MeasuredPgbench> => measureCpu(service.pid, () => pgbench.run(settings.seconds, settings.connections));
 
     // A new process on a warm database: what a restarted instance meets when traffic arrives.
@@ -202,8 +206,12 @@ async function main(): Promise<void> {
     }
 
     const rss = await peakRssMiB(service.pid);
+    // At LOG_LEVEL=error a healthy run logs nothing: what it did log explains a failed answer.
+    const logged = service.output().trim().split('\n').filter(Boolean);
     await service.kill('SIGTERM');
     print(rows, settings, { warm, cold, rss });
+    if (logged.length > 0)
+      console.log(`\nthe service logged ${logged.length} lines at LOG_LEVEL=error; the first ones:\n${logged.slice(0, 10).join('\n')}`);
     if (settings.profile) log(`CPU profile written to ${PROFILE_DIR}/ (open it in Chrome DevTools > Performance, or speedscope)`);
   } finally {
     await service.kill('SIGTERM');
@@ -375,6 +383,19 @@ function reads(source: string): [string, Workload][] {
 // ------------------------------------------------------------------------------------------------
 // Report
 
+/** A phase's failures: the count, then which statuses (from the service) and socket errors (wrk's). */
+function failures(result: MeasuredLoad): string {
+  const which = [result.failed, result.errors > 0 ? `socket errors: ${result.errors}` : ''].filter(Boolean).join(', ');
+  return `${result.non2xx + result.errors}${which ? ` (${which})` : ''}`;
+}
+
+/** The service's answers so far by status (its /metrics), to say what a phase's non-2xx were. */
+async function serviceAnswers(url: string): Promise<Map<number, number>> {
+  const response = await fetch(`${url}/metrics`);
+  if (!response.ok) throw new Error(`GET /metrics answered ${response.status}`);
+  return answersByStatus(await response.text());
+}
+
 async function peakRssMiB(pid: number | undefined): Promise<number | undefined> {
   const status = pid ? await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined) : undefined;
   const kib = status?.match(/^VmHWM:\s+(\d+) kB$/m)?.[1];
@@ -389,7 +410,7 @@ function print(rows: Row[], settings: Options, summary: { warm: Rounds; cold: Lo
     (row.result?.perSecond ?? row.pgbench?.tps)?.toFixed(0) ?? '',
     row.result ? row.result.p50Ms.toFixed(1) : '',
     row.result ? row.result.p99Ms.toFixed(1) : '',
-    row.result ? String(row.result.non2xx + row.result.errors) : '',
+    row.result ? failures(row.result) : '',
     row.result
       ? micros(microsecondsEach(row.result.cpu.machineMs, row.result.requests))
       : micros(row.pgbench && microsecondsEach(row.pgbench.cpu.machineMs, row.pgbench.transactions)),
