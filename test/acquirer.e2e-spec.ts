@@ -266,6 +266,8 @@ describe('the simulated acquirer, faults drawn from the seed', () => {
     // Every kind of outcome occurred, so the comparison meant something.
     expect(new Set(first.seen.flat())).toEqual(new Set([201, 402, 500, 503, 'ECONNRESET', 'UND_ERR_SOCKET']));
     expect(first.captures.length).toBeGreaterThan(0);
+    // A retry draws afresh: some key without a 201 at first got one later.
+    expect(first.seen.some((attempts) => attempts[0] !== 201 && attempts.includes(201))).toBe(true);
     expect((await run(43)).seen).not.toEqual(first.seen);
   });
 
