@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { readConfig } from './config.js';
 import { Journal } from './journal.js';
 import { PaymentStore, type JournalEntry } from './payments.js';
@@ -23,7 +24,13 @@ async function main(): Promise<void> {
   server.listen(config.port, config.host);
   await once(server, 'listening');
   console.log(
-    JSON.stringify({ level: 'info', msg: 'acquirer listening', port: config.port, dataDir: config.dataDir, payments: store.size }),
+    JSON.stringify({
+      level: 'info',
+      msg: 'acquirer listening',
+      port: (server.address() as AddressInfo).port,
+      dataDir: config.dataDir,
+      payments: store.size,
+    }),
   );
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {

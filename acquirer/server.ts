@@ -122,7 +122,7 @@ export function createAcquirer({ store, journal, faults, onFatal }: AcquirerOpti
       return reply(response, 200, { data: store.withReference(reference) });
     }
     if (paymentId) {
-      const payment = store.payment(decodeURIComponent(paymentId));
+      const payment = store.payment(paymentId);
       return payment ? reply(response, 200, { ...payment }) : reply(response, 404, error('not_found', 'no such payment'));
     }
     return reply(response, 404, error('not_found', `no route GET ${url.pathname}`));

@@ -313,3 +313,21 @@ describe('the simulated acquirer, restarted', () => {
     }
   });
 });
+
+describe('the simulated acquirer, key retention', () => {
+  it('forgets a key ACQUIRER_KEY_TTL_SECONDS after its first use: the same request is then a second capture', async () => {
+    const acquirer = await AcquirerProcess.start({ env: { ACQUIRER_KEY_TTL_SECONDS: '1' } });
+    try {
+      const body = payment('pm_card_visa');
+      const key = randomUUID();
+      const first = await pay(acquirer, body, key);
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      const second = await pay(acquirer, body, key);
+      expect([first.status, second.status, second.headers.get('idempotent-replayed')]).toEqual([201, 201, null]);
+      expect(second.body.id).not.toBe(first.body.id);
+      expect(await capturesOf(acquirer, body.reference)).toHaveLength(2);
+    } finally {
+      await acquirer.close();
+    }
+  });
+});
