@@ -109,7 +109,7 @@ export function createAcquirer({ store, journal, faults, onFatal }: AcquirerOpti
     }
   }
 
-  function route(request: IncomingMessage, response: ServerResponse): Promise<void> | void {
+  async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://acquirer');
     const paymentId = /^\/v1\/payments\/([^/]+)$/.exec(url.pathname)?.[1];
     if (request.method === 'POST' && url.pathname === '/v1/payments') return createPayment(request, response);
@@ -130,7 +130,7 @@ export function createAcquirer({ store, journal, faults, onFatal }: AcquirerOpti
 
   return createServer((request, response) => {
     // A client that went away mid-body, or a journal that failed (see record): no answer.
-    Promise.resolve(route(request, response)).catch(() => request.socket.destroy());
+    route(request, response).catch(() => request.socket.destroy());
   });
 }
 
