@@ -290,7 +290,11 @@ describe('the simulated acquirer, restarted', () => {
       const flaky = payment('pm_test_transient_503_once');
       const flakyKey = randomUUID();
       expect((await pay(acquirer, flaky, flakyKey)).status).toBe(503);
+      // Many at once share fsyncs; every one answered is on disk.
+      const many = await Promise.all(Array.from({ length: 50 }, () => pay(acquirer, payment('pm_card_visa'), randomUUID())));
+      expect(many.map((answer) => answer.status)).toEqual(Array(50).fill(201));
       const capturesBefore = (await get(acquirer, '/_captures')).data;
+      expect(capturesBefore).toEqual(expect.arrayContaining(many.map((answer) => answer.body)));
 
       await acquirer.kill();
       await expect(fetch(`${acquirer.url}/health`)).rejects.toThrow(); // the acquirer is down
