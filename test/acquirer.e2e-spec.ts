@@ -312,6 +312,7 @@ describe('the simulated acquirer, restarted', () => {
       await acquirer.stop();
       await acquirer.restart();
       expect(await capturesOf(acquirer, body.reference)).toEqual([created.body]);
+      expect(acquirer.unexpectedExits).toEqual([]);
     } finally {
       await acquirer.close();
     }
@@ -330,6 +331,19 @@ describe('the simulated acquirer, key retention', () => {
       expect([first.status, second.status, second.headers.get('idempotent-replayed')]).toEqual([201, 201, null]);
       expect(second.body.id).not.toBe(first.body.id);
       expect(await capturesOf(acquirer, body.reference)).toHaveLength(2);
+    } finally {
+      await acquirer.close();
+    }
+  });
+});
+
+describe('testing/acquirer-process.ts', () => {
+  it('records an exit nobody asked for', async () => {
+    const acquirer = await AcquirerProcess.start();
+    try {
+      process.kill(acquirer.pid!, 'SIGKILL');
+      while (acquirer.running) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(acquirer.unexpectedExits).toEqual(['the acquirer exited by itself (exit code null, signal SIGKILL)']);
     } finally {
       await acquirer.close();
     }

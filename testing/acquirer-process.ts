@@ -28,6 +28,8 @@ export class AcquirerProcess {
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
   private written = '';
+  /** Exits nobody asked for (stop, kill and close are asked for), one line each. */
+  readonly unexpectedExits: string[] = [];
   readonly url: string;
 
   private constructor(
@@ -81,7 +83,12 @@ export class AcquirerProcess {
       keep(chunk);
     });
     this.child = child;
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        if (this.child === child) this.unexpectedExits.push(`the acquirer exited by itself (exit code ${code}, signal ${signal})`);
+        resolve();
+      }),
+    );
     const giveUpAt = Date.now() + START_TIMEOUT_MS;
     while (this.running && Date.now() < giveUpAt) {
       if (await this.answers()) return;
@@ -108,7 +115,9 @@ export class AcquirerProcess {
   }
 
   private async signal(signal: NodeJS.Signals): Promise<void> {
-    if (this.running) this.child?.kill(signal);
+    const child = this.child;
+    this.child = undefined; // asked for: not unexpected
+    if (child && child.exitCode === null && child.signalCode === null) child.kill(signal);
     await this.exited;
   }
 
