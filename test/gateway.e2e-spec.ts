@@ -8,6 +8,9 @@ import {
   seededRandom,
   type RetryEvent,
 } from '@payments/client';
+import { randomUUID } from 'node:crypto';
+import { close, createCheckoutServer, listen } from '../examples/checkout/server/checkout-server.js';
+import { OrderBook } from '../examples/checkout/server/orders.js';
 import { FaultyGateway, type GatewayFault } from '../testing/gateway/faulty-gateway.js';
 import { ADMIN_TOKEN, TestApp } from './support/test-app.js';
 
@@ -111,5 +114,69 @@ describe('the client behind a gateway that answers in the service’s place', ()
     await gateway.fail('502-html', 1, { method: 'GET', path: `/v1/accounts/${source}` });
     const account = await client.getAccount(source);
     expect(account).toMatchObject({ attempts: 2, data: { id: source, balance: 500 } });
+  });
+
+  describe("the checkout example's merchant server behind the gateway", () => {
+    async function shopWith(payments: PaymentsClient, funds: number) {
+      const orders = new OrderBook();
+      const server = createCheckoutServer({
+        payments,
+        orders,
+        pageDir: 'examples/checkout/dist/page',
+        shopName: 'Acme',
+        log: () => undefined,
+      });
+      const url = await listen(server, 0);
+      const shopper = await fundedAccount(funds);
+      orders.add({ id: 'ord_1', currency: 'usd', customerAccount: shopper, lines: [{ name: 'Tent', quantity: 1, unitAmount: 1_000 }] });
+      const key = randomUUID();
+      const pay = async () => {
+        const response = await fetch(`${url}/api/pay`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ orderId: 'ord_1', key }),
+        });
+        return {
+          status: response.status,
+          retryAfter: response.headers.get('retry-after'),
+          body: (await response.json()) as { status: string; detail?: string },
+        };
+      };
+      return { server, shopper, pay, key };
+    }
+
+    it('every undecided outcome (a 502 when retries are off, then an open circuit) is "pending" with Retry-After, never "nothing was charged"; then the one charge', async () => {
+      const payments = new PaymentsClient({
+        baseUrl: gateway.baseUrl,
+        apiKey,
+        retry: { maxAttempts: 1 },
+        circuitBreaker: { failureThreshold: 1, coolDownMs: 60_000 },
+      });
+      const shop = await shopWith(payments, 2_000);
+      try {
+        await gateway.fail('502-html', 1);
+        const first = await shop.pay();
+        expect(first).toMatchObject({ status: 503, retryAfter: expect.stringMatching(/^\d+$/), body: { status: 'pending' } });
+        expect(first.body.detail).not.toContain('Nothing was charged');
+        // The charge went through behind the gateway.
+        expect(await chargesOf(shop.shopper)).toHaveLength(1);
+
+        // The circuit is open now: the merchant server's client sends nothing, and the order stays pending.
+        expect(payments.retryState.circuit).toBe('open');
+        const second = await shop.pay();
+        expect(second).toMatchObject({ status: 503, body: { status: 'pending' } });
+        expect(Number(second.retryAfter)).toBeGreaterThan(1);
+        expect(await chargesOf(shop.shopper)).toHaveLength(1);
+      } finally {
+        await close(shop.server);
+      }
+      // The attempt's key (the page's) holds the one charge: asking the payments API with it replays it.
+      const replayed = await direct.createCharge(
+        { amount: 1_000, currency: 'usd', source: shop.shopper, description: 'Order ord_1', metadata: { order_id: 'ord_1' } },
+        { idempotencyKey: shop.key },
+      );
+      expect(replayed).toMatchObject({ replayed: true, data: { id: (await chargesOf(shop.shopper))[0]!.id } });
+      expect((await direct.getAccount(shop.shopper)).data.balance).toBe(1_000);
+    });
   });
 });
