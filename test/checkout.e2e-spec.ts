@@ -104,7 +104,7 @@ async function waitUntil(condition: () => boolean, what: string, limitMs = 20_00
 if (CHROMIUM === undefined) {
   describe('the checkout example in Chromium', () => {
     it('Chromium is installed (the run fails without it, unless SKIP_BROWSER_TESTS=1 says to go without)', () => {
-      const message = missingBinaryMessage(['chromium'], 'apt-get install -y chromium', 'SKIP_BROWSER_TESTS', 'the checkout browser tests');
+      const message = missingBinaryMessage(['chromium'], 'apt-get install -y chromium', 'SKIP_BROWSER_TESTS', 'The checkout browser tests');
       if (message !== undefined) throw new Error(message);
     });
   });
