@@ -1,5 +1,5 @@
 import { Fleet } from '../testing/fleet.js';
-import { missingBinariesMessage, missingFleetBinaries } from '../testing/system-binaries.js';
+import { missingFleetBinaries, missingFleetMessage } from '../testing/system-binaries.js';
 import { checkScenario } from './checker.js';
 import { ChaosClient, History } from './client.js';
 import { sleep } from './cluster.js';
@@ -25,10 +25,9 @@ export async function fleetFaults(settings: Settings): Promise<ScenarioResult> {
   const started = Date.now();
   const missing = missingFleetBinaries();
   if (missing.length > 0) {
-    const message = missingBinariesMessage(missing);
-    console.log(`  ${message}`);
-    const violations = process.env.CI ? [message] : [];
-    return { ...SCENARIO, checks: `not run: ${message}`, requests: 0, faults: 0, violations, seconds: 0 };
+    const message = missingFleetMessage(missing, 'The fleet scenario');
+    const violations = message === undefined ? [] : [message];
+    return { ...SCENARIO, checks: `not run: ${message ?? 'SKIP_FLEET_TESTS=1'}`, requests: 0, faults: 0, violations, seconds: 0 };
   }
 
   const fleet = await Fleet.start({ databaseUrl: settings.cluster.url, adminToken: ADMIN_TOKEN, echo: true });

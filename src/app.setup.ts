@@ -2,11 +2,11 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { AppModule } from './app.module.js';
 import { finishDocument } from './common/openapi.js';
+import { requestIdOf } from './common/request-id.js';
 import { sendProblem } from './common/problem-details.filter.js';
 import { RouteNotFoundError, ValidationFailedError } from './common/domain-error.js';
 import { BODY_LIMIT_BYTES, inputProblem } from './common/input-limits.js';
@@ -14,8 +14,6 @@ import { PROBLEM_CONTENT_TYPE, problemOf } from './common/problem.js';
 import type { AppConfig } from './config/app-config.js';
 import { createLogger, NestPinoLogger } from './logging/logger.js';
 import { MetricsService } from './metrics/metrics.service.js';
-
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 
 /**
  * Builds the application exactly as it serves: Fastify with the body limit and JSON-only bodies,
@@ -53,11 +51,8 @@ export async function createApp(
     },
     // The process's one logger: request lines get `reqId` bound, and its serializers mask URLs.
     loggerInstance: logger,
-    // A caller's X-Request-Id is kept when it is sane; otherwise each request gets a fresh one.
-    genReqId: (request: IncomingMessage) => {
-      const given = request.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    },
+    // A caller's X-Request-Id is kept when it is sane and no secret; otherwise each request gets a fresh one.
+    genReqId: (request: IncomingMessage) => requestIdOf(request, [config.adminToken]),
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config, databaseUrl), adapter, {
     logger: new NestPinoLogger(logger),

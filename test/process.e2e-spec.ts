@@ -121,6 +121,45 @@ describe('the service process', () => {
     }
   });
 
+  it('X-Request-Id is kept only when it matches the pattern and holds no secret: an API key or the admin token sent there is replaced, never echoed or logged', async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const service = run({ PORT: String(port), LOG_LEVEL: 'debug' });
+    try {
+      await waitReady(base, service);
+      const merchant = (await (await poster(base)('/v1/merchants', ADMIN, { name: 'request ids' })).json()) as { api_key: string };
+      const secretHalf = merchant.api_key.split('.')[1]!;
+      const echoed = async (requestId: string, token?: string) => {
+        const response = await fetch(`${base}/v1/balance`, {
+          headers: { 'x-request-id': requestId, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+        });
+        await response.text();
+        return response.headers.get('x-request-id')!;
+      };
+
+      // A well-formed id is kept, colons included, and logged.
+      expect(await echoed('order-7:pay.1', merchant.api_key)).toBe('order-7:pay.1');
+      // A key pasted into the header (with and without its Authorization), inside a longer id, the admin token.
+      for (const secret of [merchant.api_key, `req-${merchant.api_key}`, ADMIN]) {
+        for (const token of [merchant.api_key, undefined]) expect(await echoed(secret, token)).toMatch(/^[0-9a-f-]{36}$/);
+      }
+      // The secret half of the key the request authenticates with.
+      expect(await echoed(secretHalf, merchant.api_key)).toMatch(/^[0-9a-f-]{36}$/);
+      // Unauthenticated with the id, on a 401: still replaced.
+      expect(await echoed(merchant.api_key, 'sk_mer_nobody.' + 'x'.repeat(43))).toMatch(/^[0-9a-f-]{36}$/);
+
+      service.child.kill('SIGTERM');
+      await service.exited;
+      const logs = service.output();
+      expect(logs).toContain('"reqId":"order-7:pay.1"');
+      expect(logs).not.toContain(merchant.api_key);
+      expect(logs).not.toContain(secretHalf);
+      expect(logs).not.toContain(ADMIN);
+    } finally {
+      service.child.kill('SIGKILL');
+    }
+  });
+
   it('survives the database ending its connections: 503 with Retry-After meanwhile, then new connections', async () => {
     // A database of its own, so that terminating its connections touches no other test's.
     const admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });

@@ -3,12 +3,11 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 
 /**
- * A program from Debian's packages: on PATH, or in the sbin folders that a non-root PATH lacks
- * (pgbouncer and haproxy install to /usr/sbin).
+ * A program on PATH, as a shell would find it; undefined when it is not there. Debian installs
+ * haproxy and pgbouncer to /usr/sbin, which a non-root PATH may lack: `.ci/run` puts it on PATH.
  */
 export function findBinary(name: string): string | undefined {
-  const folders = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'];
-  for (const folder of folders.filter(Boolean)) {
+  for (const folder of (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
     const candidate = path.join(folder, name);
     try {
       accessSync(candidate, constants.X_OK);
@@ -20,17 +19,28 @@ export function findBinary(name: string): string | undefined {
   return undefined;
 }
 
-/** The fleet's parts (haproxy, pgbouncer) that are not installed; `.ci/run` installs them. */
+/** The fleet's parts (haproxy, pgbouncer) that are not on PATH; `.ci/run` installs them. */
 export function missingFleetBinaries(): string[] {
   return ['haproxy', 'pgbouncer'].filter((name) => findBinary(name) === undefined);
 }
 
-/** What to say when they are missing: on CI a failure, elsewhere a notice that the fleet did not run. */
-export function missingBinariesMessage(missing: string[]): string {
-  return (
-    `${missing.join(' and ')} not found (apt-get install -y haproxy pgbouncer): the fleet ` +
-    (process.env.CI ? 'cannot run, and CI needs it.' : 'was not run.')
-  );
+/**
+ * Why a suite cannot run without `missing`: the failure to report, with the install command, or
+ * undefined when the run opted out explicitly (`optOut`=1 in the environment), which is then said
+ * in the output. A missing program never passes unnoticed.
+ */
+export function missingBinaryMessage(missing: string[], installCommand: string, optOut: string, suite: string): string | undefined {
+  const message = `${suite} cannot run: ${missing.join(' and ')} not found on PATH (${process.env.PATH ?? ''}).`;
+  if (process.env[optOut] === '1') {
+    console.warn(`${message} NOT RUN, as ${optOut}=1 asks.`);
+    return undefined;
+  }
+  return `${message} Install with: ${installCommand} (Debian installs some to /usr/sbin: put it on PATH), or set ${optOut}=1 to run without them.`;
+}
+
+/** The fleet's message: haproxy and pgbouncer, opted out of with SKIP_FLEET_TESTS=1. */
+export function missingFleetMessage(missing: string[], suite = 'The fleet tests'): string | undefined {
+  return missingBinaryMessage(missing, 'apt-get install -y haproxy pgbouncer', 'SKIP_FLEET_TESTS', suite);
 }
 
 /**

@@ -33,7 +33,7 @@ const RESPONSE_HEADERS = {
   'X-Request-Id': {
     required: true,
     description:
-      "The request's id, also in the service's logs: the caller's X-Request-Id when it is 1-100 of A-Z a-z 0-9 . _ -, otherwise a new UUID. Quote it when asking about a request.",
+      "The request's id, also in the service's logs: the caller's X-Request-Id when it is 1-128 of A-Z a-z 0-9 . _ : - and holds no secret (an API key, the bearer token of the request), otherwise a new UUID. Quote it when asking about a request.",
     schema: { type: 'string', example: '1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b' },
   },
   'Idempotency-Expires': {

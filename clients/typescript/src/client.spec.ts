@@ -5,8 +5,12 @@ import {
   NetworkError,
   ProblemError,
   RequestAbortedError,
+  CircuitOpenError,
+  OutcomeUnknownError,
   RetriesExhaustedError,
+  RetryBudgetExhaustedError,
   TimeoutError,
+  UnexpectedAnswerError,
   type UndecidedError,
 } from './errors.js';
 import { seededRandom } from './retry.js';
@@ -17,6 +21,10 @@ import type { Clock } from './transport.js';
 
 type Scripted =
   | { status: number; body?: unknown; headers?: Record<string, string> }
+  /** A body sent as is, with its own content type (a gateway's page). */
+  | { status: number; raw: string; contentType?: string; headers?: Record<string, string> }
+  /** fetch rejects as undici does on a reset. */
+  | 'reset'
   /** fetch rejects, as on a refused or cut connection. */
   | 'network error'
   /** No answer until the request's signal aborts. */
@@ -76,9 +84,17 @@ function setUp(script: Scripted[], options: Partial<PaymentsClientOptions> = {})
     const next = script.shift();
     if (next === undefined) throw new Error('the script has no more answers');
     if (next === 'network error') throw new TypeError('fetch failed');
+    if (next === 'reset')
+      throw new TypeError('fetch failed', { cause: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) });
     if (next === 'deaf') return new Promise<Response>(() => undefined);
     if (next === 'no answer') {
       return new Promise<Response>((_, reject) => request.signal.addEventListener('abort', () => reject(request.signal.reason as Error)));
+    }
+    if ('raw' in next) {
+      return new Response(next.raw, {
+        status: next.status,
+        headers: { ...(next.contentType ? { 'content-type': next.contentType } : {}), ...next.headers },
+      });
     }
     const contentType = next.status >= 400 ? 'application/problem+json' : 'application/json';
     return new Response(next.body === undefined ? null : JSON.stringify(next.body), {
@@ -191,7 +207,6 @@ describe('PaymentsClient retries', () => {
     [404, 'not_found'],
     [409, 'invalid_state'],
     [422, 'currency_mismatch'],
-    [500, 'internal_error'],
   ])('never retries %i %s: a ProblemError with its code', async (status, code) => {
     const { client, sent } = setUp([problem(status, code), created]);
     const error = await client.createCharge(chargeRequest).catch((caught: unknown) => caught);
@@ -226,16 +241,6 @@ describe('PaymentsClient retries', () => {
     expect((error as ProblemError).errors).toEqual([{ field: 'amount', message: 'amount must not be less than 1' }]);
   });
 
-  it('retries a 503 that is not problem+json (from a proxy); a 502 is final, without a code', async () => {
-    const { client } = setUp([
-      { status: 503, body: 'Service Unavailable' },
-      { status: 502, body: '<html>Bad gateway</html>' },
-    ]);
-    const error = await client.createCharge(chargeRequest).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(ProblemError);
-    expect(error).toMatchObject({ status: 502, code: undefined, attempts: 2 });
-  });
-
   it('gives up after maxAttempts: RetriesExhaustedError with the key to retry with and the last answer', async () => {
     const { client, sent } = setUp([problem(503, 'unavailable'), problem(503, 'unavailable'), problem(503, 'unavailable'), created], {
       retry: { maxAttempts: 3 },
@@ -246,7 +251,8 @@ describe('PaymentsClient retries', () => {
     expect(exhausted.attempts).toBe(3);
     expect(exhausted.idempotencyKey).toBe(sent[0]!.headers.get('idempotency-key'));
     expect(exhausted.lastError).toMatchObject({ status: 503, code: 'unavailable' });
-    expect(exhausted.message).toMatch(/retry it with the same idempotency key/);
+    expect(exhausted).toBeInstanceOf(OutcomeUnknownError);
+    expect(exhausted.message).toMatch(/The outcome is unknown.*Ask again with the same idempotency key/);
     expect(sent).toHaveLength(3);
   });
 
@@ -262,7 +268,10 @@ describe('PaymentsClient retries', () => {
 
   it('stops at the budget: the waits never add up past totalTimeoutMs', async () => {
     const script = Array.from({ length: 50 }, () => problem(503, 'unavailable', { 'retry-after': '1' }));
-    const { client, clock } = setUp(script, { retry: { maxAttempts: 50, totalTimeoutMs: 10_000, maxDelayMs: 2_000 } });
+    const { client, clock } = setUp(script, {
+      retry: { maxAttempts: 50, totalTimeoutMs: 10_000, maxDelayMs: 2_000 },
+      circuitBreaker: false,
+    });
     await expect(client.createCharge(chargeRequest)).rejects.toBeInstanceOf(RetriesExhaustedError);
     expect(clock.sleeps.reduce((sum, ms) => sum + ms, 0)).toBeLessThan(10_000);
     expect(clock.sleeps.length).toBeGreaterThan(3);
@@ -348,5 +357,297 @@ describe('PaymentsClient requests', () => {
 
   it('refuses a malformed base URL at once', () => {
     expect(() => new PaymentsClient({ baseUrl: 'payments.example.com', apiKey: 'sk' })).toThrow('Invalid URL');
+  });
+});
+
+const NGINX_502 = `<html>
+<head><title>502 Bad Gateway</title></head>
+<body>
+<center><h1>502 Bad Gateway</h1></center>
+<hr><center>nginx/1.27.4</center>
+</body>
+</html>
+`;
+
+describe('only the service decides: every other answer is undecided and retried with the same key', () => {
+  it.each<[string, Scripted]>([
+    ["nginx's 502 page", { status: 502, raw: NGINX_502, contentType: 'text/html' }],
+    ['a 504 with a JSON message', { status: 504, raw: '{"message": "Endpoint request timed out"}', contentType: 'application/json' }],
+    ['an empty 500', { status: 500, raw: '' }],
+    ['500 internal_error', problem(500, 'internal_error')],
+    ['a connection reset', 'reset'],
+    ['a 2xx whose body does not parse', { status: 201, raw: '<html>OK</html>', contentType: 'text/html' }],
+    ["a 2xx that is not one of the service's objects", { status: 200, raw: '{"message": "ok"}', contentType: 'application/json' }],
+    ['a 2xx with an empty body', { status: 200, raw: '', contentType: 'application/json' }],
+    ["a decided code under another status (a gateway's copy)", { status: 502, body: problem(402, 'insufficient_funds') }],
+    [
+      'a 402 problem that is not problem+json',
+      { status: 402, raw: JSON.stringify((problem(402, 'insufficient_funds') as { body: unknown }).body), contentType: 'application/json' },
+    ],
+  ])('%s: retried with the same key and body, then the charge', async (_, answer) => {
+    const { client, sent, retries } = setUp([answer, created]);
+    const result = await client.createCharge(chargeRequest);
+    expect(result).toMatchObject({ status: 201, attempts: 2, data: charge });
+    expect(new Set(sent.map((request) => request.headers.get('idempotency-key'))).size).toBe(1);
+    expect(new Set(sent.map((request) => request.body)).size).toBe(1);
+    expect(retries).toHaveLength(1);
+  });
+
+  it('a gateway answer is an UnexpectedAnswerError that says so; when retries run out the outcome is unknown and the key is given', async () => {
+    const { client, sent, retries } = setUp(
+      [
+        { status: 502, raw: NGINX_502, contentType: 'text/html' },
+        { status: 504, raw: '{"message": "Endpoint request timed out"}', contentType: 'application/json', headers: { 'retry-after': '2' } },
+        'reset',
+      ],
+      { retry: { maxAttempts: 3 } },
+    );
+    const error = await client.createCharge(chargeRequest).catch((caught: unknown) => caught);
+    expect(retries[0]).toBeInstanceOf(UnexpectedAnswerError);
+    expect(retries[0]).toMatchObject({ status: 502, contentType: 'text/html', bodyExcerpt: expect.stringContaining('502 Bad Gateway') });
+    expect(retries[1]).toMatchObject({ status: 504, retryAfterMs: 2_000 });
+    expect(error).toBeInstanceOf(OutcomeUnknownError);
+    expect(error).not.toBeInstanceOf(ProblemError);
+    const unknown = error as OutcomeUnknownError;
+    expect(unknown).toMatchObject({ outcomeUnknown: true, attempts: 3, idempotencyKey: sent[0]!.headers.get('idempotency-key') });
+    expect(unknown.lastError).toBeInstanceOf(NetworkError);
+    expect(unknown.message).toContain(unknown.idempotencyKey);
+  });
+});
+
+describe('retry budget and circuit breaker', () => {
+  it('a retry costs 5 tokens (10 after a timeout), a success gives back what its retry took or 1; an empty bucket ends the call at once', async () => {
+    const { client, sent, retries } = setUp(
+      [problem(503, 'unavailable'), created, 'no answer', created, ...Array<Scripted>(3).fill(problem(503, 'unavailable'))],
+      { retryBudget: { capacity: 12 }, circuitBreaker: false, timeoutMs: 20 },
+    );
+    expect(client.retryState.tokens).toBe(12);
+    await client.createCharge(chargeRequest); // 503, then 201: takes 5, gives back 5
+    expect(client.retryState.tokens).toBe(12);
+    await client.createCharge(chargeRequest); // a timeout, then 201: takes 10, gives back 10
+    expect(client.retryState.tokens).toBe(12);
+    const error = await client.createCharge(chargeRequest).catch((caught: unknown) => caught); // 503 (−5), 503 (−5), 503: 2 < 5 left, no retry
+    expect(error).toBeInstanceOf(RetryBudgetExhaustedError);
+    expect(error).toBeInstanceOf(OutcomeUnknownError);
+    expect((error as Error).message).toMatch(/retry budget is spent/);
+    expect(client.retryState.tokens).toBe(2);
+    expect(sent).toHaveLength(7);
+    expect(retries).toHaveLength(4);
+  });
+
+  it('a first attempt that succeeds refunds 1 token, never past the capacity', async () => {
+    const { client } = setUp([problem(503, 'unavailable'), problem(503, 'unavailable'), problem(503, 'unavailable'), created, created], {
+      retry: { maxAttempts: 3 },
+      retryBudget: { capacity: 100 },
+      circuitBreaker: false,
+    });
+    await expect(client.createCharge(chargeRequest)).rejects.toBeInstanceOf(RetriesExhaustedError); // −10
+    expect(client.retryState.tokens).toBe(90);
+    await client.createCharge(chargeRequest); // 201 (+1)
+    await client.createCharge(chargeRequest); // 201 (+1)
+    expect(client.retryState.tokens).toBe(92);
+  });
+
+  it('opens after N undecided answers in a row, fails fast without sending during the cool-down, then lets one probe through', async () => {
+    const { client, sent, clock } = setUp(
+      [problem(503, 'unavailable'), problem(503, 'unavailable'), problem(503, 'unavailable'), 'network error', created, created],
+      { retry: { maxAttempts: 2 }, circuitBreaker: { failureThreshold: 3, coolDownMs: 5_000 } },
+    );
+    await expect(client.createCharge(chargeRequest)).rejects.toBeInstanceOf(RetriesExhaustedError); // 2 undecided
+    const opened = await client.createCharge(chargeRequest).catch((caught: unknown) => caught); // the 3rd opens it
+    expect(opened).toBeInstanceOf(CircuitOpenError);
+    expect(client.retryState.circuit).toBe('open');
+    expect(sent).toHaveLength(3);
+
+    const fast = await client.createCharge(chargeRequest).catch((caught: unknown) => caught);
+    expect(fast).toBeInstanceOf(CircuitOpenError);
+    expect(fast).toMatchObject({ attempts: 0 });
+    expect((fast as Error).message).toMatch(/^Nothing was sent/);
+    expect(sent).toHaveLength(3);
+
+    await clock.sleep(5_000);
+    // The probe fails: open again for another cool-down, nothing more sent.
+    await expect(client.createCharge(chargeRequest, { retry: { maxAttempts: 1 } })).rejects.toBeInstanceOf(RetriesExhaustedError);
+    expect(sent).toHaveLength(4);
+    await expect(client.createCharge(chargeRequest)).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(sent).toHaveLength(4);
+
+    await clock.sleep(5_000);
+    // The probe succeeds: closed.
+    await client.createCharge(chargeRequest);
+    expect(client.retryState.circuit).toBe('closed');
+    await client.createCharge(chargeRequest);
+    expect(sent).toHaveLength(6);
+  });
+
+  it('a decided answer resets the count: only undecided answers in a row open the circuit', async () => {
+    const script: Scripted[] = [];
+    for (let i = 0; i < 5; i++) script.push(problem(503, 'unavailable'), problem(402, 'insufficient_funds'));
+    const { client } = setUp(script, { retry: { maxAttempts: 2 }, circuitBreaker: { failureThreshold: 2, coolDownMs: 5_000 } });
+    for (let i = 0; i < 5; i++) await expect(client.createCharge(chargeRequest)).rejects.toMatchObject({ code: 'insufficient_funds' });
+    expect(client.retryState.circuit).toBe('closed');
+  });
+
+  it('per call: a retry policy of its own; per client: no budget or no breaker at all', async () => {
+    const { client, sent } = setUp([problem(503, 'unavailable'), created], { retryBudget: false, circuitBreaker: false });
+    await expect(client.createCharge(chargeRequest, { retry: { maxAttempts: 1 } })).rejects.toBeInstanceOf(RetriesExhaustedError);
+    expect(client.retryState).toEqual({ tokens: undefined, circuit: undefined });
+    await client.createCharge(chargeRequest);
+    expect(sent).toHaveLength(2);
+  });
+});
+
+describe('nothing local is retried as if it were the network', () => {
+  it.each<[string, () => Promise<unknown>, ErrorConstructor]>([
+    ['a key with non-ASCII characters', () => clientFor().createCharge(chargeRequest, { idempotencyKey: 'clé-1' }), TypeError],
+    ['a key with a newline', () => clientFor().createCharge(chargeRequest, { idempotencyKey: 'order-1\nX-Evil: 1' }), TypeError],
+    ['an empty key', () => clientFor().createCharge(chargeRequest, { idempotencyKey: '' }), TypeError],
+    ['an explicitly undefined key', () => clientFor().createCharge(chargeRequest, { idempotencyKey: undefined }), TypeError],
+    ['a BigInt amount', () => clientFor().createCharge({ ...chargeRequest, amount: 10n as unknown as number }), TypeError],
+    [
+      'circular metadata',
+      () => {
+        const metadata: Record<string, unknown> = {};
+        metadata.self = metadata;
+        return clientFor().createCharge({ ...chargeRequest, metadata: metadata as Record<string, string> });
+      },
+      TypeError,
+    ],
+    ['baseDelayMs: undefined', () => clientFor({ retry: { baseDelayMs: undefined } }).getBalance(), TypeError],
+    ['baseDelayMs: NaN', () => clientFor({ retry: { baseDelayMs: Number.NaN } }).getBalance(), RangeError],
+    ['a negative maxDelayMs', () => clientFor({ retry: { maxDelayMs: -1 } }).getBalance(), RangeError],
+    ['maxAttempts: 0', () => clientFor({ retry: { maxAttempts: 0 } }).getBalance(), RangeError],
+    ['maxAttempts: 0 for one call', () => clientFor().getBalance({ retry: { maxAttempts: 0 } }), RangeError],
+    ['timeoutMs: NaN for one call', () => clientFor().getBalance({ timeoutMs: Number.NaN }), RangeError],
+    ['a retry budget of NaN', () => clientFor({ retryBudget: { retryCost: Number.NaN } }).getBalance(), RangeError],
+    ['a requestId with a space', () => clientFor().getBalance({ requestId: 'my id' }), TypeError],
+    ['a header the client sets itself', () => clientFor().getBalance({ headers: { Authorization: 'Bearer x' } }), TypeError],
+    ['a header value with a newline', () => clientFor().getBalance({ headers: { 'X-Tenant': 'a\r\nb' } }), TypeError],
+  ])('%s: refused at the call, nothing sent', async (_, call, kind) => {
+    sentByClientFor.length = 0;
+    await expect(Promise.resolve().then(call)).rejects.toThrow(kind);
+    expect(sentByClientFor).toHaveLength(0);
+  });
+
+  it('the body is serialised once, before the first attempt: mutating it during a backoff sends nothing different', async () => {
+    const body = { ...chargeRequest, metadata: { order: 'A' } };
+    const { client, sent } = setUp([problem(503, 'unavailable'), problem(503, 'unavailable'), created], {
+      onRetry: () => {
+        body.amount += 100;
+        body.metadata.order = 'B';
+      },
+    });
+    await client.createCharge(body);
+    expect(sent.map((request) => request.body)).toEqual(Array(3).fill(JSON.stringify({ ...chargeRequest, metadata: { order: 'A' } })));
+  });
+
+  it('an exception thrown by onRetry is contained: the call goes on', async () => {
+    const { client, sent } = setUp([problem(503, 'unavailable'), created], {
+      onRetry: () => {
+        throw new Error('the logger is down');
+      },
+    });
+    await expect(client.createCharge(chargeRequest)).resolves.toMatchObject({ attempts: 2 });
+    expect(sent).toHaveLength(2);
+  });
+});
+
+const sentByClientFor: Request[] = [];
+function clientFor(options: Record<string, unknown> = {}): PaymentsClient {
+  return new PaymentsClient({
+    baseUrl: 'http://payments.test',
+    apiKey: 'sk_mer_test.secret',
+    fetch: (request) => {
+      sentByClientFor.push(request);
+      return Promise.resolve(new Response(JSON.stringify({ object: 'balance', available: [], pending: [] }), { status: 200 }));
+    },
+    ...options,
+  });
+}
+
+describe('the whole API, with per-call options', () => {
+  const account = {
+    id: 'customer-42',
+    object: 'account',
+    currency: 'usd',
+    name: 'Alice',
+    metadata: {},
+    balance: 0,
+    held: 0,
+    version: 2,
+    created_at: '2026-11-23T14:00:00.000Z',
+    updated_at: '2026-11-23T14:00:00.000Z',
+  };
+
+  it('upserts an account with If-Match (the ETag handed back), an Idempotency-Key, and If-None-Match: * to create only', async () => {
+    const { client, sent } = setUp([
+      { status: 200, body: account, headers: { etag: '"2"' } },
+      { status: 200, body: { ...account, name: 'Alice B', version: 3 }, headers: { etag: '"3"' } },
+      problem(412, 'precondition_failed'),
+    ]);
+    const read = await client.getAccount('customer-42');
+    expect(read.etag).toBe('"2"');
+    const updated = await client.upsertAccount('customer-42', { currency: 'usd', name: 'Alice B' }, { ifMatch: read.etag });
+    expect(updated).toMatchObject({ etag: '"3"', data: { version: 3 } });
+    await expect(client.upsertAccount('customer-42', { currency: 'usd' }, { ifNoneMatch: '*' })).rejects.toMatchObject({
+      status: 412,
+      code: 'precondition_failed',
+    });
+    expect(sent[1]).toMatchObject({ method: 'PUT', url: 'http://payments.test/v1/accounts/customer-42' });
+    expect(sent[1]!.headers.get('if-match')).toBe('"2"');
+    expect(sent[1]!.headers.get('idempotency-key')).toBe(updated.idempotencyKey);
+    expect(sent[2]!.headers.get('if-none-match')).toBe('*');
+  });
+
+  it("lists accounts and an account's entries page by page", async () => {
+    const entry = {
+      id: 'ent_1',
+      object: 'entry',
+      account: 'acct_1',
+      amount: 500,
+      currency: 'usd',
+      type: 'deposit',
+      reference: 'dep_1',
+      created_at: '2026-11-23T14:00:00.000Z',
+    };
+    const { client, sent } = setUp([
+      { status: 200, body: { object: 'list', data: [account], has_more: true } },
+      { status: 200, body: { object: 'list', data: [{ ...account, id: 'customer-41' }], has_more: false } },
+      { status: 200, body: { object: 'list', data: [entry], has_more: false } },
+    ]);
+    expect((await client.listAccounts({ limit: 1 }).all()).map((item) => item.id)).toEqual(['customer-42', 'customer-41']);
+    expect(await client.listAccountEntries('acct_1').all()).toEqual([entry]);
+    expect(sent.map((request) => request.url)).toEqual([
+      'http://payments.test/v1/accounts?limit=1',
+      'http://payments.test/v1/accounts?limit=1&starting_after=customer-42',
+      'http://payments.test/v1/accounts/acct_1/entries',
+    ]);
+  });
+
+  it('sends per-call headers and X-Request-Id on every attempt, and a per-call timeout', async () => {
+    const { client, sent } = setUp(['no answer', created], { timeoutMs: 60_000 });
+    await client.createCharge(chargeRequest, { requestId: 'order-7:pay', headers: { 'X-Tenant': 'eu' }, timeoutMs: 20 });
+    expect(sent.map((request) => [request.headers.get('x-request-id'), request.headers.get('x-tenant')])).toEqual([
+      ['order-7:pay', 'eu'],
+      ['order-7:pay', 'eu'],
+    ]);
+  });
+
+  it('refuses to hold a secret key in a browser unless told to', () => {
+    const scope = globalThis as { window?: unknown; document?: unknown };
+    scope.window = globalThis;
+    scope.document = {};
+    try {
+      expect(() => new PaymentsClient({ baseUrl: 'http://payments.test', apiKey: 'sk_mer_test.secret' })).toThrow(
+        /dangerouslyAllowBrowser/,
+      );
+      expect(
+        () => new PaymentsClient({ baseUrl: 'http://payments.test', apiKey: 'sk_mer_test.secret', dangerouslyAllowBrowser: true }),
+      ).not.toThrow();
+    } finally {
+      delete scope.window;
+      delete scope.document;
+    }
+    expect(() => new PaymentsClient({ baseUrl: 'http://payments.test', apiKey: 'sk_mer_test.secret' })).not.toThrow();
   });
 });

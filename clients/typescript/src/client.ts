@@ -10,13 +10,24 @@ import type {
   CreateMerchant,
   CreateRefund,
   Deposit,
+  Entry,
+  Health,
   Merchant,
   Refund,
 } from './models.js';
 import { Paginated } from './pagination.js';
 import { Transport, type CallOptions, type RecordedResult, type Result, type TransportOptions, type WriteOptions } from './transport.js';
 
-export interface PaymentsClientOptions extends TransportOptions {
+export interface BrowserOptions {
+  /**
+   * A secret key (the merchant's API key, the admin token) in a browser is readable by anyone who
+   * opens the page, so the clients refuse to start in one. Set this only where the page is not
+   * public (a test page on loopback, an internal tool whose users may hold the key).
+   */
+  dangerouslyAllowBrowser?: boolean;
+}
+
+export interface PaymentsClientOptions extends TransportOptions, BrowserOptions {
   /** The merchant's API key (sk_...). */
   apiKey: string;
 }
@@ -33,21 +44,76 @@ export interface ListChargesOptions extends ListOptions {
   source?: string;
 }
 
+export interface UpsertAccountOptions extends WriteOptions {
+  /** Change the account only if it is still at this version: the `etag` of the result that read it (`"3"`). */
+  ifMatch?: string;
+  /** `*`: create the account only; an existing one answers 412 precondition_failed. */
+  ifNoneMatch?: '*';
+}
+
+/** Whether this code runs in a web page or a worker, where any secret it holds is the visitor's to read. */
+function inBrowser(): boolean {
+  const scope = globalThis as { window?: unknown; document?: unknown; WorkerGlobalScope?: unknown };
+  return (scope.window !== undefined && scope.document !== undefined) || scope.WorkerGlobalScope !== undefined;
+}
+
+function refuseSecretInBrowser(options: BrowserOptions, what: string): void {
+  if (inBrowser() && options.dangerouslyAllowBrowser !== true) {
+    throw new Error(
+      `${what} is a secret, and this looks like a browser: anyone who opens the page could read it and move money. ` +
+        'Keep the key on your server and let the page talk to it (see examples/checkout). ' +
+        'To run here anyway (a private tool, a test page), pass dangerouslyAllowBrowser: true.',
+    );
+  }
+}
+
 /**
  * A merchant's client. Every write is one intended operation with one Idempotency-Key, kept across
- * its retries (see WriteOptions); every call retries only answers that are not decided yet.
+ * its retries (see WriteOptions); every call retries only answers that do not decide it.
  */
 export class PaymentsClient {
   private readonly transport: Transport;
 
   constructor(options: PaymentsClientOptions) {
+    refuseSecretInBrowser(options, 'The API key');
     this.transport = new Transport(options, options.apiKey);
+  }
+
+  /** Tokens left in this client's retry budget, and the state of its circuit breaker. */
+  get retryState(): { tokens: number | undefined; circuit: 'closed' | 'open' | 'half-open' | undefined } {
+    return { tokens: this.transport.retryTokens, circuit: this.transport.circuitState };
   }
 
   createAccount(account: CreateAccount, options?: WriteOptions): Promise<RecordedResult<Account>> {
     return this.transport.write(
+      account,
       (key, attempt) => this.api.POST('/v1/accounts', { params: { header: { 'Idempotency-Key': key } }, body: account, ...attempt }),
       options,
+    );
+  }
+
+  /**
+   * Creates the account with the id the caller chose, or changes it. Changing an existing account
+   * with other content needs `ifMatch` (the `etag` of a result that read it): without it the
+   * service answers 428, with a stale one 412 (a ProblemError, decided). Identical content is 200
+   * with nothing changed. The call has an Idempotency-Key like every write, so a retry after a lost
+   * answer gets that answer, not a 412 against its own update.
+   */
+  upsertAccount(id: string, account: CreateAccount, options: UpsertAccountOptions = {}): Promise<RecordedResult<Account>> {
+    const { ifMatch, ifNoneMatch, ...write } = options;
+    const conditions = {
+      ...(ifMatch === undefined ? {} : { 'If-Match': ifMatch }),
+      ...(ifNoneMatch === undefined ? {} : { 'If-None-Match': ifNoneMatch }),
+    };
+    return this.transport.write(
+      account,
+      (key, attempt) =>
+        this.api.PUT('/v1/accounts/{id}', {
+          params: { path: { id }, header: { 'Idempotency-Key': key, ...conditions } },
+          body: account,
+          ...attempt,
+        }),
+      write,
     );
   }
 
@@ -55,9 +121,22 @@ export class PaymentsClient {
     return this.transport.read((attempt) => this.api.GET('/v1/accounts/{id}', { params: { path: { id } }, ...attempt }), options);
   }
 
+  /** The merchant's accounts, newest first, read page by page as the iteration goes. */
+  listAccounts(options: ListOptions = {}): Paginated<Account> {
+    const { limit, startingAfter, ...call } = options;
+    return new Paginated(async (after) => {
+      const page = await this.transport.read(
+        (attempt) => this.api.GET('/v1/accounts', { params: { query: { limit, starting_after: after } }, ...attempt }),
+        call,
+      );
+      return page.data;
+    }, startingAfter);
+  }
+
   /** Money entering the system: credits the account. */
   deposit(accountId: string, deposit: CreateDeposit, options?: WriteOptions): Promise<RecordedResult<Deposit>> {
     return this.transport.write(
+      deposit,
       (key, attempt) =>
         this.api.POST('/v1/accounts/{id}/deposits', {
           params: { path: { id: accountId }, header: { 'Idempotency-Key': key } },
@@ -68,9 +147,26 @@ export class PaymentsClient {
     );
   }
 
+  /** The account's ledger entries, newest first (amounts signed from the account's side). */
+  listAccountEntries(accountId: string, options: ListOptions = {}): Paginated<Entry> {
+    const { limit, startingAfter, ...call } = options;
+    return new Paginated(async (after) => {
+      const page = await this.transport.read(
+        (attempt) =>
+          this.api.GET('/v1/accounts/{id}/entries', {
+            params: { path: { id: accountId }, query: { limit, starting_after: after } },
+            ...attempt,
+          }),
+        call,
+      );
+      return page.data;
+    }, startingAfter);
+  }
+
   /** Charges `source` (capture: false only authorises: the amount is held until captured or cancelled). */
   createCharge(charge: CreateCharge, options?: WriteOptions): Promise<RecordedResult<Charge>> {
     return this.transport.write(
+      charge,
       (key, attempt) => this.api.POST('/v1/charges', { params: { header: { 'Idempotency-Key': key } }, body: charge, ...attempt }),
       options,
     );
@@ -79,6 +175,7 @@ export class PaymentsClient {
   /** Captures an authorised charge: all of it, or `amount` (the rest is released). */
   captureCharge(id: string, capture: CaptureCharge = {}, options?: WriteOptions): Promise<RecordedResult<Charge>> {
     return this.transport.write(
+      capture,
       (key, attempt) =>
         this.api.POST('/v1/charges/{id}/capture', {
           params: { path: { id }, header: { 'Idempotency-Key': key } },
@@ -92,6 +189,7 @@ export class PaymentsClient {
   /** Cancels an authorised charge, releasing the hold. */
   cancelCharge(id: string, options?: WriteOptions): Promise<RecordedResult<Charge>> {
     return this.transport.write(
+      undefined,
       (key, attempt) =>
         this.api.POST('/v1/charges/{id}/cancel', { params: { path: { id }, header: { 'Idempotency-Key': key } }, ...attempt }),
       options,
@@ -101,6 +199,7 @@ export class PaymentsClient {
   /** Refunds a captured charge: what is left of it, or `amount`. */
   refundCharge(id: string, refund: CreateRefund = {}, options?: WriteOptions): Promise<RecordedResult<Refund>> {
     return this.transport.write(
+      refund,
       (key, attempt) =>
         this.api.POST('/v1/charges/{id}/refunds', {
           params: { path: { id }, header: { 'Idempotency-Key': key } },
@@ -116,9 +215,10 @@ export class PaymentsClient {
    * its problem). A retry after a cut-off runs only the items that had not committed.
    */
   createChargeBatch(charges: CreateCharge[], options?: WriteOptions): Promise<RecordedResult<BatchResult>> {
+    const body = { charges };
     return this.transport.write(
-      (key, attempt) =>
-        this.api.POST('/v1/charges/batch', { params: { header: { 'Idempotency-Key': key } }, body: { charges }, ...attempt }),
+      body,
+      (key, attempt) => this.api.POST('/v1/charges/batch', { params: { header: { 'Idempotency-Key': key } }, body, ...attempt }),
       options,
     );
   }
@@ -149,16 +249,17 @@ export class PaymentsClient {
   }
 }
 
-export interface PaymentsAdminClientOptions extends TransportOptions {
+export interface PaymentsAdminClientOptions extends TransportOptions, BrowserOptions {
   /** The deployment's ADMIN_TOKEN. */
   adminToken: string;
 }
 
-/** The operator's client: creates merchants with the admin token. */
+/** The operator's client: creates merchants with the admin token, and reads the service's health and metrics. */
 export class PaymentsAdminClient {
   private readonly transport: Transport;
 
   constructor(options: PaymentsAdminClientOptions) {
+    refuseSecretInBrowser(options, 'The admin token');
     this.transport = new Transport(options, options.adminToken);
   }
 
@@ -168,9 +269,25 @@ export class PaymentsAdminClient {
    */
   createMerchant(merchant: CreateMerchant, options?: WriteOptions): Promise<RecordedResult<Merchant>> {
     return this.transport.write(
+      merchant,
       (key, attempt) =>
         this.transport.api.POST('/v1/merchants', { params: { header: { 'Idempotency-Key': key } }, body: merchant, ...attempt }),
       options,
     );
+  }
+
+  /** Whether the process is alive (GET /health/live). */
+  checkLiveness(options?: CallOptions): Promise<Result<Health>> {
+    return this.transport.read((attempt) => this.transport.api.GET('/health/live', { ...attempt }), options, 'object');
+  }
+
+  /** Whether the instance can serve (GET /health/ready): a 503 while its database is away is retried like any 503. */
+  checkReadiness(options?: CallOptions): Promise<Result<Health>> {
+    return this.transport.read((attempt) => this.transport.api.GET('/health/ready', { ...attempt }), options, 'object');
+  }
+
+  /** The Prometheus text exposition of the instance that answers (GET /metrics). */
+  getMetrics(options?: CallOptions): Promise<Result<string>> {
+    return this.transport.read((attempt) => this.transport.api.GET('/metrics', { ...attempt, parseAs: 'text' }), options, 'text');
   }
 }

@@ -26,14 +26,15 @@ export class PaymentsError extends Error {
 }
 
 /**
- * The service answered with an RFC 9457 problem (application/problem+json) that is final for this
- * request: a business answer (402 insufficient_funds, 409 invalid_state, ...) or a request to fix
- * (400, 401, 404, ...). `code` is the problem's stable code; undefined when something other than
- * the service (a proxy) answered without one.
+ * The service answered with its own RFC 9457 problem (application/problem+json). Thrown, it is
+ * final for this request: a business answer (402 insufficient_funds, 409 invalid_state, ...) or a
+ * request to fix (400, 401, 404, ...), with a code the contract lists as decided. The undecided
+ * problems (409 in progress, 429, 500, 503) are retried and, when retries run out, are the
+ * `lastError` of an OutcomeUnknownError: a ProblemError is never thrown for them.
  */
 export class ProblemError extends PaymentsError {
   readonly status: number;
-  readonly code: ProblemCode | undefined;
+  readonly code: ProblemCode;
   readonly type: string;
   readonly title: string;
   readonly detail: string;
@@ -48,8 +49,8 @@ export class ProblemError extends PaymentsError {
   /** Until when the key keeps this recorded answer (Idempotency-Expires). */
   readonly expiresAt: Date | undefined;
 
-  constructor(problem: Problem | UnknownProblem, answer: AnswerContext, context: CallContext, message?: string) {
-    super(message ?? `${problem.status} ${problem.code ?? 'error'}: ${problem.detail || problem.title}`, context);
+  constructor(problem: Problem, answer: AnswerContext, context: CallContext, message?: string) {
+    super(message ?? `${problem.status} ${problem.code}: ${problem.detail || problem.title}`, context);
     this.status = problem.status;
     this.code = problem.code;
     this.type = problem.type;
@@ -61,16 +62,6 @@ export class ProblemError extends PaymentsError {
     this.replayed = answer.replayed;
     this.expiresAt = answer.expiresAt;
   }
-}
-
-/** A problem-shaped description of an answer that was not problem+json (a proxy's HTML page, say). */
-export interface UnknownProblem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: undefined;
-  errors?: undefined;
 }
 
 export interface AnswerContext {
@@ -113,28 +104,99 @@ export class TimeoutError extends PaymentsError {
   }
 }
 
+/**
+ * An answer that is not the service's own: a gateway's 502 page, a 504 with `{"message": ...}`, an
+ * empty 500, a 2xx whose body does not parse. Nothing in it decides the request, which may have
+ * taken effect behind the gateway: it is retried with the same key.
+ */
+export class UnexpectedAnswerError extends PaymentsError {
+  /** The HTTP status, or undefined when a 2xx body could not be read at all. */
+  readonly status: number | undefined;
+  readonly contentType: string | undefined;
+  /** The start of the body, for the logs. */
+  readonly bodyExcerpt: string;
+  readonly retryAfterMs: number | undefined;
+  readonly requestId: string | undefined;
+
+  constructor(
+    answer: { status: number | undefined; contentType: string | undefined; bodyExcerpt: string; why: string },
+    context: CallContext,
+    extra: Partial<Pick<AnswerContext, 'retryAfterMs' | 'requestId'>> = {},
+  ) {
+    super(`${answer.status === undefined ? 'An answer' : `HTTP ${answer.status}`} that decides nothing: ${answer.why}`, context);
+    this.status = answer.status;
+    this.contentType = answer.contentType;
+    this.bodyExcerpt = answer.bodyExcerpt;
+    this.retryAfterMs = extra.retryAfterMs;
+    this.requestId = extra.requestId;
+  }
+}
+
 /** An answer that says "not decided yet", or none at all: what a retry can settle. */
-export type UndecidedError = NetworkError | TimeoutError | ProblemError;
+export type UndecidedError = NetworkError | TimeoutError | ProblemError | UnexpectedAnswerError;
 
 /**
- * Every attempt the budget allowed ended without a decided answer (network errors, timeouts, 409
- * in progress, 429, 503). For a write the outcome is unknown: it may have taken effect. Retry later
- * with the same `idempotencyKey` to learn it; the service then answers the recorded outcome, or
- * runs the operation once.
+ * The call ended without a decided answer. For a write the outcome is UNKNOWN: the operation may
+ * have taken effect. Ask again later with the same `idempotencyKey` (always set for a write): the
+ * service then answers the recorded outcome, or runs the operation once. Never report such a write
+ * as failed, and never retry it under a new key. `lastError` is the last undecided answer, if any
+ * attempt was sent (`attempts` > 0).
  */
-export class RetriesExhaustedError extends PaymentsError {
-  readonly lastError: UndecidedError;
+export class OutcomeUnknownError extends PaymentsError {
+  readonly outcomeUnknown = true;
+  readonly lastError: UndecidedError | undefined;
 
-  constructor(lastError: UndecidedError, why: string, context: CallContext) {
+  constructor(why: string, lastError: UndecidedError | undefined, context: CallContext) {
     super(
-      `No decided answer after ${context.attempts} attempt(s): ${why} (last: ${lastError.message}).` +
+      (context.attempts === 0 ? `Nothing was sent: ${why}.` : `No decided answer after ${context.attempts} attempt(s): ${why}`) +
+        (lastError === undefined ? '' : ` (last: ${lastError.message})`) +
         (context.idempotencyKey === undefined
           ? ''
-          : ` The operation may have taken effect: retry it with the same idempotency key (${context.idempotencyKey}) to learn its outcome.`),
+          : context.attempts === 0
+            ? ` Send it again later with the same idempotency key (${context.idempotencyKey}).`
+            : ` The outcome is unknown: the operation may have taken effect. Ask again with the same idempotency key (${context.idempotencyKey}) to learn it.`),
       context,
       { cause: lastError },
     );
     this.lastError = lastError;
+  }
+}
+
+/**
+ * Every attempt the policy allowed (maxAttempts, totalTimeoutMs) ended undecided: network errors,
+ * timeouts, 5xx, 429, 409 in progress, answers that are not the service's.
+ */
+export class RetriesExhaustedError extends OutcomeUnknownError {
+  declare readonly lastError: UndecidedError;
+
+  constructor(lastError: UndecidedError, why: string, context: CallContext) {
+    super(why, lastError, context);
+  }
+}
+
+/** The client's retry budget (a token bucket shared by all its calls) is empty: no retry was sent, so an outage is not multiplied. */
+export class RetryBudgetExhaustedError extends OutcomeUnknownError {
+  declare readonly lastError: UndecidedError;
+
+  constructor(lastError: UndecidedError, context: CallContext) {
+    super("the client's retry budget is spent (too many retries lately), so no retry was sent", lastError, context);
+  }
+}
+
+/**
+ * The circuit is open: many answers in a row were undecided, so the client sends nothing until
+ * `retryAt`, when one probe may go. With `attempts` 0 this call sent nothing at all.
+ */
+export class CircuitOpenError extends OutcomeUnknownError {
+  readonly retryAt: Date;
+
+  constructor(retryAt: Date, lastError: UndecidedError | undefined, context: CallContext) {
+    super(
+      `the circuit is open after repeated undecided answers; the next probe is allowed at ${retryAt.toISOString()}`,
+      lastError,
+      context,
+    );
+    this.retryAt = retryAt;
   }
 }
 

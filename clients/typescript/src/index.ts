@@ -1,19 +1,41 @@
 export { PaymentsAdminClient, PaymentsClient } from './client.js';
-export type { ListChargesOptions, ListOptions, PaymentsAdminClientOptions, PaymentsClientOptions } from './client.js';
+export type {
+  BrowserOptions,
+  ListChargesOptions,
+  ListOptions,
+  PaymentsAdminClientOptions,
+  PaymentsClientOptions,
+  UpsertAccountOptions,
+} from './client.js';
 export {
+  CircuitOpenError,
   IdempotencyKeyReusedError,
   NetworkError,
+  OutcomeUnknownError,
   PaymentsError,
   ProblemError,
   RequestAbortedError,
   RetriesExhaustedError,
+  RetryBudgetExhaustedError,
   TimeoutError,
+  UnexpectedAnswerError,
 } from './errors.js';
 export type { UndecidedError } from './errors.js';
 export type * from './models.js';
 export { Paginated } from './pagination.js';
-export { DEFAULT_RETRY_POLICY, backoffDelayMs, isUndecided, parseRetryAfter, retryDelayMs, seededRandom } from './retry.js';
-export type { RandomSource, RetryPolicy } from './retry.js';
+export {
+  DECIDED_PROBLEMS,
+  DEFAULT_CIRCUIT_BREAKER,
+  DEFAULT_RETRY_BUDGET,
+  DEFAULT_RETRY_POLICY,
+  backoffDelayMs,
+  isDecidedProblem,
+  isUndecided,
+  parseRetryAfter,
+  retryDelayMs,
+  seededRandom,
+} from './retry.js';
+export type { CircuitBreakerPolicy, RandomSource, RetryBudgetPolicy, RetryPolicy } from './retry.js';
 export type { components, operations, paths } from './schema.js';
 export { DEFAULT_TIMEOUT_MS, newIdempotencyKey, systemClock } from './transport.js';
 export type { AttemptInit, CallOptions, Clock, RecordedResult, Result, RetryEvent, TransportOptions, WriteOptions } from './transport.js';

@@ -32,3 +32,6 @@ export interface Page<T> {
   data: T[];
   has_more: boolean;
 }
+
+export type Entry = Schemas['EntryDto'];
+export type Health = Schemas['HealthDto'];

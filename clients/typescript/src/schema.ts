@@ -613,7 +613,7 @@ export interface components {
     parameters: never;
     requestBodies: never;
     headers: {
-        /** @description The request's id, also in the service's logs: the caller's X-Request-Id when it is 1-100 of A-Z a-z 0-9 . _ -, otherwise a new UUID. Quote it when asking about a request. */
+        /** @description The request's id, also in the service's logs: the caller's X-Request-Id when it is 1-128 of A-Z a-z 0-9 . _ : - and holds no secret (an API key, the bearer token of the request), otherwise a new UUID. Quote it when asking about a request. */
         "X-Request-Id": string;
         /** @description On every response recorded against the Idempotency-Key (first and replayed): the HTTP-date after which the key is forgotten and would be new again. Until then a retry with the key gets this same answer. */
         "Idempotency-Expires": string;

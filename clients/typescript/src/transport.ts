@@ -1,27 +1,36 @@
 import createClient, { type Client } from 'openapi-fetch';
 import {
+  CircuitOpenError,
   IdempotencyKeyReusedError,
   NetworkError,
-  PaymentsError,
   ProblemError,
   RequestAbortedError,
   RetriesExhaustedError,
+  RetryBudgetExhaustedError,
   TimeoutError,
+  UnexpectedAnswerError,
   type AnswerContext,
   type CallContext,
   type UndecidedError,
-  type UnknownProblem,
 } from './errors.js';
 import type { Problem } from './models.js';
 import {
+  DEFAULT_CIRCUIT_BREAKER,
+  DEFAULT_RETRY_BUDGET,
   DEFAULT_RETRY_POLICY,
-  isUndecided,
+  isDecidedProblem,
   parseHttpDate,
   parseRetryAfter,
   retryDelayMs,
+  validateCircuitBreaker,
+  validateRetryBudget,
+  validateRetryPolicy,
+  type CircuitBreakerPolicy,
   type RandomSource,
+  type RetryBudgetPolicy,
   type RetryPolicy,
 } from './retry.js';
+import { CircuitBreaker, RetryBudget } from './retry-budget.js';
 import type { paths } from './schema.js';
 
 /** Time as the client sees it: inject one to test the retry schedule without waiting. */
@@ -60,8 +69,12 @@ export interface RetryEvent {
 export interface TransportOptions {
   /** The service's address, e.g. https://payments.example.com (paths start with /v1). */
   baseUrl: string;
-  /** Overrides of DEFAULT_RETRY_POLICY. */
+  /** Overrides of DEFAULT_RETRY_POLICY; each call may override them again. */
   retry?: Partial<RetryPolicy>;
+  /** Overrides of DEFAULT_RETRY_BUDGET, the retry quota this client's calls share; false: no quota. */
+  retryBudget?: Partial<RetryBudgetPolicy> | false;
+  /** Overrides of DEFAULT_CIRCUIT_BREAKER; false: no circuit breaker. */
+  circuitBreaker?: Partial<CircuitBreakerPolicy> | false;
   /** How long one attempt may take before it is abandoned and retried (default 10 s). */
   timeoutMs?: number;
   /** Jitter of the backoff (default Math.random). */
@@ -69,6 +82,7 @@ export interface TransportOptions {
   clock?: Clock;
   /** The fetch to use (default globalThis.fetch). */
   fetch?: (request: Request) => Promise<Response>;
+  /** Told before each retry. An exception it throws is caught and ignored: a logging hook never changes the call. */
   onRetry?: (event: RetryEvent) => void;
 }
 
@@ -77,18 +91,26 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** This call's per-attempt timeout. */
   timeoutMs?: number;
+  /** This call's overrides of the client's retry policy (`{ maxAttempts: 1 }`: no retry). */
+  retry?: Partial<RetryPolicy>;
   /**
    * The W3C trace context of the caller's span (`00-<trace id>-<span id>-<flags>`), sent as is on
    * every attempt, so the service's spans join the caller's trace. Default: the call is a trace of
    * its own, every attempt a span of it (a new trace id per call, kept across its retries).
    */
   traceparent?: string;
+  /** Sent as X-Request-Id on every attempt (1-128 of `A-Z a-z 0-9 . _ : -`), so the service's logs carry the caller's id. */
+  requestId?: string;
+  /** Extra headers for every attempt. The ones this client sets itself (Authorization, Idempotency-Key, ...) are refused. */
+  headers?: Record<string, string>;
 }
 
-/** What every attempt sends besides the operation's parameters: its signal and trace context. */
+/** What every attempt sends besides the operation's parameters: its signal, headers and the body serialised once. */
 export interface AttemptInit {
   signal: AbortSignal;
-  headers: { traceparent: string };
+  headers: Record<string, string>;
+  /** Returns the body serialised before the first attempt, whatever the object holds now. */
+  bodySerializer: () => string;
 }
 
 export interface WriteOptions extends CallOptions {
@@ -109,6 +131,8 @@ export interface Result<T> {
   traceId: string;
   /** X-Request-Id of the answer. */
   requestId: string | undefined;
+  /** ETag of the answer (accounts): what `upsertAccount`'s `ifMatch` takes. */
+  etag: string | undefined;
   headers: Headers;
 }
 
@@ -133,6 +157,9 @@ export interface Sent {
 /** The body of a 2xx answer. */
 export type DataOf<S extends Sent> = Exclude<S['data'], undefined>;
 
+/** What a 2xx body must look like to be the service's answer: one of its objects, any JSON object (health), or text (metrics). */
+export type Expected = 'resource' | 'object' | 'text';
+
 /** A new Idempotency-Key: a random UUID from Web Crypto (Node 20+, browsers on https). */
 export function newIdempotencyKey(): string {
   const crypto = globalThis.crypto as Crypto | undefined;
@@ -142,10 +169,80 @@ export function newIdempotencyKey(): string {
   return crypto.randomUUID();
 }
 
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+/** Headers the client sets itself: a caller's copy would split one operation's identity or credentials. */
+const RESERVED_HEADERS = new Set([
+  'authorization',
+  'idempotency-key',
+  'traceparent',
+  'x-request-id',
+  'content-type',
+  'content-length',
+  'host',
+]);
+
+/** A key the service would refuse (or fetch could not even send) is the caller's bug, found before anything is sent. */
+export function checkIdempotencyKey(key: unknown): string {
+  if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
+    throw new TypeError(
+      `idempotencyKey must be 1-255 visible ASCII characters (no spaces, newlines or non-ASCII), got ${JSON.stringify(key)}`,
+    );
+  }
+  return key;
+}
+
+/** The body as JSON, once: a BigInt or a cycle is refused here instead of failing every attempt as if the network did. */
+export function serialiseBody(body: unknown): string | undefined {
+  if (body === undefined) return undefined;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(body);
+  } catch (error) {
+    throw new TypeError(`The request body cannot be sent as JSON: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
+  }
+  if (text === undefined) throw new TypeError(`The request body cannot be sent as JSON (got ${typeof body})`);
+  return text;
+}
+
+function checkCallOptions(options: CallOptions): void {
+  if (options.timeoutMs !== undefined) checkTimeout(options.timeoutMs, 'timeoutMs');
+  else if ('timeoutMs' in options) throw new TypeError('timeoutMs must be a number, got undefined');
+  if (options.retry !== undefined) validateRetryPolicy(options.retry);
+  if (options.requestId !== undefined && (typeof options.requestId !== 'string' || !REQUEST_ID.test(options.requestId))) {
+    throw new TypeError(`requestId must be 1-128 of A-Z a-z 0-9 . _ : -, got ${JSON.stringify(options.requestId)}`);
+  }
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    if (!HEADER_NAME.test(name)) throw new TypeError(`headers: "${name}" is not a header name`);
+    if (RESERVED_HEADERS.has(name.toLowerCase())) throw new TypeError(`headers: ${name} is set by the client itself (use its own option)`);
+    if (typeof value !== 'string' || !HEADER_VALUE.test(value))
+      throw new TypeError(`headers: the value of ${name} must be printable ASCII on one line`);
+  }
+}
+
+function checkTimeout(value: unknown, name: string): void {
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${typeof value}`);
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a finite number > 0, got ${value}`);
+}
+
+interface Call<S extends Sent> {
+  idempotencyKey: string | undefined;
+  body: string | undefined;
+  send: (attempt: AttemptInit) => Promise<S>;
+  options: CallOptions;
+  expected: Expected;
+}
+
 /**
- * Sends requests through openapi-fetch and retries the ones without a decided answer (network
- * errors, timeouts, 409 in progress, 429, 503) with backoff, within the retry policy's budget.
- * Every attempt of a write carries the same Idempotency-Key, so the service runs it at most once.
+ * Sends requests through openapi-fetch and retries every answer that does not decide the request
+ * (network errors, timeouts, 5xx, 429, 409 in progress, anything that is not the service's own
+ * problem+json or resource), with backoff, within the call's retry policy, the client's retry
+ * budget and its circuit breaker. Every attempt of a write carries the same Idempotency-Key and the
+ * same bytes, so the service runs it at most once.
  */
 export class Transport {
   readonly api: Client<paths>;
@@ -154,62 +251,127 @@ export class Transport {
   private readonly random: RandomSource;
   private readonly clock: Clock;
   private readonly onRetry: ((event: RetryEvent) => void) | undefined;
+  private readonly budget: RetryBudget | undefined;
+  private readonly breaker: CircuitBreaker | undefined;
 
   constructor(options: TransportOptions, token: string) {
+    if (typeof options.baseUrl !== 'string') throw new TypeError('baseUrl must be a string');
     new URL(options.baseUrl); // a malformed address fails here, not as a network error retried until the budget is spent
+    if (typeof token !== 'string' || !/^[\x21-\x7e]+$/.test(token)) throw new TypeError('The API key or token must be visible ASCII');
+    if (options.retry !== undefined) validateRetryPolicy(options.retry);
+    if (options.retryBudget) validateRetryBudget(options.retryBudget);
+    if (options.circuitBreaker) validateCircuitBreaker(options.circuitBreaker);
+    if (options.timeoutMs !== undefined || 'timeoutMs' in options) checkTimeout(options.timeoutMs, 'timeoutMs');
     this.api = createClient<paths>({ baseUrl: options.baseUrl, headers: { Authorization: `Bearer ${token}` }, fetch: options.fetch });
     this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.random = options.random ?? Math.random;
     this.clock = options.clock ?? systemClock;
     this.onRetry = options.onRetry;
+    this.budget = options.retryBudget === false ? undefined : new RetryBudget({ ...DEFAULT_RETRY_BUDGET, ...options.retryBudget });
+    this.breaker =
+      options.circuitBreaker === false ? undefined : new CircuitBreaker({ ...DEFAULT_CIRCUIT_BREAKER, ...options.circuitBreaker });
   }
 
-  read<S extends Sent>(send: (attempt: AttemptInit) => Promise<S>, options: CallOptions = {}): Promise<Result<DataOf<S>>> {
-    return this.call(undefined, send, options);
+  /** Tokens left in the retry budget (undefined when there is none). */
+  get retryTokens(): number | undefined {
+    return this.budget?.available;
   }
 
-  /** One intended operation: one key, generated here once (or given), kept for every retry. */
+  /** The circuit breaker's state (undefined when there is none). */
+  get circuitState(): 'closed' | 'open' | 'half-open' | undefined {
+    return this.breaker?.state;
+  }
+
+  read<S extends Sent>(
+    send: (attempt: AttemptInit) => Promise<S>,
+    options: CallOptions = {},
+    expected: Expected = 'resource',
+  ): Promise<Result<DataOf<S>>> {
+    checkCallOptions(options);
+    return this.call({ idempotencyKey: undefined, body: undefined, send, options, expected });
+  }
+
+  /** One intended operation: one key, generated here once (or given), and one body, serialised here once, for every retry. */
   async write<S extends Sent>(
+    body: unknown,
     send: (idempotencyKey: string, attempt: AttemptInit) => Promise<S>,
     options: WriteOptions = {},
   ): Promise<RecordedResult<DataOf<S>>> {
-    const idempotencyKey = options.idempotencyKey ?? newIdempotencyKey();
-    const result = await this.call(idempotencyKey, (attempt) => send(idempotencyKey, attempt), options);
+    checkCallOptions(options);
+    const idempotencyKey = 'idempotencyKey' in options ? checkIdempotencyKey(options.idempotencyKey) : newIdempotencyKey();
+    const serialised = serialiseBody(body);
+    const result = await this.call({
+      idempotencyKey,
+      body: serialised,
+      send: (attempt) => send(idempotencyKey, attempt),
+      options,
+      expected: 'resource',
+    });
     return { ...result, idempotencyKey, ...recordOf(result.headers) };
   }
 
-  private async call<S extends Sent>(
-    idempotencyKey: string | undefined,
-    send: (attempt: AttemptInit) => Promise<S>,
-    options: CallOptions,
-  ): Promise<Result<DataOf<S>>> {
-    const deadline = this.clock.now() + this.policy.totalTimeoutMs;
+  private async call<S extends Sent>({ idempotencyKey, body, send, options, expected }: Call<S>): Promise<Result<DataOf<S>>> {
+    const policy = { ...this.policy, ...options.retry };
+    const deadline = this.clock.now() + policy.totalTimeoutMs;
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const traceId = options.traceparent === undefined ? randomHex(16) : traceIdOf(options.traceparent);
+    const extraHeaders = { ...options.headers, ...(options.requestId === undefined ? {} : { 'X-Request-Id': options.requestId }) };
+    const bodySerializer = () => body ?? '';
+    let retryCost: number | undefined;
+    let lastError: UndecidedError | undefined;
     for (let attempt = 1; ; attempt++) {
       const context: CallContext = { idempotencyKey, attempts: attempt, traceId };
+      if (options.signal?.aborted) throw new RequestAbortedError(options.signal.reason, { ...context, attempts: attempt - 1 });
+      const retryAt = this.breaker?.admit(this.clock.now());
+      if (retryAt !== undefined) throw new CircuitOpenError(new Date(retryAt), lastError, { ...context, attempts: attempt - 1 });
       // Sampled (flags 01): the service records the spans of a call its client traced.
       const traceparent = options.traceparent ?? `00-${traceId}-${randomHex(8)}-01`;
-      if (options.signal?.aborted) throw new RequestAbortedError(options.signal.reason, context);
       const remaining = Math.max(1, deadline - this.clock.now());
-      const outcome = await this.attempt(
-        (signal) => send({ signal, headers: { traceparent } }),
-        Math.min(timeoutMs, remaining),
-        options.signal,
-        context,
-      );
-      if (!(outcome instanceof PaymentsError)) return outcome;
+      let outcome: Result<DataOf<S>> | UndecidedError;
+      try {
+        outcome = await this.attempt(
+          (signal) => send({ signal, headers: { ...extraHeaders, traceparent }, bodySerializer }),
+          Math.min(timeoutMs, remaining),
+          options.signal,
+          context,
+          expected,
+        );
+      } catch (error) {
+        // A decided problem: the service is up and answering.
+        if (error instanceof ProblemError) {
+          this.breaker?.decided();
+          this.budget?.succeeded(retryCost);
+        } else this.breaker?.abandoned();
+        throw error;
+      }
+      if (!(outcome instanceof Error)) {
+        this.breaker?.decided();
+        this.budget?.succeeded(retryCost);
+        return outcome;
+      }
+      lastError = outcome;
+      // 409 in progress is the service working on this key: neither a sign of an outage nor of health.
+      const inProgress = outcome instanceof ProblemError && outcome.code === 'idempotency_request_in_progress';
+      if (!inProgress) this.breaker?.undecided(this.clock.now());
 
-      if (attempt >= this.policy.maxAttempts) {
-        throw new RetriesExhaustedError(outcome, 'the attempt limit was reached', context);
+      if (attempt >= policy.maxAttempts) {
+        throw new RetriesExhaustedError(outcome, `the attempt limit (${policy.maxAttempts}) was reached`, context);
       }
-      const retryAfterMs = outcome instanceof ProblemError ? outcome.retryAfterMs : undefined;
-      const delayMs = retryDelayMs(attempt, retryAfterMs, this.policy, this.random);
+      const retryAfterMs = outcome instanceof ProblemError || outcome instanceof UnexpectedAnswerError ? outcome.retryAfterMs : undefined;
+      const delayMs = retryDelayMs(attempt, retryAfterMs, policy, this.random);
       if (this.clock.now() + delayMs >= deadline) {
-        throw new RetriesExhaustedError(outcome, `the next attempt would start past the ${this.policy.totalTimeoutMs} ms budget`, context);
+        throw new RetriesExhaustedError(outcome, `the next attempt would start past the ${policy.totalTimeoutMs} ms budget`, context);
       }
-      this.onRetry?.({ attempt, delayMs, error: outcome, idempotencyKey });
+      if (this.budget) {
+        retryCost = this.budget.take(outcome instanceof TimeoutError);
+        if (retryCost === undefined) throw new RetryBudgetExhaustedError(outcome, context);
+      }
+      try {
+        this.onRetry?.({ attempt, delayMs, error: outcome, idempotencyKey });
+      } catch {
+        // A hook that throws (a logger that failed) must not end a call whose outcome is unknown.
+      }
       try {
         await this.clock.sleep(delayMs, options.signal);
       } catch (error) {
@@ -219,12 +381,13 @@ export class Transport {
     }
   }
 
-  /** One request: a result, a final error (thrown), or an undecided answer to retry (returned). */
+  /** One request: a result, a decided problem (thrown), or an undecided answer to retry (returned). */
   private async attempt<S extends Sent>(
     send: (signal: AbortSignal) => Promise<S>,
     timeoutMs: number,
     signal: AbortSignal | undefined,
     context: CallContext,
+    expected: Expected,
   ): Promise<Result<DataOf<S>> | UndecidedError> {
     let sent: S;
     try {
@@ -232,32 +395,72 @@ export class Transport {
     } catch (error) {
       if (signal?.aborted) throw new RequestAbortedError(signal.reason, context);
       if (error instanceof AttemptTimedOut) return new TimeoutError(timeoutMs, context);
+      // openapi-fetch parses a 2xx body with JSON.parse: a SyntaxError is an answer that is not the service's.
+      if (error instanceof SyntaxError) {
+        return new UnexpectedAnswerError(
+          { status: undefined, contentType: undefined, bodyExcerpt: '', why: `a success status whose body is not JSON (${error.message})` },
+          context,
+        );
+      }
       return new NetworkError(error, context);
     }
     const { response } = sent;
     const requestId = response.headers.get('x-request-id') ?? undefined;
+    const contentType = response.headers.get('content-type') ?? undefined;
+    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), this.clock.now());
     if (response.ok) {
       // openapi-fetch sets `data` exactly when the response is 2xx.
+      const why = unexpectedData(sent.data, expected);
+      if (why !== undefined) {
+        return new UnexpectedAnswerError({ status: response.status, contentType, bodyExcerpt: excerpt(sent.data), why }, context, {
+          retryAfterMs,
+          requestId,
+        });
+      }
       return {
         data: sent.data as DataOf<S>,
         status: response.status,
         attempts: context.attempts,
         traceId: context.traceId,
         requestId,
+        etag: response.headers.get('etag') ?? undefined,
         headers: response.headers,
       };
     }
-    const problem = problemOf(response, sent.error);
-    const answer: AnswerContext = {
-      retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), this.clock.now()),
-      requestId,
-      ...recordOf(response.headers),
-    };
+    const isProblemJson = /^application\/problem\+json\b/i.test(contentType ?? '');
+    const problem = isProblemJson ? problemOf(response, sent.error) : undefined;
+    if (problem === undefined) {
+      return new UnexpectedAnswerError(
+        {
+          status: response.status,
+          contentType,
+          bodyExcerpt: excerpt(sent.error),
+          why: `not the service's problem+json (${contentType ?? 'no content type'}): a gateway or proxy answered, and the request may have reached the service`,
+        },
+        context,
+        { retryAfterMs, requestId },
+      );
+    }
+    const answer: AnswerContext = { retryAfterMs, requestId, ...recordOf(response.headers) };
+    if (!isDecidedProblem(response.status, problem.code, true)) return new ProblemError(problem, answer, context);
     if (problem.code === 'idempotency_key_reused') throw new IdempotencyKeyReusedError(problem, answer, context);
-    const error = new ProblemError(problem, answer, context);
-    if (!isUndecided(response.status, problem.code)) throw error;
-    return error;
+    throw new ProblemError(problem, answer, context);
   }
+}
+
+/** Why a 2xx body is not the service's answer, or undefined when it is. */
+function unexpectedData(data: unknown, expected: Expected): string | undefined {
+  if (expected === 'text') return typeof data === 'string' ? undefined : 'a success status without a text body';
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return 'a success status without a JSON object';
+  if (expected === 'resource' && typeof (data as { object?: unknown }).object !== 'string') {
+    return 'a success status whose body is not one of the service\'s objects (no "object" field)';
+  }
+  return undefined;
+}
+
+function excerpt(body: unknown): string {
+  const text = typeof body === 'string' ? body : body === undefined ? '' : JSON.stringify(body);
+  return text.slice(0, 500);
 }
 
 class AttemptTimedOut extends Error {}
@@ -311,19 +514,11 @@ function abortReason(signal: AbortSignal | undefined): Error {
   return reason instanceof Error ? reason : new Error(`aborted: ${String(reason)}`);
 }
 
-function problemOf(response: Response, body: unknown): Problem | UnknownProblem {
-  if (isProblem(body)) return { ...body, status: response.status };
-  return {
-    type: 'about:blank',
-    title: response.statusText || `HTTP ${response.status}`,
-    status: response.status,
-    detail: typeof body === 'string' ? body.slice(0, 500) : '',
-    code: undefined,
-  };
-}
-
-function isProblem(body: unknown): body is Problem {
-  if (typeof body !== 'object' || body === null) return false;
+/** The service's problem, when the body is one: the status must be the answer's own. */
+function problemOf(response: Response, body: unknown): Problem | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
   const fields = body as Record<string, unknown>;
-  return typeof fields.code === 'string' && typeof fields.title === 'string' && typeof fields.type === 'string';
+  if (typeof fields.code !== 'string' || typeof fields.title !== 'string' || typeof fields.type !== 'string') return undefined;
+  if (fields.status !== undefined && fields.status !== response.status) return undefined;
+  return { ...(body as Problem), detail: typeof fields.detail === 'string' ? fields.detail : '', status: response.status };
 }

@@ -22,6 +22,7 @@ const payLabel = element('pay-label', document.getElementById('pay-label'));
 const status = element('status', document.getElementById('status'));
 const statusTitle = element('status-title', document.getElementById('status-title'));
 const statusDetail = element('status-detail', document.getElementById('status-detail'));
+const storageNotice = element('storage-notice', document.getElementById('storage-notice'));
 
 function element<T extends Element>(name: string, found: T | null): T {
   if (!found) throw new Error(`the page has no #${name}`);
@@ -168,6 +169,7 @@ async function start(): Promise<void> {
     main.removeAttribute('aria-busy');
   }
   renderOrder(order);
+  storageNotice.hidden = keys.persistent;
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     void pay(order, keys.forPayment(order.id), false);

@@ -1,13 +1,56 @@
 import type { DeclinedAnswer, FailedAnswer, PaidAnswer, PayAnswer } from '../shared/checkout-api';
 
+/** Where the keys live: sessionStorage, or a Map when the browser refuses storage to this page. */
+type KeyStore = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+
+/** A store for this page's lifetime only: what is left when sessionStorage is blocked. */
+class MemoryStore implements KeyStore {
+  private readonly items = new Map<string, string>();
+  getItem(name: string): string | null {
+    return this.items.get(name) ?? null;
+  }
+  setItem(name: string, value: string): void {
+    this.items.set(name, value);
+  }
+  removeItem(name: string): void {
+    this.items.delete(name);
+  }
+}
+
+/**
+ * sessionStorage if this page may use it. Reading the property throws (SecurityError) when storage
+ * is disabled or the page is sandboxed, and a write can throw (quota, some private modes): either
+ * way the page still pays, with its key in memory.
+ */
+function openSessionStorage(): Storage | undefined {
+  try {
+    const storage = window.sessionStorage;
+    const probe = 'checkout:storage-probe';
+    storage.setItem(probe, probe);
+    storage.removeItem(probe);
+    return storage;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The idempotency key of the order's payment, kept in sessionStorage: it survives a reload and is
  * copied into a tab duplicated from this one, so all of them send the same key. It is minted when
  * the shopper first presses Pay and forgotten once the payment is decided (paid, declined or
- * failed); the next payment of the order is a new one, with a new key.
+ * failed); the next payment of the order is a new one, with a new key. Where sessionStorage is
+ * blocked the key is kept in memory (`persistent` false): Pay still works, and a reload starts
+ * over (the merchant server still pays the order once, under the attempt it has open).
  */
 export class PaymentKeys {
-  constructor(private readonly storage: Storage = sessionStorage) {}
+  private readonly storage: KeyStore;
+  /** Whether the keys survive a reload. */
+  readonly persistent: boolean;
+
+  constructor(storage: KeyStore | undefined = openSessionStorage()) {
+    this.storage = storage ?? new MemoryStore();
+    this.persistent = storage !== undefined;
+  }
 
   /** The key of the payment in progress, if the shopper already pressed Pay (in this tab, before a reload, or in the tab it was duplicated from). */
   pending(orderId: string): string | null {
@@ -53,9 +96,9 @@ export interface PayOptions {
 }
 
 // Answers that say "not decided yet": the payment may or may not have happened, so the page asks
-// again with the same key (the merchant server answers 409, 429 and 503; a proxy in front of it
-// may answer 502 or 504).
-const UNDECIDED_STATUSES = new Set([409, 429, 502, 503, 504]);
+// again with the same key (the merchant server answers 503 pending; a proxy in front of it may
+// answer 502 or 504, or something else entirely).
+const UNDECIDED_STATUSES = new Set([409, 429, 500, 502, 503, 504]);
 
 /**
  * Sends POST /api/pay {orderId, key} until the answer is decided, with the same key every time:

@@ -1,4 +1,4 @@
-import { IdempotencyKeyReusedError, PaymentsClient, ProblemError, RetriesExhaustedError } from '@payments/client';
+import { CircuitOpenError, IdempotencyKeyReusedError, OutcomeUnknownError, PaymentsClient, ProblemError } from '@payments/client';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -76,21 +76,11 @@ export function createCheckoutServer(options: CheckoutServerOptions): Server {
       log(`order ${order.id}: paid by ${payment.chargeId}${charge.replayed ? ' (the recorded answer, replayed)' : ''}`);
       return answer(200, { status: 'paid', orderId: order.id, ...payment, replayed: charge.replayed });
     } catch (error) {
-      if (error instanceof RetriesExhaustedError) {
-        // Not decided yet (the payments API is unreachable, busy with this key, or rate limiting):
-        // the charge may or may not exist, so the page must ask again with the same key.
-        const last = error.lastError;
-        const status = last instanceof ProblemError && [409, 429, 503].includes(last.status) ? last.status : 503;
-        const retryAfterMs = last instanceof ProblemError ? (last.retryAfterMs ?? 1000) : 1000;
-        log(`order ${order.id}: not confirmed yet (${last.message})`);
-        return answer(
-          status,
-          { status: 'pending', detail: 'The payment is not confirmed yet: ask again with the same key.' },
-          { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
-        );
-      }
       if (error instanceof ProblemError) {
-        // Decided, and nothing was charged: the next attempt is a new payment with a new key.
+        // The payments API itself decided (its own problem+json with a decided code): nothing was
+        // charged, and the next attempt is a new payment with a new key. The client throws a
+        // ProblemError for nothing else: a gateway's 502 or 504, a reset, a 500 or a 503 is retried,
+        // and when retries run out it is an OutcomeUnknownError, handled below.
         orders.closeAttempt(order.id, idempotencyKey);
         if (error.code === 'insufficient_funds') {
           log(`order ${order.id}: declined, insufficient funds${error.replayed ? ' (the recorded answer, replayed)' : ''}`);
@@ -105,7 +95,16 @@ export function createCheckoutServer(options: CheckoutServerOptions): Server {
         log(`order ${order.id}: refused by the payments API: ${error instanceof IdempotencyKeyReusedError ? error.code : error.message}`);
         return answer(422, { status: 'failed', detail: 'The payment could not be made. Nothing was charged.' });
       }
-      throw error;
+      // Anything else is undecided (OutcomeUnknownError: retries, the retry budget or the circuit
+      // ran out; an abort; an unexpected exception): the charge may exist, so the attempt stays open
+      // under its key and the page asks again with it. Never "nothing was charged" here.
+      const retryAfterMs = retryAfterOf(error);
+      log(`order ${order.id}: not confirmed yet (${error instanceof Error ? error.message : String(error)})`);
+      return answer(
+        503,
+        { status: 'pending', detail: 'The payment is not confirmed yet: ask again with the same key.' },
+        { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
+      );
     }
   }
 
@@ -168,6 +167,16 @@ export function createCheckoutServer(options: CheckoutServerOptions): Server {
         else response.destroy();
       });
   });
+}
+
+/** When to ask again: what the last undecided answer asked for, else a second. */
+function retryAfterOf(error: unknown): number {
+  if (error instanceof OutcomeUnknownError) {
+    const last = error.lastError;
+    if (last && 'retryAfterMs' in last && last.retryAfterMs !== undefined) return last.retryAfterMs;
+    if (error instanceof CircuitOpenError) return Math.max(1000, error.retryAt.getTime() - Date.now());
+  }
+  return 1000;
 }
 
 function answer(status: number, body: PayAnswer, headers?: Record<string, string>): Reply {

@@ -38,7 +38,8 @@ export interface PayRequest {
  *   payments API for the key, or by the shop once the order is paid);
  * - 402 `declined`: the shopper's funds are too low; nothing was charged, and a new attempt needs a new key;
  * - 422 `failed`: the payments API refused the payment for another reason; nothing was charged;
- * - 409, 429 or 503 `pending`: not decided yet; send the same request, with the same key, after Retry-After.
+ * - 503 `pending`: not decided yet (the payments API, or a gateway in front of it, gave no decided answer); send
+ *   the same request, with the same key, after Retry-After. Only 402 and 422 say that nothing was charged.
  */
 export type PayAnswer = PaidAnswer | DeclinedAnswer | FailedAnswer | PendingAnswer;
 
