@@ -17,3 +17,11 @@ export type { RandomSource, RetryPolicy } from './retry.js';
 export type { components, operations, paths } from './schema.js';
 export { DEFAULT_TIMEOUT_MS, newIdempotencyKey, systemClock } from './transport.js';
 export type { AttemptInit, CallOptions, Clock, RecordedResult, Result, RetryEvent, TransportOptions, WriteOptions } from './transport.js';
+export {
+  DEFAULT_WEBHOOK_TOLERANCE_SECONDS,
+  WebhookVerificationError,
+  verifyWebhook,
+  type VerifyWebhookOptions,
+  type WebhookHeaders,
+  type WebhookVerificationFailure,
+} from './webhooks.js';
