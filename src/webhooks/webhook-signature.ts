@@ -22,11 +22,12 @@ export interface WebhookMessage {
   payload: string | Uint8Array;
 }
 
-export interface WebhookSignatureHeaders {
+/** A type, not an interface, so that it passes as a record of headers (fetch, node:http) as it is. */
+export type WebhookSignatureHeaders = {
   'webhook-id': string;
   'webhook-timestamp': string;
   'webhook-signature': string;
-}
+};
 
 /** A new endpoint secret in the specification's serialisation: `whsec_` and 32 random bytes in base64. */
 export function newWebhookSecret(): string {
