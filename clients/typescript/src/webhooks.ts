@@ -35,8 +35,8 @@ const SHA256_BYTES = 32;
  * Checks that `payload` is a webhook the holder of `secret` signed within the tolerance, and returns
  * its parsed JSON body. `payload` must be the raw body as received (a string or the bytes): a body
  * parsed and serialised again is not what was signed. During a secret roll pass both secrets.
- * Throws WebhookVerificationError when the request is not to be trusted, and TypeError when the
- * secret itself is unusable (a configuration error, not a bad request).
+ * Throws WebhookVerificationError when the request is not to be trusted, and TypeError for a
+ * mistake of the receiver's (an unusable secret, a parsed body, a broken clock), not of the request.
  */
 export async function verifyWebhook(
   payload: string | Uint8Array,
