@@ -39,3 +39,11 @@ export type { CircuitBreakerPolicy, RandomSource, RetryBudgetPolicy, RetryPolicy
 export type { components, operations, paths } from './schema.js';
 export { DEFAULT_TIMEOUT_MS, newIdempotencyKey, systemClock } from './transport.js';
 export type { AttemptInit, CallOptions, Clock, RecordedResult, Result, RetryEvent, TransportOptions, WriteOptions } from './transport.js';
+export {
+  DEFAULT_WEBHOOK_TOLERANCE_SECONDS,
+  WebhookVerificationError,
+  verifyWebhook,
+  type VerifyWebhookOptions,
+  type WebhookHeaders,
+  type WebhookVerificationFailure,
+} from './webhooks.js';
