@@ -86,6 +86,11 @@ export class Sql {
     return () => this.watchers.delete(watcher);
   }
 
+  /** Settles once every connection is back in the pool (a test that counts what a request sent). */
+  async idle(): Promise<void> {
+    while (this.pool.totalCount > this.pool.idleCount) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
   /** One statement outside any transaction (PostgreSQL commits it on its own): its rows. */
   async query<T>(statement: Statement): Promise<T[]> {
     const connection = await this.connect();
