@@ -206,7 +206,7 @@ export class SqlTransaction {
    * thrown, and the transaction is then aborted (what follows it fails with 25P02, no effect).
    */
   async batch(statements: Statement[]): Promise<unknown[][]> {
-    if (this.openingFailure !== undefined) throw new OpeningFailedError(this.openingFailure);
+    if (this.openingFailure !== undefined) throw this.failedOpening();
     if (this.finished) throw new Error('The transaction has ended.');
     const sent = statements.map((statement) => this.connection.send(statement));
     try {
@@ -217,7 +217,7 @@ export class SqlTransaction {
       this.aborted = true;
       // A statement that followed a failed opening failed because of it: say so, not 25P02.
       await this.opened.catch(() => undefined);
-      if (this.openingFailure !== undefined) throw new OpeningFailedError(this.openingFailure);
+      if (this.openingFailure !== undefined) throw this.failedOpening();
       throw classifyDatabaseError(error);
     }
   }
@@ -228,7 +228,7 @@ export class SqlTransaction {
    * then the failure is thrown, never success.
    */
   async commit(statements: Statement[] = []): Promise<unknown[][]> {
-    if (this.openingFailure !== undefined) throw new OpeningFailedError(this.openingFailure);
+    if (this.openingFailure !== undefined) throw this.failedOpening();
     const sent = statements.map((statement) => this.connection.send(statement));
     const commit = this.connection.send(COMMIT);
     this.finished = true;
@@ -262,12 +262,12 @@ export class SqlTransaction {
     }
   }
 
-  /** Whether a statement failed for want of the database: the request answers 503. */
-  static unavailable(error: unknown): boolean {
-    return (
-      error instanceof DatabaseUnavailableError ||
-      (error instanceof OpeningFailedError && error.failure instanceof DatabaseUnavailableError)
-    );
+  /**
+   * What a statement of a transaction whose opening failed throws: the database's unavailability as
+   * it is (a 503 like any other), or else OpeningFailedError (the opening was refused).
+   */
+  private failedOpening(): Error {
+    return this.openingFailure instanceof DatabaseUnavailableError ? this.openingFailure : new OpeningFailedError(this.openingFailure);
   }
 }
 
