@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { inSpan } from '../telemetry/spans.js';
 import type { SqlTransaction } from '../database/sql.js';
 import { IdempotencyRepository, type KeyedCall, type KeyRef, type RecordedResponse } from './idempotency.repository.js';
 import type { ClaimAnswer, IdempotencyStore, OpenedKey } from './idempotency.service.js';
@@ -25,7 +26,7 @@ export class PostgresIdempotencyStore implements IdempotencyStore<SqlTransaction
       transaction: tx,
       claim,
       recordAndCommit: (response: RecordedResponse) =>
-        this.repository.recordAndCommit(tx, call, response, this.config.idempotencyTtlSeconds),
+        inSpan('idempotency.record', {}, () => this.repository.recordAndCommit(tx, call, response, this.config.idempotencyTtlSeconds)),
       end: () => tx.end(),
     };
   }
