@@ -55,7 +55,7 @@ export default tseslint.config(
         {
           selector: "MemberExpression[property.name=/^(transaction|query|createQueryRunner|manager)$/][object.name='dataSource'], MemberExpression[property.name=/^(transaction|query|createQueryRunner|manager)$/][object.property.name='dataSource']",
           message:
-            'Requests talk to PostgreSQL through Sql and SqlTransaction (database/sql.ts): they classify database failures and never reuse a connection that failed. The DataSource is for migrations and the readiness probe.',
+            'Requests talk to PostgreSQL through Sql and SqlTransaction (database/sql.ts): they classify database failures and never reuse a connection that failed. The DataSource is for migrations.',
         },
       ],
     },
@@ -70,8 +70,8 @@ export default tseslint.config(
     },
   },
   {
-    // The DataSource's own uses: migrations and the readiness probe.
-    files: ['src/database/migrate.ts', 'src/database/migration-cli.ts', 'src/health/health.controller.ts'],
+    // The DataSource's own use: migrations.
+    files: ['src/database/migrate.ts', 'src/database/migration-cli.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {

@@ -169,7 +169,7 @@ function recordStatements(app: TestApp): { text: string; values: unknown[] }[] {
   return sent;
 }
 
-/** The statements of an SQL text (the fused transaction sends several at once), without quoted semicolons. */
+/** The statements of an SQL text, without quoted semicolons (a statement may be several). */
 function splitStatements(text: string): string[] {
   const statements: string[] = [];
   let current = '';

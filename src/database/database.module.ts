@@ -7,7 +7,7 @@ import { Sql } from './sql.js';
 
 /**
  * The database, twice over the same URL and bounds:
- * - the DataSource, through @nestjs/typeorm: migrations and the readiness probe;
+ * - the DataSource, through @nestjs/typeorm: the migrations (and tests' own queries);
  * - Sql, the request path's own pool in pg's pipeline mode (database/sql.ts): every repository and
  *   every transaction of a request. Closed when the application shuts down, after the HTTP server
  *   has finished its in-flight requests.

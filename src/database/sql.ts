@@ -65,7 +65,7 @@ const ROLLBACK: Statement = { name: 'rollback', text: 'ROLLBACK' };
  * round trip. Under it, a statement after a failed one inside a transaction fails too (25P02) and a
  * COMMIT there answers with the command tag ROLLBACK: SqlTransaction.commit turns that into an error.
  *
- * TypeORM keeps its DataSource (migrations, the readiness probe); requests never go through it.
+ * TypeORM keeps its DataSource for the migrations; requests never go through it.
  */
 export class Sql {
   readonly traffic: SqlTraffic = { roundTrips: 0, statements: 0 };
