@@ -5,6 +5,7 @@ import { IdempotencyClaims1732380000000 } from './1732380000000-IdempotencyClaim
 import { BalanceTotals1732390000000 } from './1732390000000-BalanceTotals.js';
 import { IdempotencyOpenKey1732400000000 } from './1732400000000-IdempotencyOpenKey.js';
 import { IdempotencyOpeningDropsExpired1732410000000 } from './1732410000000-IdempotencyOpeningDropsExpired.js';
+import { IdempotencyClaimKey1732420000000 } from './1732420000000-IdempotencyClaimKey.js';
 
 /**
  * Every migration, in order. Listed by class rather than found by a file glob, so the same list
@@ -18,4 +19,5 @@ export const ALL_MIGRATIONS = [
   BalanceTotals1732390000000,
   IdempotencyOpenKey1732400000000,
   IdempotencyOpeningDropsExpired1732410000000,
+  IdempotencyClaimKey1732420000000,
 ];

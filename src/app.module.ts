@@ -6,6 +6,7 @@ import { ProblemDetailsFilter } from './common/problem-details.filter.js';
 import { createValidationPipe } from './common/validation.js';
 import { APP_CONFIG, type AppConfig } from './config/app-config.js';
 import { DatabaseModule } from './database/database.module.js';
+import { TransactionInterceptor } from './database/transaction.interceptor.js';
 import { HealthModule } from './health/health.module.js';
 import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
 import { IdempotencyModule } from './idempotency/idempotency.module.js';
@@ -36,13 +37,15 @@ export class AppModule {
         { provide: APP_CONFIG, useValue: config },
         // The request pipeline, all of it here, in the order a request meets it:
         //   guards: authentication, then rate limit (a 429 is never recorded against a key)
-        //   -> interceptor: idempotency, and the request's one transaction (every POST and PUT)
+        //   -> interceptors: idempotency, and the request's one transaction (every POST and keyed PUT);
+        //      the transaction of a PUT without a key
         //   -> pipe: validation (inside the transaction, so a 400 rolls back and is not recorded)
         //   -> handler; and the filter turning every error into problem+json.
         // Registered as APP_* providers, so the e2e tests run exactly this pipeline.
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_GUARD, useClass: RateLimitGuard },
         { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
+        { provide: APP_INTERCEPTOR, useClass: TransactionInterceptor },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
       ],

@@ -1,4 +1,5 @@
-import { MerchantClient, TestApp } from './support/test-app.js';
+import { itemLockId } from '../src/idempotency/key-rules.js';
+import { MerchantClient, TestApp, type Reply } from './support/test-app.js';
 
 describe('batch charges', () => {
   let app: TestApp;
@@ -107,10 +108,30 @@ describe('batch charges', () => {
       const source = await merchant.account(1_000_000);
       const key = 'batch-then-charge';
       const charges = Array.from({ length: 100 }, () => ({ amount: 1, currency: 'usd', source }));
-      const batch = merchant.post('/v1/charges/batch', { charges }, key);
-      await new Promise((resolve) => setTimeout(resolve, 40));
-      const single = await merchant.post('/v1/charges', { amount: 7, currency: 'usd', source }, key);
-      const first = await batch;
+      // The synchronisation point: item 50's lock, held by another session, stops the batch there,
+      // after its first item claimed the key and before it ends; the charge is sent once the
+      // database shows the claim, and the batch goes on when the lock is let go.
+      const holder = app.dataSource.createQueryRunner();
+      await holder.connect();
+      let first: Reply;
+      let single: Reply;
+      try {
+        await holder.query(`SELECT pg_advisory_lock(${itemLockId('$1', '$2', '$3')})`, [merchant.id, key, 50]);
+        const batch = merchant.post('/v1/charges/batch', { charges }, key);
+        await until(async () => {
+          const claims = await app.dataSource.query<unknown[]>(`SELECT 1 FROM idempotency_keys WHERE merchant_id = $1 AND key = $2`, [
+            merchant.id,
+            key,
+          ]);
+          return claims.length > 0;
+        });
+        single = await merchant.post('/v1/charges', { amount: 7, currency: 'usd', source }, key);
+        await holder.query('SELECT pg_advisory_unlock_all()');
+        first = await batch;
+      } finally {
+        await holder.query('SELECT pg_advisory_unlock_all()');
+        await holder.release();
+      }
 
       expect(first.status).toBe(200);
       expect(single.status).toBe(422);
@@ -160,3 +181,12 @@ describe('batch charges', () => {
     });
   });
 });
+
+/** Polls what the test waits for in the database (the limit only stops a broken run from hanging). */
+async function until(condition: () => Promise<boolean>, limitMs = 20_000): Promise<void> {
+  const giveUpAt = Date.now() + limitMs;
+  while (!(await condition())) {
+    if (Date.now() > giveUpAt) throw new Error('the condition never came true');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

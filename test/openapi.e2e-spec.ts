@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { TcpProxy } from '../testing/tcp-proxy.js';
 import { ADMIN_SCOPE } from '../src/idempotency/idempotency.interceptor.js';
-import { KEY_LOCK_ID } from '../src/idempotency/idempotency.repository.js';
+import { keyLockId } from '../src/idempotency/key-rules.js';
 import { ADMIN_TOKEN, MerchantClient, TestApp, type Reply } from './support/test-app.js';
 
 // The answers openapi.json declares on every operation are answers the service really gives:
@@ -108,7 +108,7 @@ describe('every answer openapi.json declares is one the service gives', () => {
     await holder.connect();
     try {
       for (const { operation, key } of keyed) {
-        await holder.query(`SELECT pg_advisory_lock(${KEY_LOCK_ID})`, [operation.admin ? ADMIN_SCOPE : merchant.id, key]);
+        await holder.query(`SELECT pg_advisory_lock(${keyLockId('$1', '$2')})`, [operation.admin ? ADMIN_SCOPE : merchant.id, key]);
       }
       const replies = await Promise.all(keyed.map(({ operation, key }) => send(operation, { body: operation.example, key })));
       for (const reply of replies) {

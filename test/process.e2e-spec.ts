@@ -76,15 +76,21 @@ describe('the service process', () => {
       await blocker.query('BEGIN');
       await blocker.query(`SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE`, [account.id]);
       const inFlight = post('/v1/charges', merchant.api_key, { amount: 1, currency: 'usd', source: account.id });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The synchronisation points: the database shows the charge waiting for the blocker's lock;
+      // then the service, told SIGTERM, stops taking connections (asked until it refuses, bounded).
+      const blockerPid = (await blocker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      const waiting = async () =>
+        (await blocker.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [blockerPid])).rows.length > 0;
+      for (let i = 0; i < 200 && !(await waiting()); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(await waiting()).toBe(true);
       service.child.kill('SIGTERM');
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(
-        await fetch(`${base}/health/live`).then(
+      const live = () =>
+        fetch(`${base}/health/live`).then(
           () => 'answered',
           () => 'refused',
-        ),
-      ).toBe('refused');
+        );
+      for (let i = 0; i < 100 && (await live()) === 'answered'; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(await live()).toBe('refused');
       await blocker.query('COMMIT');
       await blocker.end();
       expect((await inFlight).status).toBe(201);

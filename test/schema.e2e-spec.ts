@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from 'pg';
+import { Sql } from '../src/database/sql.js';
 import pg from 'pg';
 import { TestApp } from './support/test-app.js';
 
@@ -165,30 +165,11 @@ describe('the schema, distributable by merchant', () => {
 /** Every statement the application's pool sends from now on, as sent (text and parameters). */
 function recordStatements(app: TestApp): { text: string; values: unknown[] }[] {
   const sent: { text: string; values: unknown[] }[] = [];
-  const pool = (app.dataSource.driver as unknown as { master: Pool }).master;
-  const wrapped = new WeakSet<PoolClient>();
-  const wrap = (client: PoolClient) => {
-    if (wrapped.has(client)) return;
-    wrapped.add(client);
-    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-      const [first, second] = args as [
-        string | { text?: string; values?: unknown[]; statements?: { text: string; values?: unknown[] }[] },
-        unknown[] | undefined,
-      ];
-      if (typeof first === 'string') sent.push({ text: first, values: Array.isArray(second) ? second : [] });
-      // A pipeline (database/pipeline.ts) carries several statements, each with its values.
-      else if (first.statements)
-        sent.push(...first.statements.map((statement) => ({ text: statement.text, values: statement.values ?? [] })));
-      else sent.push({ text: first.text ?? '', values: first.values ?? [] });
-      return query(...args);
-    };
-  };
-  pool.on('acquire', wrap);
+  app.app.get(Sql).watch((statement) => sent.push({ text: statement.text, values: statement.values ?? [] }));
   return sent;
 }
 
-/** The statements of an SQL text (the fused transaction sends several at once), without quoted semicolons. */
+/** The statements of an SQL text, without quoted semicolons (a statement may be several). */
 function splitStatements(text: string): string[] {
   const statements: string[] = [];
   let current = '';

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import type { EntityManager } from 'typeorm';
+import type { SqlTransaction } from '../database/sql.js';
 import { ListOf, ListQueryDto, type ListPage } from '../common/pagination.js';
 import {
   ApiIdParam,
@@ -59,7 +59,7 @@ export class AccountsController {
   })
   @ApiProblems('validation_failed', ...IDEMPOTENCY_PROBLEMS, ...BODY_PROBLEMS, ...AUTHENTICATED_PROBLEMS)
   async create(
-    @Tx() tx: EntityManager,
+    @Tx() tx: SqlTransaction,
     @MerchantId() merchantId: string,
     @Body() body: AccountFieldsDto,
     @Res({ passthrough: true }) reply: FastifyReply,
@@ -152,7 +152,7 @@ export class AccountsController {
     ...AUTHENTICATED_PROBLEMS,
   )
   async upsert(
-    @Tx() tx: EntityManager,
+    @Tx() tx: SqlTransaction,
     @MerchantId() merchantId: string,
     @Param() params: AccountIdParam,
     @Body() body: AccountFieldsDto,

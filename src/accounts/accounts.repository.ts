@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
-import { queryRows } from '../database/query-rows.js';
+import { Sql, type SqlTransaction } from '../database/sql.js';
 
 export interface AccountRow {
   id: string;
@@ -29,29 +28,29 @@ const COLUMNS = 'id, currency, name, metadata, balance, held, version, created_a
  */
 @Injectable()
 export class AccountsRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly sql: Sql) {}
 
-  async create(tx: EntityManager, merchantId: string, id: string, fields: AccountFields): Promise<AccountRow> {
-    const rows = await queryRows<AccountRow>(
-      tx,
-      `INSERT INTO accounts (merchant_id, id, kind, currency, name, metadata)
+  async create(tx: SqlTransaction, merchantId: string, id: string, fields: AccountFields): Promise<AccountRow> {
+    const rows = await tx.query<AccountRow>({
+      name: 'account_create',
+      text: `INSERT INTO accounts (merchant_id, id, kind, currency, name, metadata)
        VALUES ($1, $2, 'customer', $3, $4, $5)
        RETURNING ${COLUMNS}`,
-      [merchantId, id, fields.currency, fields.name, JSON.stringify(fields.metadata)],
-    );
+      values: [merchantId, id, fields.currency, fields.name, JSON.stringify(fields.metadata)],
+    });
     return rows[0]!;
   }
 
   /** Creates the account unless the id is taken (then undefined): the race-free half of an upsert. */
-  async createIfAbsent(tx: EntityManager, merchantId: string, id: string, fields: AccountFields): Promise<AccountRow | undefined> {
-    const rows = await queryRows<AccountRow>(
-      tx,
-      `INSERT INTO accounts (merchant_id, id, kind, currency, name, metadata)
+  async createIfAbsent(tx: SqlTransaction, merchantId: string, id: string, fields: AccountFields): Promise<AccountRow | undefined> {
+    const rows = await tx.query<AccountRow>({
+      name: 'account_create_if_absent',
+      text: `INSERT INTO accounts (merchant_id, id, kind, currency, name, metadata)
        VALUES ($1, $2, 'customer', $3, $4, $5)
        ON CONFLICT (merchant_id, id) DO NOTHING
        RETURNING ${COLUMNS}`,
-      [merchantId, id, fields.currency, fields.name, JSON.stringify(fields.metadata)],
-    );
+      values: [merchantId, id, fields.currency, fields.name, JSON.stringify(fields.metadata)],
+    });
     return rows[0];
   }
 
@@ -60,61 +59,61 @@ export class AccountsRepository {
    * `expectedVersions` (null: any). Zero rows means someone else changed it first (412).
    */
   async updateIfVersion(
-    tx: EntityManager,
+    tx: SqlTransaction,
     merchantId: string,
     id: string,
     expectedVersions: number[] | null,
     fields: Omit<AccountFields, 'currency'>,
   ): Promise<AccountRow | undefined> {
-    const rows = await queryRows<AccountRow>(
-      tx,
-      `UPDATE accounts
+    const rows = await tx.query<AccountRow>({
+      name: 'account_update_if_version',
+      text: `UPDATE accounts
           SET name = $3, metadata = $4, version = version + 1, updated_at = now()
         WHERE merchant_id = $1 AND id = $2 AND kind = 'customer'
           AND ($5::int[] IS NULL OR version = ANY($5::int[]))
        RETURNING ${COLUMNS}`,
-      [merchantId, id, fields.name, JSON.stringify(fields.metadata), expectedVersions],
-    );
+      values: [merchantId, id, fields.name, JSON.stringify(fields.metadata), expectedVersions],
+    });
     return rows[0];
   }
 
   /** Within the request's transaction (an upsert reading what it is about to change). */
-  async find(tx: EntityManager, merchantId: string, id: string): Promise<AccountRow | undefined> {
+  async find(tx: SqlTransaction, merchantId: string, id: string): Promise<AccountRow | undefined> {
     return this.findWith(tx, merchantId, id);
   }
 
   /** Outside any transaction (GET). */
   async findById(merchantId: string, id: string): Promise<AccountRow | undefined> {
-    return this.findWith(this.dataSource.manager, merchantId, id);
+    return this.findWith(this.sql, merchantId, id);
   }
 
-  private async findWith(manager: EntityManager, merchantId: string, id: string): Promise<AccountRow | undefined> {
-    const rows = await queryRows<AccountRow>(
-      manager,
-      `SELECT ${COLUMNS} FROM accounts WHERE merchant_id = $1 AND id = $2 AND kind = 'customer'`,
-      [merchantId, id],
-    );
+  private async findWith(on: Sql | SqlTransaction, merchantId: string, id: string): Promise<AccountRow | undefined> {
+    const rows = await on.query<AccountRow>({
+      name: 'account_find',
+      text: `SELECT ${COLUMNS} FROM accounts WHERE merchant_id = $1 AND id = $2 AND kind = 'customer'`,
+      values: [merchantId, id],
+    });
     return rows[0];
   }
 
   /** Newest first; `startingAfterSeq` is the cursor object's position. Fetches limit + 1 rows. */
   async list(merchantId: string, limit: number, startingAfterSeq: string | undefined): Promise<AccountRow[]> {
-    return queryRows<AccountRow>(
-      this.dataSource.manager,
-      `SELECT ${COLUMNS} FROM accounts
+    return this.sql.query<AccountRow>({
+      name: 'account_list',
+      text: `SELECT ${COLUMNS} FROM accounts
         WHERE merchant_id = $1 AND kind = 'customer' AND ($2::bigint IS NULL OR seq < $2::bigint)
         ORDER BY seq DESC
         LIMIT $3`,
-      [merchantId, startingAfterSeq ?? null, limit + 1],
-    );
+      values: [merchantId, startingAfterSeq ?? null, limit + 1],
+    });
   }
 
   async seqOf(merchantId: string, id: string): Promise<string | undefined> {
-    const rows = await queryRows<{ seq: string }>(
-      this.dataSource.manager,
-      `SELECT seq FROM accounts WHERE merchant_id = $1 AND id = $2 AND kind = 'customer'`,
-      [merchantId, id],
-    );
+    const rows = await this.sql.query<{ seq: string }>({
+      name: 'account_seq',
+      text: `SELECT seq FROM accounts WHERE merchant_id = $1 AND id = $2 AND kind = 'customer'`,
+      values: [merchantId, id],
+    });
     return rows[0]?.seq;
   }
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { isDeepStrictEqual } from 'node:util';
-import type { EntityManager } from 'typeorm';
+import type { SqlTransaction } from '../database/sql.js';
 import { NotFoundError } from '../common/domain-error.js';
 import { newId } from '../common/ids.js';
 import { ListPage, ListQueryDto, listPage } from '../common/pagination.js';
@@ -37,7 +37,7 @@ export interface UpsertPreconditions {
 export class AccountsService {
   constructor(private readonly accounts: AccountsRepository) {}
 
-  async create(tx: EntityManager, merchantId: string, body: AccountFieldsDto): Promise<AccountDto> {
+  async create(tx: SqlTransaction, merchantId: string, body: AccountFieldsDto): Promise<AccountDto> {
     return toAccountDto(await this.accounts.create(tx, merchantId, newId('acct'), fieldsOf(body)));
   }
 
@@ -66,7 +66,7 @@ export class AccountsService {
    * says, so a retried PUT that already succeeded stays a success.
    */
   async upsert(
-    tx: EntityManager,
+    tx: SqlTransaction,
     merchantId: string,
     id: string,
     body: AccountFieldsDto,

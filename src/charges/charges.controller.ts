@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import type { EntityManager } from 'typeorm';
+import type { SqlTransaction } from '../database/sql.js';
 import {
   ApiIdParam,
   ApiJsonBody,
@@ -68,7 +68,7 @@ export class ChargesController {
   @ApiSuccess({ status: 201, type: ChargeDto, description: 'The charge.', example: CHARGE_EXAMPLE, location: true, recorded: 'always' })
   @ApiProblems(...WRITE_PROBLEMS, recorded('insufficient_funds'), recorded('not_found'), recorded('currency_mismatch'))
   async create(
-    @Tx() tx: EntityManager,
+    @Tx() tx: SqlTransaction,
     @MerchantId() merchantId: string,
     @Body() body: CreateChargeDto,
     @Res({ passthrough: true }) reply: FastifyReply,
@@ -121,7 +121,7 @@ export class ChargesController {
   })
   @ApiProblems(...WRITE_PROBLEMS, recorded('not_found'), recorded('invalid_state'))
   capture(
-    @Tx() tx: EntityManager,
+    @Tx() tx: SqlTransaction,
     @MerchantId() merchantId: string,
     @Param('id') id: string,
     @Body() body: CaptureChargeDto,
@@ -147,7 +147,7 @@ export class ChargesController {
     recorded: 'always',
   })
   @ApiProblems(...WRITE_PROBLEMS, recorded('not_found'), recorded('invalid_state'))
-  cancel(@Tx() tx: EntityManager, @MerchantId() merchantId: string, @Param('id') id: string, @Body() body: unknown): Promise<ChargeDto> {
+  cancel(@Tx() tx: SqlTransaction, @MerchantId() merchantId: string, @Param('id') id: string, @Body() body: unknown): Promise<ChargeDto> {
     assertNoFields(body);
     return this.charges.cancel(tx, merchantId, id);
   }
@@ -165,7 +165,7 @@ export class ChargesController {
   @ApiSuccess({ status: 201, type: RefundDto, description: 'The refund.', example: REFUND_EXAMPLE, recorded: 'always' })
   @ApiProblems(...WRITE_PROBLEMS, recorded('not_found'), recorded('invalid_state'), 'balance_limit_exceeded')
   refund(
-    @Tx() tx: EntityManager,
+    @Tx() tx: SqlTransaction,
     @MerchantId() merchantId: string,
     @Param('id') id: string,
     @Body() body: CreateRefundDto,

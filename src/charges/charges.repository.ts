@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
-import { preparedRows, queryRows } from '../database/query-rows.js';
+import { Sql, type SqlTransaction } from '../database/sql.js';
 import { translateBalanceLimit } from '../ledger/ledger.errors.js';
 import { addToBalanceTotalsSql, merchantBalanceAccountSql } from '../ledger/system-accounts.js';
 import type { ChargeStatus } from './dto/charge.dto.js';
@@ -271,26 +270,26 @@ function chargeParameters(merchantId: string, charge: NewCharge): unknown[] {
 
 @Injectable()
 export class ChargesRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly sql: Sql) {}
 
   /** A captured charge (status succeeded), or why there is none. */
-  async createCaptured(tx: EntityManager, merchantId: string, charge: NewCharge, entryIds: EntryIds): Promise<ChargeAttempt> {
+  async createCaptured(tx: SqlTransaction, merchantId: string, charge: NewCharge, entryIds: EntryIds): Promise<ChargeAttempt> {
     return this.attemptCharge(tx, 'charge_captured', CAPTURED_CHARGE_SQL, [...chargeParameters(merchantId, charge), ...entryIds]);
   }
 
   /** An authorisation (status authorized, the amount held on the source), or why there is none. */
-  async createAuthorized(tx: EntityManager, merchantId: string, charge: NewCharge): Promise<ChargeAttempt> {
+  async createAuthorized(tx: SqlTransaction, merchantId: string, charge: NewCharge): Promise<ChargeAttempt> {
     return this.attemptCharge(tx, 'charge_authorized', AUTHORIZED_CHARGE_SQL, chargeParameters(merchantId, charge));
   }
 
-  private async attemptCharge(tx: EntityManager, name: string, sql: string, parameters: unknown[]): Promise<ChargeAttempt> {
-    const rows = await preparedRows<ChargeRow & { source_currency: string | null }>(tx, name, sql, parameters);
+  private async attemptCharge(tx: SqlTransaction, name: string, sql: string, parameters: unknown[]): Promise<ChargeAttempt> {
+    const rows = await tx.query<ChargeRow & { source_currency: string | null }>({ name: name, text: sql, values: parameters });
     const { source_currency: sourceCurrency, ...charged } = rows[0]!;
     return { charge: charged.id ? charged : undefined, sourceCurrency };
   }
 
   async capture(
-    tx: EntityManager,
+    tx: SqlTransaction,
     merchantId: string,
     id: string,
     amount: number | null,
@@ -299,12 +298,12 @@ export class ChargesRepository {
     return this.transition<ChargeRow>(tx, 'charge_capture', CAPTURE_SQL, [merchantId, id, amount, ...entryIds]);
   }
 
-  async cancel(tx: EntityManager, merchantId: string, id: string): Promise<TransitionAttempt<ChargeRow>> {
+  async cancel(tx: SqlTransaction, merchantId: string, id: string): Promise<TransitionAttempt<ChargeRow>> {
     return this.transition<ChargeRow>(tx, 'charge_cancel', CANCEL_SQL, [merchantId, id]);
   }
 
   async refund(
-    tx: EntityManager,
+    tx: SqlTransaction,
     merchantId: string,
     chargeId: string,
     refund: { id: string; amount: number | null; reason: string | null; entryIds: EntryIds },
@@ -330,46 +329,47 @@ export class ChargesRepository {
    * lock it and run the statement again, which then decides on its newest version.
    */
   private async transition<T extends { id: string | null }>(
-    tx: EntityManager,
+    tx: SqlTransaction,
     name: string,
     sql: string,
     parameters: unknown[],
   ): Promise<TransitionAttempt<T>> {
-    const run = async () => attemptOf((await preparedRows<T & TargetColumns>(tx, name, sql, parameters))[0]!);
+    const run = async () => attemptOf((await tx.query<T & TargetColumns>({ name: name, text: sql, values: parameters }))[0]!);
     const first = await run();
     if (first.result || !first.found) return first;
-    await preparedRows(tx, 'charge_lock', LOCK_CHARGE_SQL, parameters.slice(0, 2));
+    await tx.query({ name: 'charge_lock', text: LOCK_CHARGE_SQL, values: parameters.slice(0, 2) });
     return run();
   }
 
   async find(merchantId: string, id: string): Promise<ChargeRow | undefined> {
-    const rows = await queryRows<ChargeRow>(
-      this.dataSource.manager,
-      `SELECT ${CHARGE_COLUMNS} FROM charges WHERE merchant_id = $1 AND id = $2`,
-      [merchantId, id],
-    );
+    const rows = await this.sql.query<ChargeRow>({
+      name: 'charge_find',
+      text: `SELECT ${CHARGE_COLUMNS} FROM charges WHERE merchant_id = $1 AND id = $2`,
+      values: [merchantId, id],
+    });
     return rows[0];
   }
 
   /** Newest first, optionally from one source account; fetches limit + 1 rows. */
   async list(merchantId: string, limit: number, startingAfterSeq: string | undefined, source: string | undefined): Promise<ChargeRow[]> {
-    return queryRows<ChargeRow>(
-      this.dataSource.manager,
-      `SELECT ${CHARGE_COLUMNS} FROM charges
+    return this.sql.query<ChargeRow>({
+      name: 'charge_list',
+      text: `SELECT ${CHARGE_COLUMNS} FROM charges
         WHERE merchant_id = $1
           AND ($2::text IS NULL OR source_account_id = $2)
           AND ($3::bigint IS NULL OR seq < $3::bigint)
         ORDER BY seq DESC
         LIMIT $4`,
-      [merchantId, source ?? null, startingAfterSeq ?? null, limit + 1],
-    );
+      values: [merchantId, source ?? null, startingAfterSeq ?? null, limit + 1],
+    });
   }
 
   async seqOf(merchantId: string, id: string): Promise<string | undefined> {
-    const rows = await queryRows<{ seq: string }>(this.dataSource.manager, 'SELECT seq FROM charges WHERE merchant_id = $1 AND id = $2', [
-      merchantId,
-      id,
-    ]);
+    const rows = await this.sql.query<{ seq: string }>({
+      name: 'charge_seq',
+      text: 'SELECT seq FROM charges WHERE merchant_id = $1 AND id = $2',
+      values: [merchantId, id],
+    });
     return rows[0]?.seq;
   }
 
@@ -381,15 +381,15 @@ export class ChargesRepository {
   async balances(
     merchantId: string,
   ): Promise<{ available: { currency: string; amount: string }[]; pending: { currency: string; amount: string }[] }> {
-    const rows = await queryRows<{ currency: string; available: string; pending: string; paid: boolean }>(
-      this.dataSource.manager,
-      `SELECT t.currency, sum(t.available)::text AS available, sum(t.pending)::text AS pending,
+    const rows = await this.sql.query<{ currency: string; available: string; pending: string; paid: boolean }>({
+      name: 'merchant_balances',
+      text: `SELECT t.currency, sum(t.available)::text AS available, sum(t.pending)::text AS pending,
               EXISTS (SELECT 1 FROM accounts a WHERE a.merchant_id = $1 AND a.id = ${merchantBalanceAccountSql('t.currency')}) AS paid
          FROM balance_totals t
         WHERE t.merchant_id = $1
         GROUP BY t.currency ORDER BY t.currency`,
-      [merchantId],
-    );
+      values: [merchantId],
+    });
     return {
       available: rows.filter((row) => row.paid).map((row) => ({ currency: row.currency, amount: row.available })),
       pending: rows.filter((row) => row.pending !== '0').map((row) => ({ currency: row.currency, amount: row.pending })),

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
+import type { SqlTransaction } from '../database/sql.js';
 import { DomainError, NotFoundError } from '../common/domain-error.js';
 import { newId } from '../common/ids.js';
 import { ListPage, listPage } from '../common/pagination.js';
@@ -56,7 +56,7 @@ export class ChargesService {
   ) {}
 
   /** One statement decides and does it all; an empty result is explained as 404, 422 or 402. */
-  async create(tx: EntityManager, merchantId: string, body: CreateChargeDto): Promise<ChargeDto> {
+  async create(tx: SqlTransaction, merchantId: string, body: CreateChargeDto): Promise<ChargeDto> {
     const started = performance.now();
     const capture = body.capture ?? true;
     let outcome = capture ? 'succeeded' : 'authorized';
@@ -85,7 +85,7 @@ export class ChargesService {
   }
 
   /** authorized -> succeeded: take all or part of the hold, release the rest. */
-  async capture(tx: EntityManager, merchantId: string, id: string, body: CaptureChargeDto): Promise<ChargeDto> {
+  async capture(tx: SqlTransaction, merchantId: string, id: string, body: CaptureChargeDto): Promise<ChargeDto> {
     const attempt = await this.charges.capture(tx, merchantId, id, body.amount ?? null, [newId('ent'), newId('ent')]);
     if (attempt.result) return toChargeDto(attempt.result);
     if (!attempt.found) throw new NotFoundError('charge', id);
@@ -96,7 +96,7 @@ export class ChargesService {
   }
 
   /** authorized -> canceled: release the hold. */
-  async cancel(tx: EntityManager, merchantId: string, id: string): Promise<ChargeDto> {
+  async cancel(tx: SqlTransaction, merchantId: string, id: string): Promise<ChargeDto> {
     const attempt = await this.charges.cancel(tx, merchantId, id);
     if (attempt.result) return toChargeDto(attempt.result);
     if (!attempt.found) throw new NotFoundError('charge', id);
@@ -104,7 +104,7 @@ export class ChargesService {
   }
 
   /** Give back part or all of what is left of a captured charge. */
-  async refund(tx: EntityManager, merchantId: string, chargeId: string, body: CreateRefundDto): Promise<RefundDto> {
+  async refund(tx: SqlTransaction, merchantId: string, chargeId: string, body: CreateRefundDto): Promise<RefundDto> {
     const attempt = await this.charges.refund(tx, merchantId, chargeId, {
       id: newId('re'),
       amount: body.amount ?? null,

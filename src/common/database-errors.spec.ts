@@ -12,6 +12,8 @@ describe('database error classification', () => {
 
   it('treats a call the server never answered as unavailable, whatever its message says', () => {
     expect(meansUnavailable(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(true);
+    // A write to a socket the server closed: five capital letters, yet no SQLSTATE.
+    expect(meansUnavailable(Object.assign(new Error('write EPIPE'), { code: 'EPIPE', errno: -32, syscall: 'write' }))).toBe(true);
     expect(meansUnavailable(new Error('anything at all'))).toBe(true);
     expect(meansUnavailable(new QueryRunnerAlreadyReleasedError())).toBe(true);
     expect(meansUnavailable(new QueryRunnerProviderAlreadyReleasedError())).toBe(true);

@@ -35,7 +35,11 @@ interface ErrorLike {
 /** The SQLSTATE of an error the server reported, also when TypeORM wrapped it in a QueryFailedError. */
 export function sqlState(error: unknown): string | undefined {
   const candidate = error as ErrorLike | undefined;
-  const code = (candidate?.driverError as ErrorLike | undefined)?.code ?? candidate?.code;
+  const reported = (candidate?.driverError as ErrorLike | undefined) ?? candidate;
+  // A system error of the socket (EPIPE, ECONNRESET) has a code too, and 'EPIPE' has five letters:
+  // it carries the syscall that failed, which an error the server reported never does.
+  if (typeof (reported as { syscall?: unknown } | undefined)?.syscall === 'string') return undefined;
+  const code = reported?.code;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
 

@@ -1,4 +1,4 @@
-import type { EntityManager } from 'typeorm';
+import type { SqlTransaction } from '../database/sql.js';
 import type { ItemRunner } from '../idempotency/item-runner.js';
 
 // What the pipeline attaches to a request on its way to the handler.
@@ -8,8 +8,8 @@ declare module 'fastify' {
     merchantId?: string;
     /** The hash of the API key the request came with: what rate limits count by. */
     apiKeyId?: string;
-    /** The request's transaction, opened by the idempotency interceptor for every write. */
-    transactionManager?: EntityManager;
+    /** The request's transaction, opened for every write (idempotency or transaction interceptor). */
+    transaction?: SqlTransaction;
     /** Runs the items of a route that records per item (@IdempotentPerItem()) under its key. */
     itemRunner?: ItemRunner;
   }

@@ -1,28 +1,49 @@
 import { DynamicModule, Logger } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { dataSourceOptions } from '../config/data-source-options.js';
+import { dataSourceOptions, requestPathClientSettings } from '../config/data-source-options.js';
 import { surviveLostConnections } from './connection-errors.js';
-import { sendStatementsUnnamed } from './query-rows.js';
+import { Sql } from './sql.js';
 
 /**
- * The one DataSource (connection pool) of the application, through @nestjs/typeorm: it is
- * injectable by its type everywhere, and destroyed when the application shuts down (after the HTTP
- * server has finished its in-flight requests). What @nestjs/typeorm does not do: keep a connection
- * the server ends from crashing the process (surviveLostConnections).
+ * The database, twice over the same URL and bounds:
+ * - the DataSource, through @nestjs/typeorm: the migrations (and tests' own queries);
+ * - Sql, the request path's own pool in pg's pipeline mode (database/sql.ts): every repository and
+ *   every transaction of a request. Closed when the application shuts down, after the HTTP server
+ *   has finished its in-flight requests.
+ * What neither does by itself: keep a connection the server ends from crashing the process.
  */
 export class DatabaseModule {
   static forRoot(databaseUrl: string, statements: { preparedStatements: boolean } = { preparedStatements: true }): DynamicModule {
     const logger = new Logger('Database');
-    return TypeOrmModule.forRootAsync({
+    const onLost = (state: string | undefined) => logger.warn({ msg: 'database connection lost', sqlState: state ?? null });
+    const typeOrm = TypeOrmModule.forRootAsync({
       // main.ts has already reached the database (migrations): no retries at start.
-      useFactory: () => ({ ...dataSourceOptions(databaseUrl), retryAttempts: 0 }),
+      useFactory: () => ({ ...dataSourceOptions(databaseUrl, 4), retryAttempts: 0 }),
       dataSourceFactory: async (options?: DataSourceOptions) => {
         const dataSource = await new DataSource(options!).initialize();
-        surviveLostConnections(dataSource, (state) => logger.warn({ msg: 'database connection lost', sqlState: state ?? null }));
-        if (!statements.preparedStatements) sendStatementsUnnamed(dataSource);
+        surviveLostConnections(dataSource, onLost);
         return dataSource;
       },
     });
+    return {
+      module: DatabaseModule,
+      global: true,
+      imports: [typeOrm],
+      providers: [
+        {
+          provide: Sql,
+          useFactory: () =>
+            new Sql({
+              url: databaseUrl,
+              poolSize: 20,
+              namedStatements: statements.preparedStatements,
+              clientSettings: requestPathClientSettings(),
+              onLost,
+            }),
+        },
+      ],
+      exports: [Sql],
+    };
   }
 }

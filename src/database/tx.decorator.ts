@@ -1,13 +1,14 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import type { EntityManager } from 'typeorm';
+import type { SqlTransaction } from './sql.js';
 
 /**
- * The request's transaction (opened by the idempotency interceptor for every POST and PUT, through runTransaction).
- * Handlers pass it explicitly down to every repository write.
+ * The request's transaction: opened by the idempotency interceptor for every keyed POST and PUT,
+ * and by the transaction interceptor for a PUT without a key. Handlers pass it explicitly down to
+ * every repository write.
  */
-export const Tx = createParamDecorator((_: unknown, context: ExecutionContext): EntityManager => {
-  const manager = context.switchToHttp().getRequest<FastifyRequest>().transactionManager;
-  if (!manager) throw new Error('@Tx() is only available in POST and PUT handlers');
-  return manager;
+export const Tx = createParamDecorator((_: unknown, context: ExecutionContext): SqlTransaction => {
+  const tx = context.switchToHttp().getRequest<FastifyRequest>().transaction;
+  if (!tx) throw new Error('@Tx() is only available in POST and PUT handlers');
+  return tx;
 });

@@ -1,6 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
-import { DataSource } from 'typeorm';
+import { Sql } from '../database/sql.js';
 import { UnavailableError } from '../common/domain-error.js';
 import { ApiNoAuth, ApiProblems, ApiSuccess } from '../common/openapi.js';
 import { Public } from '../common/auth.decorators.js';
@@ -16,7 +16,7 @@ const READY_TIMEOUT_MS = 2_000;
 @ApiNoAuth()
 @Controller('health')
 export class HealthController {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly sql: Sql) {}
 
   @Get('live')
   @ApiOperation({
@@ -45,7 +45,8 @@ export class HealthController {
       timer = setTimeout(() => reject(new UnavailableError()), READY_TIMEOUT_MS);
     });
     try {
-      await Promise.race([this.dataSource.query('SELECT 1'), timeout]);
+      // The request path's pool: what the requests this instance would be sent go through.
+      await Promise.race([this.sql.query({ name: 'ready', text: 'SELECT 1' }), timeout]);
       return { status: 'ok' };
     } catch {
       throw new UnavailableError();

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { queryRows } from '../database/query-rows.js';
+import type { SqlTransaction } from '../database/sql.js';
+import type { KeyedCall } from './idempotency.repository.js';
+import { expiryAfter, isExpired, isLive, itemLockId } from './key-rules.js';
 
 export interface RecordedItem {
   fingerprint: string;
@@ -22,33 +23,33 @@ export class BatchItemsRepository {
    * it) and returns its recorded outcome. A record of another fingerprint is left from an earlier,
    * expired use of the key, whose claim this request has since taken: it counts as absent.
    */
-  async lockAndFind(tx: EntityManager, merchantId: string, key: string, index: number, fingerprint: string): Promise<string | undefined> {
+  async lockAndFind(tx: SqlTransaction, call: KeyedCall, index: number): Promise<string | undefined> {
     // Two statements, not one: a statement reads the snapshot taken when it started, so a lookup
     // in the statement that waited for the lock would miss the record the twin committed meanwhile.
-    await queryRows(tx, `SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(10) || $2 || chr(10) || $3, 1))`, [
-      merchantId,
-      key,
-      index,
-    ]);
-    const rows = await queryRows<{ body: string }>(
-      tx,
-      `SELECT body FROM batch_items
-        WHERE merchant_id = $1 AND batch_key = $2 AND item_index = $3 AND fingerprint = $4 AND expires_at > now()`,
-      [merchantId, key, index, fingerprint],
-    );
+    await tx.query({
+      name: 'batch_item_lock',
+      text: `SELECT pg_advisory_xact_lock(${itemLockId('$1', '$2', '$3')})`,
+      values: [call.merchantId, call.key, index],
+    });
+    const rows = await tx.query<{ body: string }>({
+      name: 'batch_item_find',
+      text: `SELECT r.body FROM batch_items r
+              WHERE r.merchant_id = $1 AND r.batch_key = $2 AND r.item_index = $3 AND r.fingerprint = $4 AND ${isLive('r')}`,
+      values: [call.merchantId, call.key, index, call.fingerprint],
+    });
     return rows[0]?.body;
   }
 
-  async save(tx: EntityManager, merchantId: string, key: string, index: number, item: RecordedItem): Promise<void> {
-    await queryRows(
-      tx,
-      `INSERT INTO batch_items (merchant_id, batch_key, item_index, fingerprint, status, body, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
-       ON CONFLICT (merchant_id, batch_key, item_index) DO UPDATE
-          SET fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status, body = EXCLUDED.body,
-              created_at = now(), expires_at = EXCLUDED.expires_at
-        WHERE batch_items.expires_at <= now() OR batch_items.fingerprint <> EXCLUDED.fingerprint`,
-      [merchantId, key, index, item.fingerprint, item.status, item.body, this.config.idempotencyTtlSeconds],
-    );
+  async save(tx: SqlTransaction, call: KeyedCall, index: number, item: RecordedItem): Promise<void> {
+    await tx.query({
+      name: 'batch_item_save',
+      text: `INSERT INTO batch_items AS r (merchant_id, batch_key, item_index, fingerprint, status, body, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, ${expiryAfter('$7')})
+             ON CONFLICT (merchant_id, batch_key, item_index) DO UPDATE
+                SET fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status, body = EXCLUDED.body,
+                    created_at = now(), expires_at = EXCLUDED.expires_at
+              WHERE ${isExpired('r')} OR r.fingerprint <> EXCLUDED.fingerprint`,
+      values: [call.merchantId, call.key, index, item.fingerprint, item.status, item.body, this.config.idempotencyTtlSeconds],
+    });
   }
 }

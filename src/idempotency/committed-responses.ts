@@ -1,15 +1,30 @@
+import { performance } from 'node:perf_hooks';
 import type { RecordedResponse } from './idempotency.repository.js';
 
 export interface CommittedResponse {
   fingerprint: string;
   response: RecordedResponse;
-  /** When the record was written: what a duplicate's age is measured from. */
-  createdAt: Date;
+  /** For the Idempotency-Expires header only: never compared with this process's clock. */
   expiresAt: Date;
+  /** How long the record is still kept, by the database's clock, when it was read or written. */
+  secondsLeft: number;
+  /** How old the record was then, by the database's clock. */
+  ageSeconds: number;
 }
 
-/** Forget an answer this long before the database would: clocks of the two may differ a little. */
-const EXPIRY_MARGIN_MS = 5_000;
+/** What a replay from memory needs: the answer, and the duplicate's age now. */
+export interface RememberedResponse {
+  fingerprint: string;
+  response: RecordedResponse;
+  expiresAt: Date;
+  ageSeconds: number;
+}
+
+/**
+ * Forget an answer this long before the database would: what separates the moment the database
+ * measured secondsLeft from the moment this process read it (its answer's travel, a busy event loop).
+ */
+const EXPIRY_MARGIN_MS = 1_000;
 
 /**
  * The recorded answers this process has seen committed, most recently used first, bounded in
@@ -17,31 +32,46 @@ const EXPIRY_MARGIN_MS = 5_000;
  * once expired), so a replay can be answered from here with no database work, and a request of
  * another fingerprint refused. What is not here is asked of the database, which stays the truth:
  * only committed answers are ever put here, never a claim without a response.
+ *
+ * An answer is kept for the time the database said it has left, counted on this process's monotonic
+ * clock from when it was read: the process's wall clock, which may run apart from PostgreSQL's,
+ * never decides whether an answer is still good.
  */
 export class CommittedResponses {
-  private readonly entries = new Map<string, CommittedResponse & { bytes: number }>();
+  private readonly entries = new Map<string, RememberedResponse & { deadline: number; recordedAt: number; bytes: number }>();
   private bytes = 0;
 
   constructor(
     private readonly maxEntries: number,
     private readonly maxBytes: number,
+    /** Milliseconds on a clock that only moves forward (tests pass their own). */
+    private readonly monotonicNow: () => number = () => performance.now(),
   ) {}
 
-  get(merchantId: string, key: string, now = Date.now()): CommittedResponse | undefined {
+  get(merchantId: string, key: string): RememberedResponse | undefined {
     const id = entryId(merchantId, key);
     const entry = this.entries.get(id);
     if (!entry) return undefined;
     this.entries.delete(id);
-    if (entry.expiresAt.getTime() - EXPIRY_MARGIN_MS <= now) {
+    const now = this.monotonicNow();
+    if (entry.deadline <= now) {
       this.bytes -= entry.bytes;
       return undefined;
     }
     this.entries.set(id, entry); // most recently used last in the map's order
-    return entry;
+    return {
+      fingerprint: entry.fingerprint,
+      response: entry.response,
+      expiresAt: entry.expiresAt,
+      ageSeconds: (now - entry.recordedAt) / 1000,
+    };
   }
 
   remember(merchantId: string, key: string, committed: CommittedResponse): void {
     if (this.maxEntries === 0) return;
+    const now = this.monotonicNow();
+    const deadline = now + committed.secondsLeft * 1000 - EXPIRY_MARGIN_MS;
+    if (deadline <= now) return;
     const id = entryId(merchantId, key);
     const bytes = id.length + committed.fingerprint.length + committed.response.body.length + 200;
     if (bytes > this.maxBytes) return;
@@ -50,7 +80,16 @@ export class CommittedResponses {
       this.entries.delete(id);
       this.bytes -= previous.bytes;
     }
-    this.entries.set(id, { ...committed, bytes });
+    const { fingerprint, response, expiresAt } = committed;
+    this.entries.set(id, {
+      fingerprint,
+      response,
+      expiresAt,
+      ageSeconds: 0,
+      deadline,
+      recordedAt: now - committed.ageSeconds * 1000,
+      bytes,
+    });
     this.bytes += bytes;
     for (const [oldest, entry] of this.entries) {
       if (this.entries.size <= this.maxEntries && this.bytes <= this.maxBytes) break;

@@ -1,188 +1,177 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
-import { preparedRows, queryRows } from '../database/query-rows.js';
-import type { FusedTransaction } from '../database/transaction.js';
-import type { PipelinedStatement } from '../database/pipeline.js';
+import type { HandlerResponse } from '../common/run-handler.js';
+import { Sql, SqlTransaction, type Statement } from '../database/sql.js';
 import { sqlState, violatedConstraint } from '../common/database-errors.js';
+import { expiryAfter, isExpired, isLive, KEY_IN_USE_SQLSTATE, keyLockId, secondsLeft, secondsSinceRecorded } from './key-rules.js';
 
 /** A response as recorded against a key, replayed byte for byte. */
-export interface RecordedResponse {
-  status: number;
-  body: string;
-  /** content-type, and location / etag where the first response had them. */
-  headers: Record<string, string>;
+export type RecordedResponse = HandlerResponse;
+
+/** A key and its merchant. */
+export interface KeyRef {
+  merchantId: string;
+  key: string;
 }
 
-/** What is kept against a key. */
-export interface StoredKey {
+/** A request with a key: what makes it "the same request" (request-fingerprint.ts). */
+export interface KeyedCall extends KeyRef {
   fingerprint: string;
-  /** When the key was recorded (or claimed): a duplicate's age is measured from it. */
-  createdAt: Date;
-  expiresAt: Date;
-  /** Undefined while the key is claimed by a request that records item by item and has not finished. */
-  response: RecordedResponse | undefined;
-}
-
-export interface KeyLock {
-  /** False while another transaction holds the key (a request with it is in flight). */
-  locked: boolean;
-  stored: StoredKey | undefined;
 }
 
 /** When a record was written, and until when it is kept. */
 export interface RecordTimes {
-  createdAt: Date;
+  /** For the Idempotency-Expires header. */
   expiresAt: Date;
+  /** How long it is still kept, by the database's clock (key-rules.ts secondsLeft). */
+  secondsLeft: number;
+}
+
+/** What is kept against a key. */
+export interface StoredKey extends RecordTimes {
+  fingerprint: string;
+  /** How long ago it was recorded (or claimed), by the database's clock: a duplicate's age. */
+  ageSeconds: number;
+  /** Undefined while the key is claimed by a request that records item by item and has not finished. */
+  response: RecordedResponse | undefined;
 }
 
 /** The outcome of claiming a key for a request that records item by item. */
 export type Claim = 'claimed' | 'already ours' | 'taken';
 
-/** A key's record as read, or a row of NULLs when there is none (the lookup's LEFT JOIN). */
 interface RecordRow {
+  /** Null in a row of LOOK_AT_KEY that found no record. */
   fingerprint: string | null;
   status: number | null;
   body: string | null;
   headers: Record<string, string> | null;
-  created_at: Date | null;
-  expires_at: Date | null;
+  expires_at: Date;
+  seconds_left: number;
+  age_seconds: number;
 }
 
-interface LockRow extends RecordRow {
-  locked: boolean;
-}
+/** The key's live record ($1 merchant, $2 key), with its times by the database's clock. */
+export const FIND_RECORD: Statement = {
+  name: 'idempotency_find',
+  text: `SELECT r.fingerprint, r.status, r.body, r.headers, r.expires_at,
+                ${secondsLeft('r')} AS seconds_left, ${secondsSinceRecorded('r')} AS age_seconds
+           FROM idempotency_keys r
+          WHERE r.merchant_id = $1 AND r.key = $2 AND ${isLive('r')}`,
+};
 
 /**
- * The advisory lock of the key ($1 merchant, $2 key) that a request holds while it runs. The
- * database function idempotency_open_key takes the same lock (migrations/…IdempotencyOpenKey).
+ * The key's live record, and whether a request with the key is in flight: it holds the key's lock,
+ * which this statement tries to take (outside a transaction, a lock taken is let go as the
+ * statement ends). The one-row `(SELECT 1)` makes the answer a row whether or not a record exists.
  */
-export const KEY_LOCK_ID = 'hashtextextended($1 || chr(10) || $2, 0)';
+const LOOK_AT_KEY = `
+  SELECT NOT pg_try_advisory_xact_lock(${keyLockId('$1', '$2')}) AS in_flight,
+         r.fingerprint, r.status, r.body, r.headers, r.expires_at,
+         ${secondsLeft('r')} AS seconds_left, ${secondsSinceRecorded('r')} AS age_seconds
+    FROM (SELECT 1) AS one
+    LEFT JOIN idempotency_keys r ON r.merchant_id = $1 AND r.key = $2 AND ${isLive('r')}`;
 
-/** The SQLSTATE with which idempotency_open_key refuses a key that is in flight or recorded. */
-export const KEY_IN_USE_SQLSTATE = 'IK409';
+/** The record of a new key's response; the key's claim removed an expired one, so a plain INSERT. */
+const INSERT_RECORD = `
+  INSERT INTO idempotency_keys AS r (merchant_id, key, fingerprint, status, body, headers, expires_at)
+  VALUES ($1, $2, $3, $4, $5, $6, ${expiryAfter('$7')})
+  RETURNING r.expires_at, ${secondsLeft('r')} AS seconds_left`;
 
-/**
- * One round trip: take the key's transaction-scoped advisory lock (without waiting) and read what
- * is recorded for it. The lock makes a concurrent request with the same key answer "in progress"
- * instead of queueing on a row lock; the primary key is the final guard. The one-row `(SELECT 1)`
- * makes the answer a row whether or not a record exists. Whoever gets the lock also removes an
- * expired record of the key (the key is new again), as idempotency_open_key does: the record's
- * insert then needs no DELETE of its own. (A CTE that calls a volatile function is evaluated once.)
- */
-const lockAndFindSql = (merchant: string, key: string) =>
-  `WITH key_lock AS (
-     SELECT pg_try_advisory_xact_lock(hashtextextended(${merchant} || chr(10) || ${key}, 0)) AS locked
-   ), dropped_expired AS (
-     DELETE FROM idempotency_keys
-      WHERE merchant_id = ${merchant} AND key = ${key} AND expires_at <= now() AND (SELECT locked FROM key_lock)
-   )
-   SELECT (SELECT locked FROM key_lock) AS locked, r.fingerprint, r.status, r.body, r.headers, r.created_at, r.expires_at
-     FROM (SELECT 1) AS one
-     LEFT JOIN idempotency_keys r ON r.merchant_id = ${merchant} AND r.key = ${key} AND r.expires_at > now()`;
-
-function keyLockOf(row: LockRow | undefined): KeyLock {
-  return { locked: row?.locked ?? false, stored: storedKeyOf(row) };
-}
+// A claim (see claim()): a live row of the key wins; an expired one counts as absent and is replaced.
+const INSERT_UNLESS_LIVE = `
+  INSERT INTO idempotency_keys AS r (merchant_id, key, fingerprint, status, body, headers, expires_at)
+  VALUES ($1, $2, $3, NULL, NULL, '{}', ${expiryAfter('$4')})
+  ON CONFLICT (merchant_id, key) DO UPDATE
+     SET fingerprint = EXCLUDED.fingerprint, status = NULL, body = NULL, headers = '{}',
+         created_at = now(), expires_at = EXCLUDED.expires_at
+   WHERE ${isExpired('r')}
+  RETURNING r.expires_at`;
 
 function storedKeyOf(row: RecordRow | undefined): StoredKey | undefined {
   if (!row || row.fingerprint === null) return undefined;
   const response = row.status === null ? undefined : { status: Number(row.status), body: row.body ?? '', headers: row.headers ?? {} };
   return {
     fingerprint: row.fingerprint,
-    createdAt: new Date(row.created_at ?? Date.now()),
-    expiresAt: new Date(row.expires_at ?? Date.now()),
+    expiresAt: new Date(row.expires_at),
+    secondsLeft: Number(row.seconds_left),
+    ageSeconds: Math.max(0, Number(row.age_seconds)),
     response,
   };
 }
 
-const INSERT_RECORD = `
-  INSERT INTO idempotency_keys (merchant_id, key, fingerprint, status, body, headers, expires_at)
-  VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
-  RETURNING created_at, expires_at`;
-
-// A claim (see claim()): a live row of the key wins; an expired one counts as absent (the key is
-// new again) and is replaced.
-const INSERT_UNLESS_LIVE = `
-  INSERT INTO idempotency_keys (merchant_id, key, fingerprint, status, body, headers, expires_at)
-  VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
-  ON CONFLICT (merchant_id, key) DO UPDATE
-     SET fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status, body = EXCLUDED.body,
-         headers = EXCLUDED.headers, created_at = now(), expires_at = EXCLUDED.expires_at
-   WHERE idempotency_keys.expires_at <= now()
-  RETURNING expires_at`;
-
+/** The idempotency records in PostgreSQL. */
 @Injectable()
 export class IdempotencyRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly sql: Sql) {}
 
   /**
-   * One round trip: take the key's transaction-scoped advisory lock (without waiting) and read
-   * what is recorded for it. The lock makes a concurrent request with the same key answer
-   * "in progress" instead of queueing on a row lock; the primary key is the final guard.
+   * The opening of a new key's transaction, sent in one round trip with the handler's first
+   * statement: the key's live record, read outside the transaction (a committed record never
+   * changes before it expires, so a replay needs nothing more), then BEGIN and the key's claim
+   * (idempotency_claim_key), which refuses a key in use with KEY_IN_USE_SQLSTATE and so keeps
+   * every later statement of the transaction from taking effect.
    */
-  async lockAndFind(manager: EntityManager, merchantId: string, key: string): Promise<KeyLock> {
-    const rows = await preparedRows<LockRow>(manager, 'idempotency_lock_and_find', lockAndFindSql('$1', '$2'), [merchantId, key]);
-    return keyLockOf(rows[0]);
+  async open(call: KeyRef): Promise<SqlTransaction> {
+    return this.sql.begin({
+      before: [{ ...FIND_RECORD, values: [call.merchantId, call.key] }],
+      after: [{ name: 'idempotency_claim_key', text: 'SELECT idempotency_claim_key($1, $2)', values: [call.merchantId, call.key] }],
+    });
   }
 
-  /** lockAndFind as the first statement of a fused transaction: one round trip with its BEGIN. */
-  async beginAndLockAndFind(transaction: FusedTransaction, merchantId: string, key: string): Promise<KeyLock> {
-    const [, rows] = await transaction.send(`BEGIN; ${lockAndFindSql(transaction.literal(merchantId), transaction.literal(key))}`);
-    return keyLockOf(rows?.[0] as LockRow | undefined);
+  /** What the opening's lookup found. */
+  static foundAtOpening(rows: unknown[][]): StoredKey | undefined {
+    return storedKeyOf(rows[0]?.[0] as RecordRow | undefined);
   }
 
-  /**
-   * After the key's opening refused it (KEY_IN_USE_SQLSTATE): roll the aborted transaction back
-   * and read the key's live record, in one round trip. No lock: a recorded answer is replayed
-   * whoever holds it. Undefined when there is none (the key's request is still in flight).
-   */
-  async rollbackAndFind(transaction: FusedTransaction, merchantId: string, key: string): Promise<StoredKey | undefined> {
-    const [merchant, keyText] = [transaction.literal(merchantId), transaction.literal(key)];
-    const [, rows] = await transaction.send(
-      `ROLLBACK; SELECT fingerprint, status, body, headers, created_at, expires_at
-                   FROM idempotency_keys WHERE merchant_id = ${merchant} AND key = ${keyText} AND expires_at > now()`,
-    );
-    return storedKeyOf(rows?.[0] as RecordRow | undefined);
+  /** Whether the opening failed because the key is in use (in flight or recorded). */
+  static refusedKey(error: unknown): boolean {
+    return sqlState(error) === KEY_IN_USE_SQLSTATE;
   }
 
-  /**
-   * BEGIN and the key's opening, to go out with the handler's first statement (FusedTransaction
-   * openWith): the opening fails with KEY_IN_USE_SQLSTATE when the key is in flight or recorded,
-   * and the server then skips the handler's statement.
-   */
-  openingStatements(merchantId: string, key: string): PipelinedStatement[] {
-    return [
-      { name: 'begin', text: 'BEGIN' },
-      { name: 'idempotency_open_key', text: 'SELECT idempotency_open_key($1, $2)', values: [merchantId, key] },
-    ];
+  /** The key's live record, outside any transaction: one round trip. */
+  async find(key: KeyRef): Promise<StoredKey | undefined> {
+    const rows = await this.sql.query<RecordRow>({ ...FIND_RECORD, values: [key.merchantId, key.key] });
+    return storedKeyOf(rows[0]);
+  }
+
+  /** The key's live record, and whether a request with the key holds its lock: one round trip. */
+  async look(key: KeyRef): Promise<{ stored: StoredKey | undefined; inFlight: boolean }> {
+    const rows = await this.sql.query<RecordRow & { in_flight: boolean }>({
+      name: 'idempotency_look',
+      text: LOOK_AT_KEY,
+      values: [key.merchantId, key.key],
+    });
+    return { stored: storedKeyOf(rows[0]), inFlight: rows[0]?.in_flight ?? false };
   }
 
   /**
-   * Records the response in the request's transaction, as its last statements, with its COMMIT: one
-   * round trip, and the effect and its record commit together or not at all. An expired record of
-   * the key is gone already: the key's opening or lookup removed it under the key's lock. Returns
-   * the expiry, or undefined when a record of the key is there all the same: then the INSERT fails
-   * (no ON CONFLICT here), which aborts the transaction and skips the COMMIT, effect and all, and
-   * the caller looks the key up again.
+   * Records the response as the transaction's last statement, with its COMMIT: one round trip, and
+   * the effect and its record commit together or not at all. Undefined when a record of the key is
+   * there all the same (the INSERT fails, which aborts the transaction, effect and all).
    */
   async recordAndCommit(
-    transaction: FusedTransaction,
-    merchantId: string,
-    key: string,
-    fingerprint: string,
+    tx: SqlTransaction,
+    call: KeyedCall,
     response: RecordedResponse,
     ttlSeconds: number,
   ): Promise<RecordTimes | undefined> {
     try {
-      const [inserted] = await transaction.pipeline([
+      const [rows] = await tx.commit([
         {
           name: 'idempotency_record',
           text: INSERT_RECORD,
-          values: [merchantId, key, fingerprint, response.status, response.body, JSON.stringify(response.headers), ttlSeconds],
+          values: [
+            call.merchantId,
+            call.key,
+            call.fingerprint,
+            response.status,
+            response.body,
+            JSON.stringify(response.headers),
+            ttlSeconds,
+          ],
         },
-        { name: 'commit', text: 'COMMIT' },
       ]);
-      return { createdAt: new Date(inserted?.[0]?.created_at as Date), expiresAt: new Date(inserted?.[0]?.expires_at as Date) };
+      const row = rows?.[0] as { expires_at: Date; seconds_left: number };
+      return { expiresAt: new Date(row.expires_at), secondsLeft: Number(row.seconds_left) };
     } catch (error) {
       if (sqlState(error) === '23505' && violatedConstraint(error) === 'idempotency_keys_pkey') return undefined;
       throw error;
@@ -194,48 +183,37 @@ export class IdempotencyRepository {
    * of a batch), so the claim commits with that effect or not at all. 'already ours': a run of
    * the same request (same fingerprint) claimed it earlier. 'taken': another request holds it.
    */
-  async claim(tx: EntityManager, merchantId: string, key: string, fingerprint: string, ttlSeconds: number): Promise<Claim> {
+  async claim(tx: SqlTransaction, call: KeyedCall, ttlSeconds: number): Promise<Claim> {
     // The key's lock first, as every other request with the key takes it before its effect: the
     // other order (the effect's row locks, then the key) deadlocks with a single charge of the key.
-    await queryRows(tx, `SELECT pg_advisory_xact_lock(${KEY_LOCK_ID})`, [merchantId, key]);
-    const inserted = await preparedRows<{ expires_at: Date }>(tx, 'idempotency_claim', INSERT_UNLESS_LIVE, [
-      merchantId,
-      key,
-      fingerprint,
-      null,
-      null,
-      '{}',
-      ttlSeconds,
-    ]);
+    await tx.query({
+      name: 'idempotency_lock_key',
+      text: `SELECT pg_advisory_xact_lock(${keyLockId('$1', '$2')})`,
+      values: [call.merchantId, call.key],
+    });
+    const inserted = await tx.query({
+      name: 'idempotency_claim',
+      text: INSERT_UNLESS_LIVE,
+      values: [call.merchantId, call.key, call.fingerprint, ttlSeconds],
+    });
     if (inserted.length > 0) return 'claimed';
-    const live = await queryRows<{ fingerprint: string }>(
-      tx,
-      `SELECT fingerprint FROM idempotency_keys WHERE merchant_id = $1 AND key = $2 AND expires_at > now()`,
-      [merchantId, key],
-    );
-    return live[0]?.fingerprint === fingerprint ? 'already ours' : 'taken';
+    const live = await tx.query<RecordRow>({ ...FIND_RECORD, values: [call.merchantId, call.key] });
+    return live[0]?.fingerprint === call.fingerprint ? 'already ours' : 'taken';
   }
 
   /**
-   * Records the response of a request that claimed its key (see claim). Returns the expiry, or
-   * undefined when the claim holds a response already (a twin run of the same request finished
-   * first) or is gone.
+   * Records the response of a request that claimed its key (see claim). Undefined when the claim
+   * holds a response already (a twin run of the same request finished first) or is gone.
    */
-  async complete(
-    manager: EntityManager,
-    merchantId: string,
-    key: string,
-    fingerprint: string,
-    response: RecordedResponse,
-  ): Promise<RecordTimes | undefined> {
-    const rows = await queryRows<{ created_at: Date; expires_at: Date }>(
-      manager,
-      `UPDATE idempotency_keys SET status = $4, body = $5, headers = $6
-        WHERE merchant_id = $1 AND key = $2 AND fingerprint = $3 AND status IS NULL AND expires_at > now()
-       RETURNING created_at, expires_at`,
-      [merchantId, key, fingerprint, response.status, response.body, JSON.stringify(response.headers)],
-    );
-    return rows[0] && { createdAt: rows[0].created_at, expiresAt: rows[0].expires_at };
+  async complete(call: KeyedCall, response: RecordedResponse): Promise<RecordTimes | undefined> {
+    const rows = await this.sql.query<{ expires_at: Date; seconds_left: number }>({
+      name: 'idempotency_complete',
+      text: `UPDATE idempotency_keys AS r SET status = $4, body = $5, headers = $6
+              WHERE r.merchant_id = $1 AND r.key = $2 AND r.fingerprint = $3 AND r.status IS NULL AND ${isLive('r')}
+             RETURNING r.expires_at, ${secondsLeft('r')} AS seconds_left`,
+      values: [call.merchantId, call.key, call.fingerprint, response.status, response.body, JSON.stringify(response.headers)],
+    });
+    return rows[0] && { expiresAt: new Date(rows[0].expires_at), secondsLeft: Number(rows[0].seconds_left) };
   }
 
   /**
@@ -243,28 +221,28 @@ export class IdempotencyRepository {
    * LOCKED keeps the purge out of the way of requests that are replacing an expired key right now.
    */
   async purgeExpired(batchSize: number): Promise<number> {
-    const rows = await queryRows<{ removed: number }>(
-      this.dataSource.manager,
-      `WITH keys AS (
+    const rows = await this.sql.query<{ removed: number }>({
+      name: 'idempotency_purge',
+      text: `WITH keys AS (
          DELETE FROM idempotency_keys
           WHERE (merchant_id, key) IN (
-                SELECT merchant_id, key FROM idempotency_keys
-                 WHERE expires_at <= now()
+                SELECT merchant_id, key FROM idempotency_keys r
+                 WHERE ${isExpired('r')}
                  LIMIT $1
                    FOR UPDATE SKIP LOCKED)
          RETURNING 1
        ), items AS (
          DELETE FROM batch_items
           WHERE (merchant_id, batch_key, item_index) IN (
-                SELECT merchant_id, batch_key, item_index FROM batch_items
-                 WHERE expires_at <= now()
+                SELECT merchant_id, batch_key, item_index FROM batch_items r
+                 WHERE ${isExpired('r')}
                  LIMIT $1
                    FOR UPDATE SKIP LOCKED)
          RETURNING 1
        )
        SELECT greatest((SELECT count(*) FROM keys), (SELECT count(*) FROM items))::int AS removed`,
-      [batchSize],
-    );
+      values: [batchSize],
+    });
     return rows[0]?.removed ?? 0;
   }
 }

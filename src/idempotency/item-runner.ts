@@ -1,20 +1,13 @@
-import type { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../common/domain-error.js';
 import { problemOf, type ProblemBody } from '../common/problem.js';
-import { runTransaction } from '../database/transaction.js';
+import type { Sql, SqlTransaction } from '../database/sql.js';
 import { BatchItemsRepository } from './batch-items.repository.js';
 import { IdempotencyKeyReusedError } from './idempotency.errors.js';
-import { IdempotencyRepository } from './idempotency.repository.js';
+import { IdempotencyRepository, type KeyedCall } from './idempotency.repository.js';
 
 /** One item's answer: its success value, or the business problem it was refused with. */
 export type ItemOutcome<T> =
   { status: number; value: T; problem?: undefined } | { status: number; value?: undefined; problem: ProblemBody };
-
-export interface KeyedRequest {
-  merchantId: string;
-  key: string;
-  fingerprint: string;
-}
 
 /**
  * Runs the items of a request that commits item by item (POST /v1/charges/batch), each at most
@@ -35,20 +28,19 @@ export class ItemRunner {
   private claimCommitted = false;
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly sql: Sql,
     private readonly keys: IdempotencyRepository,
     private readonly items: BatchItemsRepository,
-    private readonly request: KeyedRequest,
+    private readonly call: KeyedCall,
     private readonly ttlSeconds: number,
   ) {}
 
-  async run<T>(index: number, successStatus: number, effect: (tx: EntityManager) => Promise<T>): Promise<ItemOutcome<T>> {
-    const { merchantId, key, fingerprint } = this.request;
-    const outcome = await runTransaction(this.dataSource, async (tx): Promise<ItemOutcome<T>> => {
-      if (!this.claimCommitted && (await this.keys.claim(tx, merchantId, key, fingerprint, this.ttlSeconds)) === 'taken') {
+  async run<T>(index: number, successStatus: number, effect: (tx: SqlTransaction) => Promise<T>): Promise<ItemOutcome<T>> {
+    const outcome = await this.sql.transaction(async (tx): Promise<ItemOutcome<T>> => {
+      if (!this.claimCommitted && (await this.keys.claim(tx, this.call, this.ttlSeconds)) === 'taken') {
         throw new IdempotencyKeyReusedError();
       }
-      const recorded = await this.items.lockAndFind(tx, merchantId, key, index, fingerprint);
+      const recorded = await this.items.lockAndFind(tx, this.call, index);
       if (recorded) return JSON.parse(recorded) as ItemOutcome<T>;
       let outcome: ItemOutcome<T>;
       try {
@@ -57,7 +49,11 @@ export class ItemRunner {
         if (!(error instanceof DomainError) || !error.recorded) throw error;
         outcome = { status: error.status, problem: problemOf(error) };
       }
-      await this.items.save(tx, merchantId, key, index, { fingerprint, status: outcome.status, body: JSON.stringify(outcome) });
+      await this.items.save(tx, this.call, index, {
+        fingerprint: this.call.fingerprint,
+        status: outcome.status,
+        body: JSON.stringify(outcome),
+      });
       return outcome;
     });
     this.claimCommitted = true;

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { EntityManager } from 'typeorm';
+import type { SqlTransaction } from '../database/sql.js';
 import {
   ApiIdParam,
   ApiJsonBody,
@@ -46,7 +46,7 @@ export class LedgerController {
     ...AUTHENTICATED_PROBLEMS,
   )
   deposit(
-    @Tx() tx: EntityManager,
+    @Tx() tx: SqlTransaction,
     @MerchantId() merchantId: string,
     @Param('id') accountId: string,
     @Body() body: CreateDepositDto,

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
-import { preparedRows, queryRows } from '../database/query-rows.js';
+import { Sql, type SqlTransaction } from '../database/sql.js';
 import { translateBalanceLimit } from './ledger.errors.js';
 import { externalAccountSql } from './system-accounts.js';
 import type { EntryType } from './dto/ledger.dto.js';
@@ -26,7 +25,7 @@ export interface EntryRow {
 
 @Injectable()
 export class LedgerRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly sql: Sql) {}
 
   /**
    * A deposit in one statement: credit the customer account, write the deposit and both entries
@@ -34,7 +33,7 @@ export class LedgerRepository {
    * such account for this merchant.
    */
   async deposit(
-    tx: EntityManager,
+    tx: SqlTransaction,
     merchantId: string,
     accountId: string,
     amount: number,
@@ -43,10 +42,9 @@ export class LedgerRepository {
   ): Promise<DepositRow | undefined> {
     let rows: DepositRow[];
     try {
-      rows = await preparedRows<DepositRow>(
-        tx,
-        'deposit',
-        `WITH credited AS (
+      rows = await tx.query<DepositRow>({
+        name: 'deposit',
+        text: `WITH credited AS (
            UPDATE accounts SET balance = balance + $3::bigint, updated_at = now()
             WHERE merchant_id = $1 AND id = $2 AND kind = 'customer'
            RETURNING id, currency
@@ -66,8 +64,8 @@ export class LedgerRepository {
                                        ($7, ${externalAccountSql('credited.currency')}, -$3::bigint)) AS e (id, account_id, amount)
          )
          SELECT * FROM deposit`,
-        [merchantId, accountId, amount, ids.deposit, description, ids.creditEntry, ids.debitEntry],
-      );
+        values: [merchantId, accountId, amount, ids.deposit, description, ids.creditEntry, ids.debitEntry],
+      });
     } catch (error) {
       throw translateBalanceLimit(error);
     }
@@ -76,23 +74,23 @@ export class LedgerRepository {
 
   /** An account's entries, newest first; fetches limit + 1 rows. */
   async listEntries(merchantId: string, accountId: string, limit: number, startingAfterSeq: string | undefined): Promise<EntryRow[]> {
-    return queryRows<EntryRow>(
-      this.dataSource.manager,
-      `SELECT id, account_id, amount, currency, type, reference, created_at
+    return this.sql.query<EntryRow>({
+      name: 'ledger_entries',
+      text: `SELECT id, account_id, amount, currency, type, reference, created_at
          FROM ledger_entries
         WHERE merchant_id = $1 AND account_id = $2 AND ($3::bigint IS NULL OR seq < $3::bigint)
         ORDER BY seq DESC
         LIMIT $4`,
-      [merchantId, accountId, startingAfterSeq ?? null, limit + 1],
-    );
+      values: [merchantId, accountId, startingAfterSeq ?? null, limit + 1],
+    });
   }
 
   async entrySeq(merchantId: string, accountId: string, entryId: string): Promise<string | undefined> {
-    const rows = await queryRows<{ seq: string }>(
-      this.dataSource.manager,
-      'SELECT seq FROM ledger_entries WHERE merchant_id = $1 AND account_id = $2 AND id = $3',
-      [merchantId, accountId, entryId],
-    );
+    const rows = await this.sql.query<{ seq: string }>({
+      name: 'ledger_entry_seq',
+      text: 'SELECT seq FROM ledger_entries WHERE merchant_id = $1 AND account_id = $2 AND id = $3',
+      values: [merchantId, accountId, entryId],
+    });
     return rows[0]?.seq;
   }
 }

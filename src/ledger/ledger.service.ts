@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
+import type { SqlTransaction } from '../database/sql.js';
 import { AccountsService } from '../accounts/accounts.service.js';
 import { NotFoundError } from '../common/domain-error.js';
 import { newId } from '../common/ids.js';
@@ -39,7 +39,7 @@ export class LedgerService {
     private readonly accounts: AccountsService,
   ) {}
 
-  async deposit(tx: EntityManager, merchantId: string, accountId: string, body: CreateDepositDto): Promise<DepositDto> {
+  async deposit(tx: SqlTransaction, merchantId: string, accountId: string, body: CreateDepositDto): Promise<DepositDto> {
     const row = await this.ledger.deposit(tx, merchantId, accountId, body.amount, body.description ?? null, {
       deposit: newId('dep'),
       creditEntry: newId('ent'),

@@ -1,6 +1,6 @@
 import { Body, Controller, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { EntityManager } from 'typeorm';
+import type { SqlTransaction } from '../database/sql.js';
 import {
   ApiJsonBody,
   ApiProblems,
@@ -41,7 +41,7 @@ export class MerchantsController {
     recorded: 'always',
   })
   @ApiProblems('validation_failed', ...IDEMPOTENCY_PROBLEMS, ...BODY_PROBLEMS, ...AUTHENTICATED_PROBLEMS)
-  create(@Tx() tx: EntityManager, @Body() body: CreateMerchantDto): Promise<MerchantDto> {
+  create(@Tx() tx: SqlTransaction, @Body() body: CreateMerchantDto): Promise<MerchantDto> {
     return this.merchants.create(tx, body.name);
   }
 }

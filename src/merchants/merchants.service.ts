@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
+import type { SqlTransaction } from '../database/sql.js';
 import { newId } from '../common/ids.js';
 import { hashApiKey, newApiKey } from './api-key.js';
 import type { MerchantDto } from './dto/merchant.dto.js';
@@ -9,7 +9,7 @@ import { MerchantsRepository } from './merchants.repository.js';
 export class MerchantsService {
   constructor(private readonly merchants: MerchantsRepository) {}
 
-  async create(tx: EntityManager, name: string): Promise<MerchantDto> {
+  async create(tx: SqlTransaction, name: string): Promise<MerchantDto> {
     const id = newId('mer');
     const apiKey = newApiKey(id);
     const row = await this.merchants.create(tx, id, name, hashApiKey(apiKey));

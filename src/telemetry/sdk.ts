@@ -20,7 +20,7 @@ function maskedUrl(url: string): Record<string, string> {
   return query === undefined ? { 'url.path': path } : { 'url.path': path, 'url.query': query };
 }
 
-/** SQL text without its literals: the fused transaction sends values (keys, bodies) inline. */
+/** SQL text without its literals: values go as parameters, but no statement's literal is ever recorded either. */
 function withoutLiterals(sql: string): string {
   return sql.replace(/(?:\bE)?'(?:[^']|'')*'/g, '?');
 }

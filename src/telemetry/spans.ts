@@ -29,28 +29,6 @@ export function inSpan<T>(
   });
 }
 
-/**
- * A client span for statements that pg's instrumentation does not see (a pipeline of several,
- * database/pipeline.ts), with the same attributes it gives a statement: their text, never their
- * parameter values.
- */
-export function inDatabaseSpan<T>(statements: () => string[], work: () => Promise<T>): Promise<T> {
-  return inSpan(
-    'pg.pipeline',
-    () => {
-      const texts = statements();
-      return {
-        'db.system.name': 'postgresql',
-        'db.operation.name': 'PIPELINE',
-        'db.operation.batch.size': texts.length,
-        'db.query.text': texts.map((text) => text.replace(/\s+/g, ' ').trim()).join('; '),
-      };
-    },
-    work,
-    SpanKind.CLIENT,
-  );
-}
-
 /** inSpan for work that does not wait (a replay writes its recorded answer). */
 export function inSyncSpan<T>(name: string, attributes: Attributes, work: () => T): T {
   if (!tracing.on) return work();

@@ -1,0 +1,315 @@
+import pg from 'pg';
+import { classifyDatabaseError, DatabaseUnavailableError, lostConnection, sqlState } from '../common/database-errors.js';
+
+/**
+ * One SQL statement with $n parameters. `name` makes it a prepared statement: pg parses it once per
+ * connection and afterwards sends only its parameters. A name always goes with the same text.
+ */
+export interface Statement {
+  name: string;
+  text: string;
+  values?: unknown[];
+}
+
+/** What went over the wire, counted (not timed): test/round-trips.e2e-spec.ts reads it. */
+export interface SqlTraffic {
+  /**
+   * Times the service waited for an answer before it sent more: a statement sent after an answer
+   * reached the code that sent it starts a new round trip; statements sent together (pg's pipeline
+   * mode writes each without waiting for the one before) share one.
+   */
+  roundTrips: number;
+  statements: number;
+}
+
+/** Sees every statement as it is sent (a test that checks what the service sends). */
+export type StatementWatcher = (statement: Statement) => void;
+
+/** How the pool of the request path connects: the DataSource's URL and bounds (config/). */
+export interface SqlOptions {
+  url: string;
+  poolSize: number;
+  /** Off behind a pooler that keeps no prepared statements: every statement goes unnamed. */
+  namedStatements: boolean;
+  /** pg's client settings (timeouts, application_name), the same as the DataSource's. */
+  clientSettings: Record<string, unknown>;
+  /** A connection the server ended, reported (the pool drops it). */
+  onLost?: (sqlState: string | undefined) => void;
+}
+
+/** A transaction's opening failed (BEGIN, or a statement sent with it): nothing of it took effect. */
+export class OpeningFailedError extends Error {
+  constructor(readonly failure: unknown) {
+    super('The transaction did not open.', { cause: failure });
+    this.name = 'OpeningFailedError';
+  }
+}
+
+/** COMMIT answered ROLLBACK: a statement of the transaction had failed, so nothing was committed. */
+export class TransactionAbortedError extends Error {
+  constructor() {
+    super('The transaction was aborted by an earlier failed statement; COMMIT rolled it back.');
+    this.name = 'TransactionAbortedError';
+  }
+}
+
+const BEGIN: Statement = { name: 'begin', text: 'BEGIN' };
+const COMMIT: Statement = { name: 'commit', text: 'COMMIT' };
+const ROLLBACK: Statement = { name: 'rollback', text: 'ROLLBACK' };
+
+/**
+ * The one way the service talks to PostgreSQL on the request path: a pool of its own whose
+ * connections run in pg's pipeline mode (`pipeline: true`, pg ≥ 8.23, pinned in package.json).
+ * A statement is written as soon as it is sent, without waiting for the answers to earlier ones,
+ * each with its own Sync; so statements sent one after another without awaiting travel in one
+ * round trip. Under it, a statement after a failed one inside a transaction fails too (25P02) and a
+ * COMMIT there answers with the command tag ROLLBACK: SqlTransaction.commit turns that into an error.
+ *
+ * TypeORM keeps its DataSource for the migrations; requests never go through it.
+ */
+export class Sql {
+  readonly traffic: SqlTraffic = { roundTrips: 0, statements: 0 };
+  private readonly pool: pg.Pool;
+  private readonly watchers = new Set<StatementWatcher>();
+
+  constructor(private readonly options: SqlOptions) {
+    this.pool = new pg.Pool({ connectionString: options.url, max: options.poolSize, ...options.clientSettings, pipeline: true });
+    // A connection the server ends emits 'error' on its client; unheard, it would end the process.
+    // pg-pool listens only while the client is idle, so every client gets a listener for its life.
+    this.pool.on('connect', (client) => client.on('error', (error) => options.onLost?.(sqlState(error))));
+    this.pool.on('error', () => undefined);
+  }
+
+  /** Calls `watcher` with every statement sent from now on, until the returned function is called. */
+  watch(watcher: StatementWatcher): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
+  }
+
+  /** Settles once every connection is back in the pool (a test that counts what a request sent). */
+  async idle(): Promise<void> {
+    while (this.pool.totalCount > this.pool.idleCount) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  /** One statement outside any transaction (PostgreSQL commits it on its own): its rows. */
+  async query<T>(statement: Statement): Promise<T[]> {
+    const connection = await this.connect();
+    try {
+      const result = await connection.send(statement);
+      connection.release();
+      return result.rows as T[];
+    } catch (error) {
+      connection.release(error);
+      throw classifyDatabaseError(error);
+    }
+  }
+
+  /**
+   * Takes a pooled connection and writes BEGIN, without waiting for its answer: the transaction's
+   * first statement travels with it. `opening` (see Opening) goes in the same round trip.
+   */
+  async begin(opening: Opening = {}): Promise<SqlTransaction> {
+    const connection = await this.connect();
+    return new SqlTransaction(connection, opening);
+  }
+
+  /** BEGIN, `work`, COMMIT, or ROLLBACK when `work` fails: the transaction of a key-less write. */
+  async transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+    const tx = await this.begin();
+    try {
+      const result = await work(tx);
+      await tx.commit();
+      return result;
+    } finally {
+      await tx.end();
+    }
+  }
+
+  /** Nest calls it when the application shuts down, after the HTTP server finished its requests. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.close();
+  }
+
+  async close(): Promise<void> {
+    if (!this.pool.ended) await this.pool.end();
+  }
+
+  private async connect(): Promise<Connection> {
+    try {
+      return new Connection(await this.pool.connect(), this.options.namedStatements, this.traffic, this.watchers);
+    } catch (error) {
+      throw classifyDatabaseError(error);
+    }
+  }
+}
+
+/**
+ * What goes out with BEGIN, in its round trip, sent by the code that owns the transaction:
+ * `before` runs outside the transaction, ahead of BEGIN (a lookup that must not wait for the
+ * transaction); `after` follows BEGIN inside it (a key's claim). If any of them fails, the
+ * transaction's statements fail too (OpeningFailedError), whether or not they were sent already.
+ */
+export interface Opening {
+  before?: Statement[];
+  after?: Statement[];
+}
+
+/**
+ * A transaction on one pooled connection, handed explicitly to every repository method that
+ * writes. `query` sends one statement; statements sent without awaiting each other share a round
+ * trip. `commit(statements)` sends the last statements with COMMIT, in one round trip.
+ */
+export class SqlTransaction {
+  /** The rows of each statement of the opening's `before`, outside the transaction. */
+  readonly before: Promise<unknown[][]>;
+  /**
+   * The rows of each statement of the opening's `after`, once BEGIN and they succeeded; else the
+   * failure (as classifyDatabaseError gives it). Settled when the server answered the round trip.
+   */
+  readonly opened: Promise<unknown[][]>;
+  private openingFailure: unknown;
+  private finished = false;
+  /** A statement of the transaction failed: what is left to do is ROLLBACK. */
+  private aborted = false;
+
+  constructor(
+    private readonly connection: Connection,
+    opening: Opening,
+  ) {
+    const before = (opening.before ?? []).map((statement) => connection.send(statement));
+    const begin = connection.send(BEGIN);
+    const after = (opening.after ?? []).map((statement) => connection.send(statement));
+    // Every statement was sent: none of their failures may go unheard.
+    for (const pending of [...before, begin, ...after]) pending.catch(() => undefined);
+    this.before = Promise.all(before).then((results) => results.map((result) => result.rows as unknown[]));
+    this.before.catch(() => undefined);
+    this.opened = (async () => {
+      try {
+        await begin;
+        return (await Promise.all(after)).map((result) => result.rows as unknown[]);
+      } catch (error) {
+        this.openingFailure = classifyDatabaseError(error);
+        this.aborted = true;
+        throw this.openingFailure;
+      }
+    })();
+    this.opened.catch(() => undefined);
+  }
+
+  /** One statement of the transaction: its rows. */
+  async query<T>(statement: Statement): Promise<T[]> {
+    return (await this.batch([statement]))[0] as T[];
+  }
+
+  /**
+   * Statements sent together, in one round trip: each one's rows, in order. The first to fail is
+   * thrown, and the transaction is then aborted (what follows it fails with 25P02, no effect).
+   */
+  async batch(statements: Statement[]): Promise<unknown[][]> {
+    if (this.openingFailure !== undefined) throw this.failedOpening();
+    if (this.finished) throw new Error('The transaction has ended.');
+    const sent = statements.map((statement) => this.connection.send(statement));
+    try {
+      const results = await Promise.all(sent);
+      return results.map((result) => result.rows as unknown[]);
+    } catch (error) {
+      for (const pending of sent) pending.catch(() => undefined);
+      this.aborted = true;
+      // A statement that followed a failed opening failed because of it: say so, not 25P02.
+      await this.opened.catch(() => undefined);
+      if (this.openingFailure !== undefined) throw this.failedOpening();
+      throw classifyDatabaseError(error);
+    }
+  }
+
+  /**
+   * Sends `statements` and COMMIT in one round trip and returns the statements' rows. If any
+   * statement of the transaction failed, COMMIT rolls it back (answered with the tag ROLLBACK):
+   * then the failure is thrown, never success.
+   */
+  async commit(statements: Statement[] = []): Promise<unknown[][]> {
+    if (this.openingFailure !== undefined) throw this.failedOpening();
+    const sent = statements.map((statement) => this.connection.send(statement));
+    const commit = this.connection.send(COMMIT);
+    this.finished = true;
+    try {
+      const [results, committed] = await Promise.all([Promise.all(sent), commit]);
+      if (committed.command !== 'COMMIT') throw new TransactionAbortedError();
+      return results.map((result) => result.rows as unknown[]);
+    } catch (error) {
+      for (const pending of [...sent, commit]) pending.catch(() => undefined);
+      this.aborted = true;
+      this.finished = false;
+      throw error instanceof TransactionAbortedError ? error : classifyDatabaseError(error);
+    }
+  }
+
+  /**
+   * Ends the transaction and gives the connection back: ROLLBACK unless it committed. A connection
+   * that failed without an answer from the server (lost, or a statement pg gave up on) is closed,
+   * never reused: pg keeps a timed-out statement pending, and reused, the connection's next
+   * transaction could commit the abandoned one's writes. Closing it makes the server abort them.
+   */
+  async end(): Promise<void> {
+    if (this.connection.lost) return this.connection.release(this.connection.lost);
+    if (this.finished && !this.aborted) return this.connection.release();
+    this.finished = true;
+    try {
+      await this.connection.send(ROLLBACK);
+      this.connection.release();
+    } catch (error) {
+      this.connection.release(error);
+    }
+  }
+
+  /**
+   * What a statement of a transaction whose opening failed throws: the database's unavailability as
+   * it is (a 503 like any other), or else OpeningFailedError (the opening was refused).
+   */
+  private failedOpening(): Error {
+    return this.openingFailure instanceof DatabaseUnavailableError ? this.openingFailure : new OpeningFailedError(this.openingFailure);
+  }
+}
+
+/** A pooled client, sending statements in pipeline mode and counting round trips. */
+class Connection {
+  /** Set when a statement failed without an answer from the server: the connection is closed. */
+  lost: unknown;
+  private answeredSinceLastSend = true;
+  private released = false;
+
+  constructor(
+    private readonly client: pg.PoolClient,
+    private readonly named: boolean,
+    private readonly traffic: SqlTraffic,
+    private readonly watchers: Set<StatementWatcher>,
+  ) {}
+
+  send(statement: Statement): Promise<pg.QueryResult> {
+    for (const watcher of this.watchers) watcher(statement);
+    if (this.answeredSinceLastSend) this.traffic.roundTrips++;
+    this.answeredSinceLastSend = false;
+    this.traffic.statements++;
+    const config = this.named ? statement : { text: statement.text, values: statement.values };
+    return this.client.query({ ...config, values: statement.values ?? [] }).then(
+      (result) => {
+        this.answeredSinceLastSend = true;
+        return result;
+      },
+      (error: unknown) => {
+        this.answeredSinceLastSend = true;
+        if (lostConnection(error)) this.lost ??= error;
+        throw error;
+      },
+    );
+  }
+
+  /** Back to the pool; with an error, pg-pool closes the connection instead. */
+  release(error?: unknown): void {
+    if (this.released) return;
+    this.released = true;
+    const broken =
+      error !== undefined && lostConnection(error) ? (error instanceof Error ? error : new Error('connection lost')) : undefined;
+    this.client.release(broken ?? (this.lost ? new Error('connection lost') : undefined));
+  }
+}

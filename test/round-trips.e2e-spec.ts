@@ -1,0 +1,98 @@
+import { Sql, type SqlTraffic } from '../src/database/sql.js';
+import { MerchantClient, TestApp } from './support/test-app.js';
+
+/**
+ * Round trips and statements per request, counted (never timed) by the request path's own pool
+ * (Sql.traffic: a statement sent after an answer reached the code that sent it starts a round
+ * trip; statements sent without waiting share one). A count that grows fails here: a change to the
+ * request path's round trips is decided on purpose, measured side by side (npm run bench), and
+ * written down here and in docs/architecture.md.
+ */
+describe('round trips and statements per request', () => {
+  let app: TestApp;
+  let merchant: MerchantClient;
+  let sql: Sql;
+
+  beforeAll(async () => {
+    app = await TestApp.start();
+    merchant = await app.merchant('round-trips');
+    sql = app.app.get(Sql);
+  });
+
+  afterAll(() => app.close());
+
+  /** What `request` sent, once the connections it used are back in the pool. */
+  async function counted(on: Sql, request: () => Promise<unknown>): Promise<SqlTraffic> {
+    const before = { ...on.traffic };
+    await request();
+    await on.idle();
+    return { roundTrips: on.traffic.roundTrips - before.roundTrips, statements: on.traffic.statements - before.statements };
+  }
+
+  it('a new key: two round trips (lookup, BEGIN, claim and the charge; then the record with COMMIT)', async () => {
+    const source = await merchant.account(10_000);
+    const traffic = await counted(sql, async () => {
+      const reply = await merchant.post('/v1/charges', { amount: 100, currency: 'usd', source }, 'rt-new');
+      expect(reply.status).toBe(201);
+    });
+    expect(traffic).toEqual({ roundTrips: 2, statements: 6 });
+  });
+
+  it('a replay this process remembers: none', async () => {
+    const source = await merchant.account(10_000);
+    await merchant.post('/v1/charges', { amount: 100, currency: 'usd', source }, 'rt-memory');
+    const traffic = await counted(sql, async () => {
+      const reply = await merchant.post('/v1/charges', { amount: 100, currency: 'usd', source }, 'rt-memory');
+      expect(reply.headers.get('idempotent-replayed')).toBe('true');
+    });
+    expect(traffic).toEqual({ roundTrips: 0, statements: 0 });
+  });
+
+  it('a replay from the database: answered after one round trip; its ROLLBACK follows, after the answer', async () => {
+    const source = await merchant.account(10_000);
+    await merchant.post('/v1/charges', { amount: 100, currency: 'usd', source }, 'rt-database');
+    const fresh = await TestApp.start();
+    try {
+      const other = fresh.app.get(Sql);
+      // The API key's check, once per process, is not the replay's.
+      expect((await fresh.request('GET', '/v1/balance', { token: merchant.apiKey })).status).toBe(200);
+      const traffic = await counted(other, async () => {
+        const reply = await fresh.request('POST', '/v1/charges', {
+          token: merchant.apiKey,
+          body: { amount: 100, currency: 'usd', source },
+          key: 'rt-database',
+        });
+        expect(reply.headers.get('idempotent-replayed')).toBe('true');
+      });
+      // lookup, BEGIN, claim (refused), the charge (skipped); then ROLLBACK
+      expect(traffic).toEqual({ roundTrips: 2, statements: 5 });
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('a batch of one item', async () => {
+    const source = await merchant.account(10_000);
+    const traffic = await counted(sql, async () => {
+      const reply = await merchant.post('/v1/charges/batch', { charges: [{ amount: 1, currency: 'usd', source }] }, 'rt-batch');
+      expect(reply.status).toBe(200);
+    });
+    // lookup; BEGIN and the key's lock, the claim, the item's lock, its record, the charge, the
+    // item's record, COMMIT; the response on the claim
+    expect(traffic).toEqual({ roundTrips: 9, statements: 10 });
+  });
+
+  it('a PUT with If-Match and no key', async () => {
+    const created = await merchant.request('PUT', '/v1/accounts/rt-wallet', { body: { currency: 'usd', name: 'a' } });
+    expect(created.status).toBe(201);
+    const traffic = await counted(sql, async () => {
+      const reply = await merchant.request('PUT', '/v1/accounts/rt-wallet', {
+        body: { currency: 'usd', name: 'b' },
+        headers: { 'if-match': created.headers.get('etag')! },
+      });
+      expect(reply.status).toBe(200);
+    });
+    // BEGIN with the read of the account, the versioned update, COMMIT
+    expect(traffic).toEqual({ roundTrips: 3, statements: 4 });
+  });
+});

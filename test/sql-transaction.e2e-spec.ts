@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import { DatabaseUnavailableError } from '../src/common/database-errors.js';
+import { requestPathClientSettings } from '../src/config/data-source-options.js';
+import { OpeningFailedError, Sql, TransactionAbortedError } from '../src/database/sql.js';
+
+/** Sql and SqlTransaction against PostgreSQL: pg's pipeline mode, through its public API only. */
+describe('SqlTransaction', () => {
+  const table = `sql_transaction_${randomUUID().replaceAll('-', '')}`;
+  let sql: Sql;
+
+  const sqlWith = (namedStatements: boolean, poolSize = 2) =>
+    new Sql({ url: process.env.TEST_DATABASE_URL!, poolSize, namedStatements, clientSettings: requestPathClientSettings() });
+  const insert = (value: string) => ({
+    name: `${table}_insert`,
+    text: `INSERT INTO ${table} (value) VALUES ($1) RETURNING value`,
+    values: [value],
+  });
+  const values = async () =>
+    (await sql.query<{ value: string }>({ name: `${table}_values`, text: `SELECT value FROM ${table} ORDER BY value` })).map(
+      (row) => row.value,
+    );
+
+  beforeAll(async () => {
+    sql = sqlWith(true);
+    await sql.query({ name: 'create', text: `CREATE TABLE ${table} (value text PRIMARY KEY)` });
+  });
+
+  afterAll(async () => {
+    await sql.query({ name: 'drop', text: `DROP TABLE ${table}` });
+    await sql.close();
+  });
+
+  it('sends statements that do not wait for each other in one round trip, and commits them', async () => {
+    const before = { ...sql.traffic };
+    const tx = await sql.begin();
+    try {
+      const [a, b] = await Promise.all([tx.query(insert('a')), tx.query(insert('b'))]);
+      expect([a, b]).toEqual([[{ value: 'a' }], [{ value: 'b' }]]);
+      await tx.commit();
+    } finally {
+      await tx.end();
+    }
+    // BEGIN and both inserts; then COMMIT
+    expect({ roundTrips: sql.traffic.roundTrips - before.roundTrips, statements: sql.traffic.statements - before.statements }).toEqual({
+      roundTrips: 2,
+      statements: 4,
+    });
+    expect(await values()).toEqual(['a', 'b']);
+  });
+
+  it('after a failed statement nothing takes effect: what follows fails, and COMMIT (answered ROLLBACK) throws', async () => {
+    const tx = await sql.begin();
+    try {
+      const results = await Promise.allSettled([tx.query(insert('c')), tx.query(insert('a')), tx.query(insert('d'))]);
+      expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'rejected']);
+      await expect(tx.commit()).rejects.toBeInstanceOf(TransactionAbortedError);
+    } finally {
+      await tx.end();
+    }
+    expect(await values()).toEqual(['a', 'b']);
+  });
+
+  it('sends the last statements with COMMIT: one failing keeps COMMIT from committing anything', async () => {
+    const tx = await sql.begin();
+    try {
+      await tx.query(insert('e'));
+      await expect(tx.commit([insert('b')])).rejects.toMatchObject({ code: '23505' });
+    } finally {
+      await tx.end();
+    }
+    expect(await values()).toEqual(['a', 'b']);
+  });
+
+  it('fails every statement of a transaction whose opening failed with OpeningFailedError, and none takes effect', async () => {
+    const tx = await sql.begin({
+      before: [{ name: `${table}_count`, text: `SELECT count(*)::int AS n FROM ${table}` }],
+      after: [{ name: `${table}_refuse`, text: `SELECT 1 / 0` }],
+    });
+    try {
+      const sent = tx.query(insert('f'));
+      await expect(tx.opened).rejects.toMatchObject({ code: '22012' });
+      expect(await tx.before).toEqual([[{ n: 2 }]]);
+      await expect(sent).rejects.toBeInstanceOf(OpeningFailedError);
+      await expect(tx.query(insert('g'))).rejects.toBeInstanceOf(OpeningFailedError);
+    } finally {
+      await tx.end();
+    }
+    expect(await values()).toEqual(['a', 'b']);
+  });
+
+  it('ends a transaction left open with ROLLBACK: the connection goes back to the pool outside any transaction', async () => {
+    const single = sqlWith(true, 1);
+    try {
+      const tx = await single.begin();
+      await tx.query(insert('h'));
+      const [{ pid }] = (await tx.query<{ pid: number }>({ name: 'pid', text: 'SELECT pg_backend_pid() AS pid' })) as [{ pid: number }];
+      await tx.end();
+      const state = await sql.query<{ state: string }>({
+        name: 'state_of',
+        text: 'SELECT state FROM pg_stat_activity WHERE pid = $1',
+        values: [pid],
+      });
+      expect(state).toEqual([{ state: 'idle' }]);
+      expect(await values()).toEqual(['a', 'b']);
+    } finally {
+      await single.close();
+    }
+  });
+
+  it('a lost connection is a DatabaseUnavailableError, and the connection is closed, never reused', async () => {
+    const single = sqlWith(true, 1);
+    try {
+      const tx = await single.begin();
+      const [{ pid }] = (await tx.query<{ pid: number }>({ name: 'pid', text: 'SELECT pg_backend_pid() AS pid' })) as [{ pid: number }];
+      await sql.query({ name: 'terminate', text: 'SELECT pg_terminate_backend($1)', values: [pid] });
+      await expect(tx.query(insert('i'))).rejects.toBeInstanceOf(DatabaseUnavailableError);
+      await tx.end();
+      const [{ pid: next }] = (await single.query<{ pid: number }>({ name: 'pid', text: 'SELECT pg_backend_pid() AS pid' })) as [
+        { pid: number },
+      ];
+      expect(next).not.toBe(pid);
+    } finally {
+      await single.close();
+    }
+  });
+
+  it('prepares named statements once per connection, and none at all when statements go unnamed (a pooler)', async () => {
+    for (const named of [true, false]) {
+      const single = sqlWith(named, 1);
+      try {
+        await single.query({ name: 'prepared_probe', text: 'SELECT 1 AS one' });
+        const prepared = await single.query<{ name: string }>({
+          name: 'prepared_list',
+          text: `SELECT name FROM pg_prepared_statements WHERE name = 'prepared_probe'`,
+        });
+        expect(prepared.length).toBe(named ? 1 : 0);
+      } finally {
+        await single.close();
+      }
+    }
+  });
+});
