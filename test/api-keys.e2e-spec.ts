@@ -44,6 +44,24 @@ describe('API keys', () => {
     expect(stored).toEqual([{ n: 0 }]);
   });
 
+  it('every operation a merchant’s key may call names its scope, and declares the 403', async () => {
+    const document = (await app.request('GET', '/openapi.json')).body;
+    const operations = Object.values(document.paths as Record<string, Record<string, Record<string, unknown>>>).flatMap((item) =>
+      Object.values(item),
+    );
+    const merchantOperations = operations.filter((operation) =>
+      (operation.security as Record<string, unknown>[] | undefined)?.some((requirement) => 'api_key' in requirement),
+    );
+    expect(merchantOperations.length).toBeGreaterThan(15);
+    for (const operation of merchantOperations) {
+      expect([operation.operationId, operation['x-required-scope']]).toEqual([
+        operation.operationId,
+        expect.stringMatching(/^[a-z]+:[a-z]+$/),
+      ]);
+      expect(Object.keys(operation.responses as object)).toContain('403');
+    }
+  });
+
   it('lists keys newest first, never with a secret, and pages', async () => {
     const first = await createKey({ name: 'one' });
     const second = await createKey({ name: 'two' });

@@ -220,7 +220,10 @@ if (missing.length > 0) {
       const call = (url: string, method: string, path: string, token: string, body?: unknown) =>
         fetch(`${url}${path}`, {
           method,
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+          headers: {
+            authorization: `Bearer ${token}`,
+            ...(body === undefined ? {} : { 'content-type': 'application/json', 'idempotency-key': randomUUID() }),
+          },
           body: body === undefined ? undefined : JSON.stringify(body),
         });
       const created = (await (await call(fleet.url, 'POST', '/v1/api_keys', merchant.data.api_key!, { name: 'leaks soon' })).json()) as {

@@ -125,7 +125,7 @@ export class ApiKeysController {
       ],
     },
   })
-  @ApiProblems('not_found', ...AUTHENTICATED_PROBLEMS)
+  @ApiProblems('validation_failed', 'not_found', ...AUTHENTICATED_PROBLEMS)
   get(@MerchantId() merchantId: string, @Param('id') id: string): Promise<ApiKeyWithHistoryDto> {
     return this.keys.get(merchantId, id);
   }
@@ -181,7 +181,7 @@ export class ApiKeysController {
   })
   @ApiIdParam('The id of the key to revoke.', KEY_ID_EXAMPLE)
   @ApiSuccess({ status: 200, type: ApiKeyDto, description: 'Revoked.', example: REVOKED_EXAMPLE })
-  @ApiProblems('not_found', 'last_managing_key', ...AUTHENTICATED_PROBLEMS)
+  @ApiProblems('validation_failed', 'not_found', 'last_managing_key', ...AUTHENTICATED_PROBLEMS)
   revoke(@Tx() tx: SqlTransaction, @MerchantId() merchantId: string, @Caller() by: Actor, @Param('id') id: string): Promise<ApiKeyDto> {
     return this.keys.revoke(tx, merchantId, id, by, { keepAManager: true });
   }
@@ -229,7 +229,7 @@ export class ApiKeysController {
   @MerchantIdParam()
   @ApiIdParam('The id of the key to revoke.', KEY_ID_EXAMPLE)
   @ApiSuccess({ status: 200, type: ApiKeyDto, description: 'Revoked.', example: REVOKED_EXAMPLE })
-  @ApiProblems('not_found', ...AUTHENTICATED_PROBLEMS)
+  @ApiProblems('validation_failed', 'not_found', ...AUTHENTICATED_PROBLEMS)
   revokeForMerchant(
     @Tx() tx: SqlTransaction,
     @Param('merchant_id') merchantId: string,

@@ -1403,6 +1403,16 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKeyWithHistoryDto"];
                 };
             };
+            /** @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
             /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
             401: {
                 headers: {
@@ -1507,6 +1517,16 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ApiKeyDto"];
+                };
+            };
+            /** @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
             /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
@@ -1971,6 +1991,16 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ApiKeyDto"];
+                };
+            };
+            /** @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
             /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
