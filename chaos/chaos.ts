@@ -3,6 +3,7 @@ import { migrate } from '../src/database/migrate.js';
 import { PrivateCluster } from './cluster.js';
 import { fleetFaults } from './fleet.js';
 import { fuzzEveryRoute } from './fuzz.js';
+import { keyRotation } from './key-rotation.js';
 import { modelBasedRun } from './model.js';
 import { oneKeyManyRoutes } from './one-key-many-routes.js';
 import {
@@ -33,6 +34,7 @@ const SCENARIOS = [
   databaseRestarts,
   oneKeyManyRoutes,
   fleetFaults,
+  keyRotation,
 ];
 
 /** What the checker (checker.ts) verifies after every scenario, on top of each one's own checks. */

@@ -11,7 +11,8 @@ import { HealthModule } from './health/health.module.js';
 import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
 import { IdempotencyModule } from './idempotency/idempotency.module.js';
 import { LedgerModule } from './ledger/ledger.module.js';
-import { ApiKeyGuard } from './merchants/api-key.guard.js';
+import { ApiKeyGuard } from './api-keys/api-key.guard.js';
+import { ApiKeysModule } from './api-keys/api-keys.module.js';
 import { MerchantsModule } from './merchants/merchants.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard.js';
@@ -27,6 +28,7 @@ export class AppModule {
         DatabaseModule.forRoot(databaseUrl, { preparedStatements: config.preparedStatements }),
         MetricsModule,
         MerchantsModule,
+        ApiKeysModule,
         AccountsModule,
         LedgerModule,
         ChargesModule,

@@ -103,6 +103,10 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     // calls its own host). Clients pass their base URL.
     .addServer('/', 'The service that serves this document; npm start listens on http://localhost:3000 (PORT).')
     .addTag('merchants', 'Merchants and their API keys, created with the admin token.')
+    .addTag(
+      'api_keys',
+      "A merchant's API keys: created, listed, rolled with an overlap, restricted to scopes and revoked, each change in the key's history.",
+    )
     .addTag('accounts', "A merchant's customer accounts (wallets): created, or upserted under a client-chosen id with If-Match.")
     .addTag('ledger', 'Money entering an account (deposits) and its double-entry ledger entries.')
     .addTag('charges', "Charges and their lifecycle (authorise, capture, cancel, refund), batches, and the merchant's balance.")

@@ -213,5 +213,30 @@ if (missing.length > 0) {
       expect((await payments.getAccount(account.data.id)).data.balance).toBe(100_000 - (500 - 200) - 600 - 30 - 30);
       expect(fleet.unexpectedExits).toEqual([]);
     });
+
+    it('a key revoked through one instance is refused by all three within API_KEY_CACHE_MS (1 s)', async () => {
+      const merchant = await admin.createMerchant({ name: 'revoked everywhere' });
+      const call = (url: string, method: string, path: string, token: string, body?: unknown) =>
+        fetch(`${url}${path}`, {
+          method,
+          headers: {
+            authorization: `Bearer ${token}`,
+            ...(body === undefined ? {} : { 'content-type': 'application/json', 'idempotency-key': randomUUID() }),
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      const created = (await (await call(fleet.url, 'POST', '/v1/api_keys', merchant.data.api_key!, { name: 'leaks soon' })).json()) as {
+        id: string;
+        secret: string;
+      };
+      // Every instance has looked the key up and remembers it.
+      for (const service of fleet.services) expect((await call(service.url, 'GET', '/v1/balance', created.secret)).status).toBe(200);
+
+      const revoked = await call(fleet.services[0]!.url, 'DELETE', `/v1/api_keys/${created.id}`, merchant.data.api_key!);
+      expect(revoked.status).toBe(200);
+      await sleep(1_000 + 100);
+      for (const service of fleet.services) expect((await call(service.url, 'GET', '/v1/balance', created.secret)).status).toBe(401);
+      expect((await call(fleet.url, 'GET', '/v1/balance', created.secret)).status).toBe(401);
+    });
   });
 }

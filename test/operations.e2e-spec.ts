@@ -54,6 +54,9 @@ describe('operations', () => {
         '/metrics',
         '/v1/accounts',
         '/v1/accounts/{id}',
+        '/v1/api_keys',
+        '/v1/api_keys/{id}',
+        '/v1/api_keys/{id}/roll',
         '/v1/accounts/{id}/deposits',
         '/v1/accounts/{id}/entries',
         '/v1/balance',
@@ -64,6 +67,8 @@ describe('operations', () => {
         '/v1/charges/{id}/refunds',
         '/v1/charges/batch',
         '/v1/merchants',
+        '/v1/merchants/{merchant_id}/api_keys',
+        '/v1/merchants/{merchant_id}/api_keys/{id}',
       ].sort(),
     );
     const createCharge = doc.paths['/v1/charges'].post;
@@ -74,6 +79,7 @@ describe('operations', () => {
       '400',
       '401',
       '402',
+      '403',
       '404',
       '409',
       '413',
@@ -154,6 +160,13 @@ describe('operations', () => {
         'listCharges',
         'refundCharge',
         'upsertAccount',
+        'createApiKey',
+        'listApiKeys',
+        'getApiKey',
+        'rollApiKey',
+        'revokeApiKey',
+        'createMerchantApiKey',
+        'revokeMerchantApiKey',
       ].sort(),
     );
 

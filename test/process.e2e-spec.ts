@@ -69,6 +69,15 @@ describe('the service process', () => {
       // A client that puts its key (or the admin token) in the URL must not find it in the log.
       await fetch(`${base}/v1/accounts?api_key=${merchant.api_key}`);
       await fetch(`${base}/v1/accounts?limit=2&x=${merchant.api_key}&token=${ADMIN}`);
+      // The key routes: a created and a rolled secret, a revoked one used and refused.
+      const created = (await (await post('/v1/api_keys', merchant.api_key, { name: 'logged?' })).json()) as { id: string; secret: string };
+      const rolled = (await (await post(`/v1/api_keys/${created.id}/roll`, created.secret, { expires_in_seconds: 0 })).json()) as {
+        id: string;
+        secret: string;
+      };
+      await fetch(`${base}/v1/api_keys/${rolled.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${merchant.api_key}` } });
+      await fetch(`${base}/v1/balance`, { headers: { authorization: `Bearer ${rolled.secret}` } });
+      const secrets = [created.secret, rolled.secret];
 
       // Hold the source account's row lock so that a charge is surely in flight when SIGTERM lands.
       const blocker = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
@@ -98,6 +107,8 @@ describe('the service process', () => {
 
       const logs = service.output();
       expect(logs).not.toContain(merchant.api_key);
+      for (const secret of secrets) expect(logs).not.toContain(secret);
+      expect(logs).toContain(rolled.id); // key ids are not secrets
       expect(logs).not.toContain(ADMIN);
       expect(logs).toContain('SIGTERM');
 

@@ -15,6 +15,7 @@ import {
   recorded,
 } from '../common/openapi.js';
 import { Tx } from '../database/tx.decorator.js';
+import { RequiresScope } from '../api-keys/scopes.js';
 import { MerchantId } from '../common/auth.decorators.js';
 import { AccountsService } from './accounts.service.js';
 import {
@@ -41,6 +42,7 @@ export class AccountsController {
   constructor(private readonly accounts: AccountsService) {}
 
   @Post()
+  @RequiresScope('accounts:write')
   @ApiOperation({
     operationId: 'createAccount',
     summary: 'Create an account (a customer wallet).',
@@ -68,6 +70,7 @@ export class AccountsController {
   }
 
   @Get()
+  @RequiresScope('accounts:read')
   @ApiOperation({
     operationId: 'listAccounts',
     summary: 'List accounts, newest first.',
@@ -85,6 +88,7 @@ export class AccountsController {
   }
 
   @Get(':id')
+  @RequiresScope('accounts:read')
   @ApiOperation({
     operationId: 'getAccount',
     summary: 'Retrieve an account.',
@@ -104,6 +108,7 @@ export class AccountsController {
   }
 
   @Put(':id')
+  @RequiresScope('accounts:write')
   @HttpCode(200)
   @ApiOperation({
     operationId: 'upsertAccount',

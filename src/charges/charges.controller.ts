@@ -18,6 +18,7 @@ import { ListOf, type ListPage } from '../common/pagination.js';
 import { assertNoFields } from '../common/validation.js';
 import { IdempotentPerItem, Items } from '../idempotency/idempotency.decorators.js';
 import { Tx } from '../database/tx.decorator.js';
+import { RequiresScope } from '../api-keys/scopes.js';
 import type { ItemRunner } from '../idempotency/item-runner.js';
 import { BatchChargesService } from './batch-charges.service.js';
 import { MerchantId } from '../common/auth.decorators.js';
@@ -57,6 +58,7 @@ export class ChargesController {
   ) {}
 
   @Post('charges')
+  @RequiresScope('charges:write')
   @ApiOperation({
     operationId: 'createCharge',
     summary: 'Charge an account.',
@@ -79,6 +81,7 @@ export class ChargesController {
   }
 
   @Post('charges/batch')
+  @RequiresScope('charges:write')
   @HttpCode(200)
   @IdempotentPerItem()
   @ApiOperation({
@@ -102,6 +105,7 @@ export class ChargesController {
   }
 
   @Post('charges/:id/capture')
+  @RequiresScope('charges:write')
   @HttpCode(200)
   @ApiOperation({
     operationId: 'captureCharge',
@@ -130,6 +134,7 @@ export class ChargesController {
   }
 
   @Post('charges/:id/cancel')
+  @RequiresScope('charges:write')
   @HttpCode(200)
   @ApiOperation({
     operationId: 'cancelCharge',
@@ -153,6 +158,7 @@ export class ChargesController {
   }
 
   @Post('charges/:id/refunds')
+  @RequiresScope('charges:write')
   @ApiOperation({
     operationId: 'refundCharge',
     summary: 'Refund a captured charge, fully or partly; many refunds per charge.',
@@ -174,6 +180,7 @@ export class ChargesController {
   }
 
   @Get('charges')
+  @RequiresScope('charges:read')
   @ApiOperation({
     operationId: 'listCharges',
     summary: 'List charges, newest first.',
@@ -191,6 +198,7 @@ export class ChargesController {
   }
 
   @Get('charges/:id')
+  @RequiresScope('charges:read')
   @ApiOperation({
     operationId: 'getCharge',
     summary: 'Retrieve a charge.',
@@ -204,6 +212,7 @@ export class ChargesController {
   }
 
   @Get('balance')
+  @RequiresScope('balance:read')
   @ApiOperation({
     operationId: 'getBalance',
     summary: "The merchant's balance per currency.",

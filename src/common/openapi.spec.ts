@@ -9,6 +9,7 @@ import {
 } from '../idempotency/idempotency.errors.js';
 import { BalanceLimitExceededError } from '../ledger/ledger.errors.js';
 import { RateLimitedError } from '../rate-limit/rate-limit.errors.js';
+import { InsufficientScopeError, LastManagingKeyError } from '../api-keys/api-keys.errors.js';
 import {
   DomainError,
   NotFoundError,
@@ -32,6 +33,8 @@ const ERRORS: DomainError[] = [
   new IdempotencyKeyMissingError(),
   new IdempotencyKeyInvalidError(),
   new UnauthenticatedError(),
+  new InsufficientScopeError('charges:write'),
+  new LastManagingKeyError('key_1'),
   new InsufficientFundsError(300, 'usd'),
   new NotFoundError('charge', 'ch_1'),
   new RouteNotFoundError('GET', '/nope'),

@@ -121,6 +121,13 @@ const PROBLEMS = {
     detail: 'A valid API key is required: Authorization: Bearer <api_key>.',
     headers: ['WWW-Authenticate'],
   },
+  insufficient_scope: {
+    status: 403,
+    title: 'Insufficient scope',
+    meaning:
+      "the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope.",
+    detail: "This API key does not have the scope 'charges:write' that this operation needs.",
+  },
   insufficient_funds: {
     status: 402,
     title: 'Insufficient funds',
@@ -179,6 +186,13 @@ const PROBLEMS = {
     title: 'Currency mismatch',
     meaning: "a currency that differs from the account's. Recorded.",
     detail: "The charge is in 'eur' but the source account holds 'usd'.",
+  },
+  last_managing_key: {
+    status: 422,
+    title: 'Last key that can manage keys',
+    meaning:
+      'revoking this key would leave the merchant without a key that can manage keys (keys:manage) and does not expire. Not recorded: create or roll a key first.',
+    detail: "Key 'key_Qm3xT0aVbN7pW4Lx9T2m' is the merchant's last key that can manage keys and does not expire; create another one first.",
   },
   balance_limit_exceeded: {
     status: 422,

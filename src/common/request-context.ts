@@ -6,7 +6,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the API key guard for merchant routes. */
     merchantId?: string;
-    /** The hash of the API key the request came with: what rate limits count by. */
+    /** The id of the API key the request came with (not a secret): what rate limits count by. */
     apiKeyId?: string;
     /** The request's transaction, opened for every write (idempotency or transaction interceptor). */
     transaction?: SqlTransaction;

@@ -22,6 +22,11 @@ export interface AppConfig {
    * Off behind a transaction pooler that cannot keep them (PgBouncer before 1.21, Debian 12's 1.18).
    */
   preparedStatements: boolean;
+  /**
+   * How long an instance trusts what it looked up of an API key: a key revoked or expired on
+   * another instance stops working here within this bound (0: look every key up on every request).
+   */
+  apiKeyCacheMs: number;
   logLevel: LogLevel;
 }
 
@@ -94,6 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     redisUrl: redisUrl(env),
     redisKeyPrefix: redisKeyPrefix(env),
     preparedStatements: onOff(env, 'DATABASE_PREPARED_STATEMENTS', true),
+    apiKeyCacheMs: integer(env, 'API_KEY_CACHE_MS', 1000, 0, 60_000),
     logLevel: logLevel as LogLevel,
   };
 }

@@ -6,7 +6,7 @@ import { Sql } from './sql.js';
 
 /**
  * The transaction of a PUT sent without an Idempotency-Key (the key is optional on PUT, which is
- * idempotent by itself): BEGIN goes out with the handler's first statement, COMMIT after its
+ * idempotent by itself), and of a DELETE (deleting twice is one deletion: no key is needed): BEGIN goes out with the handler's first statement, COMMIT after its
  * answer; any error rolls it back. A keyed request gets its transaction from IdempotencyInterceptor.
  */
 @Injectable()
@@ -17,7 +17,8 @@ export class TransactionInterceptor implements NestInterceptor {
     const http = context.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    if (request.method !== 'PUT' || request.headers['idempotency-key'] !== undefined) return next.handle();
+    const keylessPut = request.method === 'PUT' && request.headers['idempotency-key'] === undefined;
+    if (!keylessPut && request.method !== 'DELETE') return next.handle();
     return from(
       this.sql.transaction(async (tx) => {
         request.transaction = tx;

@@ -4,11 +4,11 @@ import type { SqlTransaction } from './sql.js';
 
 /**
  * The request's transaction: opened by the idempotency interceptor for every keyed POST and PUT,
- * and by the transaction interceptor for a PUT without a key. Handlers pass it explicitly down to
+ * and by the transaction interceptor for a PUT without a key and a DELETE. Handlers pass it explicitly down to
  * every repository write.
  */
 export const Tx = createParamDecorator((_: unknown, context: ExecutionContext): SqlTransaction => {
   const tx = context.switchToHttp().getRequest<FastifyRequest>().transaction;
-  if (!tx) throw new Error('@Tx() is only available in POST and PUT handlers');
+  if (!tx) throw new Error('@Tx() is only available in POST, PUT and DELETE handlers');
   return tx;
 });

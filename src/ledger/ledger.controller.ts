@@ -14,6 +14,7 @@ import {
 } from '../common/openapi.js';
 import { ListOf, ListQueryDto, type ListPage } from '../common/pagination.js';
 import { Tx } from '../database/tx.decorator.js';
+import { RequiresScope } from '../api-keys/scopes.js';
 import { MerchantId } from '../common/auth.decorators.js';
 import { CreateDepositDto, DEPOSIT_EXAMPLE, DepositDto, ENTRY_EXAMPLE, EntryDto } from './dto/ledger.dto.js';
 import { LedgerService } from './ledger.service.js';
@@ -27,6 +28,7 @@ export class LedgerController {
   constructor(private readonly ledger: LedgerService) {}
 
   @Post('deposits')
+  @RequiresScope('accounts:write')
   @ApiOperation({
     operationId: 'createDeposit',
     summary: 'Deposit money into an account (money entering the system).',
@@ -55,6 +57,7 @@ export class LedgerController {
   }
 
   @Get('entries')
+  @RequiresScope('accounts:read')
   @ApiOperation({
     operationId: 'listAccountEntries',
     summary: "List an account's ledger entries, newest first.",

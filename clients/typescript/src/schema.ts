@@ -44,6 +44,114 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/api_keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List API keys, newest first.
+         * @description Every key of the merchant, revoked and expired ones included; never a secret.
+         */
+        get: operations["listApiKeys"];
+        put?: never;
+        /**
+         * Create an API key.
+         * @description A new key of the merchant: unrestricted (every scope) without `scopes`, restricted to them with. The secret is shown once: a replay of this request (same Idempotency-Key) answers secret null.
+         */
+        post: operations["createApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/api_keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Retrieve an API key, with its history.
+         * @description The key (never its secret) and who created, rolled and revoked it.
+         */
+        get: operations["getApiKey"];
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API key.
+         * @description The key stops working at once on this instance and within API_KEY_CACHE_MS (1 s) on every other. Revoking a revoked key answers it as it is. The merchant cannot revoke its last key that can manage keys and does not expire (422 last_managing_key).
+         */
+        delete: operations["revokeApiKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/api_keys/{id}/roll": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Roll an API key: a new secret, the old one kept for an overlap.
+         * @description A new key with the same name and scopes (its secret shown once) replaces an active key. The old key keeps working for expires_in_seconds (0: it stops now; at most 7 days), so the new secret can be deployed with no failed request. A replay answers secret null.
+         */
+        post: operations["rollApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/merchants/{merchant_id}/api_keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create an API key for a merchant (admin token).
+         * @description The admin's way back in for a merchant whose keys were all revoked. As createApiKey otherwise.
+         */
+        post: operations["createMerchantApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/merchants/{merchant_id}/api_keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke any merchant's API key (admin token).
+         * @description For a leaked key reported by a third party: revoked even when it is the merchant’s last key (createMerchantApiKey gives it a new one).
+         */
+        delete: operations["revokeMerchantApiKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/accounts": {
         parameters: {
             query?: never;
@@ -345,7 +453,7 @@ export interface components {
              * @description Stable machine-readable code; each has one status.
              * @enum {string}
              */
-            code: "validation_failed" | "idempotency_key_missing" | "idempotency_key_invalid" | "unauthenticated" | "insufficient_funds" | "not_found" | "idempotency_request_in_progress" | "invalid_state" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "currency_mismatch" | "balance_limit_exceeded" | "precondition_required" | "rate_limited" | "internal_error" | "unavailable";
+            code: "validation_failed" | "idempotency_key_missing" | "idempotency_key_invalid" | "unauthenticated" | "insufficient_scope" | "insufficient_funds" | "not_found" | "idempotency_request_in_progress" | "invalid_state" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "currency_mismatch" | "last_managing_key" | "balance_limit_exceeded" | "precondition_required" | "rate_limited" | "internal_error" | "unavailable";
             /** @description Which fields failed: validation_failed, currency_mismatch of a PUT. */
             errors?: components["schemas"]["FieldErrorDto"][];
         };
@@ -363,6 +471,148 @@ export interface components {
             api_key: string | null;
             /** Format: date-time */
             created_at: string;
+        };
+        CreateApiKeyDto: {
+            /**
+             * @description What the key is for, for people.
+             * @example Checkout server
+             */
+            name: string;
+            /**
+             * @description A restricted key: only these scopes. Left out: an unrestricted secret key, with every scope (present and future).
+             * @example [
+             *       "charges:write",
+             *       "charges:read"
+             *     ]
+             */
+            scopes?: ("charges:read" | "charges:write" | "accounts:read" | "accounts:write" | "balance:read" | "keys:manage")[];
+            /**
+             * Format: date-time
+             * @description When the key stops working; in the future. Left out: never.
+             * @example 2027-01-31T00:00:00Z
+             */
+            expires_at?: string;
+        };
+        ApiKeyDto: {
+            /**
+             * @description Not a secret: safe to log and to show.
+             * @example key_Qm3xT0aVbN7pW4Lx9T2m
+             */
+            id: string;
+            /** @enum {string} */
+            object: "api_key";
+            /** @example Checkout server */
+            name: string;
+            /** @description The scopes of a restricted key; null for an unrestricted secret key (every scope). */
+            scopes: ("charges:read" | "charges:write" | "accounts:read" | "accounts:write" | "balance:read" | "keys:manage")[] | null;
+            /** @description The secret: shown once, on the response that created it (create or roll). It is stored only as a hash, so every other response, an idempotent replay included, answers null. */
+            secret: string | null;
+            /**
+             * @description The key's prefix and the last four characters of its secret, to tell keys apart (keys made before keys had hints show only the prefix).
+             * @example sk_mer_3kTz0q8WcXnB1vYp2LmR.…XukY
+             */
+            hint: string;
+            /**
+             * @description active until expires_at passes or the key is revoked.
+             * @enum {string}
+             */
+            status: "active" | "expired" | "revoked";
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When the key stops working (a rolled key: the end of the overlap).
+             */
+            expires_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the key was last used, to the minute: written at most once a minute per key.
+             */
+            last_used_at: string | null;
+            /** Format: date-time */
+            revoked_at: string | null;
+            /**
+             * @description The key this one replaced by a roll.
+             * @example null
+             */
+            rolled_from: string | null;
+        };
+        ApiKeyListDto: {
+            /** @enum {string} */
+            object: "list";
+            data: components["schemas"]["ApiKeyDto"][];
+            has_more: boolean;
+        };
+        AuditEventDto: {
+            /** @example aud_Hn2kV0qT8mWcXnB1vYp2 */
+            id: string;
+            /** @enum {string} */
+            action: "api_key.created" | "api_key.rolled" | "api_key.revoked";
+            /**
+             * @description Who did it: 'admin' (the admin token) or the id of the API key the request came with.
+             * @example key_Qm3xT0aVbN7pW4Lx9T2m
+             */
+            actor: string;
+            /**
+             * @description The request's X-Request-Id.
+             * @example 1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b
+             */
+            request_id: string | null;
+            /** Format: date-time */
+            created_at: string;
+        };
+        ApiKeyWithHistoryDto: {
+            /**
+             * @description Not a secret: safe to log and to show.
+             * @example key_Qm3xT0aVbN7pW4Lx9T2m
+             */
+            id: string;
+            /** @enum {string} */
+            object: "api_key";
+            /** @example Checkout server */
+            name: string;
+            /** @description The scopes of a restricted key; null for an unrestricted secret key (every scope). */
+            scopes: ("charges:read" | "charges:write" | "accounts:read" | "accounts:write" | "balance:read" | "keys:manage")[] | null;
+            /** @description The secret: shown once, on the response that created it (create or roll). It is stored only as a hash, so every other response, an idempotent replay included, answers null. */
+            secret: string | null;
+            /**
+             * @description The key's prefix and the last four characters of its secret, to tell keys apart (keys made before keys had hints show only the prefix).
+             * @example sk_mer_3kTz0q8WcXnB1vYp2LmR.…XukY
+             */
+            hint: string;
+            /**
+             * @description active until expires_at passes or the key is revoked.
+             * @enum {string}
+             */
+            status: "active" | "expired" | "revoked";
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When the key stops working (a rolled key: the end of the overlap).
+             */
+            expires_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the key was last used, to the minute: written at most once a minute per key.
+             */
+            last_used_at: string | null;
+            /** Format: date-time */
+            revoked_at: string | null;
+            /**
+             * @description The key this one replaced by a roll.
+             * @example null
+             */
+            rolled_from: string | null;
+            /** @description Who created, rolled and revoked the key, oldest first. */
+            history: components["schemas"]["AuditEventDto"][];
+        };
+        RollApiKeyDto: {
+            /**
+             * @description How long the old secret keeps working beside the new one, in seconds: 0 stops it at once; at most 7 days. Deploy the new secret within it.
+             * @example 3600
+             */
+            expires_in_seconds: number;
         };
         AccountFieldsDto: {
             /**
@@ -818,6 +1068,996 @@ export interface operations {
             };
         };
     };
+    listApiKeys: {
+        parameters: {
+            query?: {
+                /** @description Objects per page, 1 to 100; 10 when left out. */
+                limit?: number;
+                /** @description Id of the last object of the previous page. */
+                starting_after?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of keys. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "object": "list",
+                     *       "data": [
+                     *         {
+                     *           "id": "key_Qm3xT0aVbN7pW4Lx9T2m",
+                     *           "object": "api_key",
+                     *           "name": "Checkout server",
+                     *           "scopes": [
+                     *             "charges:write",
+                     *             "charges:read"
+                     *           ],
+                     *           "secret": null,
+                     *           "hint": "sk_mer_3kTz0q8WcXnB1vYp2LmR.…XukY",
+                     *           "status": "active",
+                     *           "created_at": "2026-12-07T14:37:15.868Z",
+                     *           "expires_at": null,
+                     *           "last_used_at": null,
+                     *           "revoked_at": null,
+                     *           "rolled_from": null
+                     *         }
+                     *       ],
+                     *       "has_more": false
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ApiKeyListDto"];
+                };
+            };
+            /** @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+        };
+    };
+    createApiKey: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 1-255 visible ASCII characters, unique per intended operation (a UUID v4 is a good choice). Retrying with the same key and the same request never repeats the effect: the recorded response is replayed. Scoped to the merchant; kept for IDEMPOTENCY_TTL_SECONDS (24 h by default). */
+                "Idempotency-Key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateApiKeyDto"];
+            };
+        };
+        responses: {
+            /** @description Created, with its secret shown once. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description On every response recorded against the Idempotency-Key (first and replayed): the HTTP-date after which the key is forgotten and would be new again. Until then a retry with the key gets this same answer. */
+                    "Idempotency-Expires": string;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "key_Qm3xT0aVbN7pW4Lx9T2m",
+                     *       "object": "api_key",
+                     *       "name": "Checkout server",
+                     *       "scopes": [
+                     *         "charges:write",
+                     *         "charges:read"
+                     *       ],
+                     *       "secret": "sk_mer_3kTz0q8WcXnB1vYp2LmR.vWnfFgc1f_yfbhNWBADX7nwtMW8jMkJNum9MS5iXukY",
+                     *       "hint": "sk_mer_3kTz0q8WcXnB1vYp2LmR.…XukY",
+                     *       "status": "active",
+                     *       "created_at": "2026-12-07T14:37:15.868Z",
+                     *       "expires_at": null,
+                     *       "last_used_at": null,
+                     *       "revoked_at": null,
+                     *       "rolled_from": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ApiKeyDto"];
+                };
+            };
+            /**
+             * @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request.
+             *
+             *     `idempotency_key_missing`: a POST without an Idempotency-Key header. Not recorded.
+             *
+             *     `idempotency_key_invalid`: the Idempotency-Key is empty, longer than 255 characters, not visible ASCII, or sent twice. Not recorded.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `idempotency_request_in_progress`: a request with the same key is still running (the service waited 1 s for it). Not recorded: retry with the same key and body after Retry-After. */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 100 KiB. Not recorded. */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json. Not recorded. */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `idempotency_key_reused`: the key was used for a different request (method, path or body). Never retry with that key; a new key is a new operation. Not recorded. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+        };
+    };
+    getApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The key id: key_... */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "key_Qm3xT0aVbN7pW4Lx9T2m",
+                     *       "object": "api_key",
+                     *       "name": "Checkout server",
+                     *       "scopes": [
+                     *         "charges:write",
+                     *         "charges:read"
+                     *       ],
+                     *       "secret": null,
+                     *       "hint": "sk_mer_3kTz0q8WcXnB1vYp2LmR.…XukY",
+                     *       "status": "active",
+                     *       "created_at": "2026-12-07T14:37:15.868Z",
+                     *       "expires_at": null,
+                     *       "last_used_at": null,
+                     *       "revoked_at": null,
+                     *       "rolled_from": null,
+                     *       "history": [
+                     *         {
+                     *           "id": "aud_Hn2kV0qT8mWcXnB1vYp2",
+                     *           "action": "api_key.created",
+                     *           "actor": "key_Wc1f0yfbhNWBADX7nwtM",
+                     *           "request_id": "1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b",
+                     *           "created_at": "2026-12-07T14:37:15.868Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ApiKeyWithHistoryDto"];
+                };
+            };
+            /** @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+        };
+    };
+    revokeApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The id of the key to revoke. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "key_Qm3xT0aVbN7pW4Lx9T2m",
+                     *       "object": "api_key",
+                     *       "name": "Checkout server",
+                     *       "scopes": [
+                     *         "charges:write",
+                     *         "charges:read"
+                     *       ],
+                     *       "secret": null,
+                     *       "hint": "sk_mer_3kTz0q8WcXnB1vYp2LmR.…XukY",
+                     *       "status": "revoked",
+                     *       "created_at": "2026-12-07T14:37:15.868Z",
+                     *       "expires_at": null,
+                     *       "last_used_at": null,
+                     *       "revoked_at": "2026-12-07T15:02:11.004Z",
+                     *       "rolled_from": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ApiKeyDto"];
+                };
+            };
+            /** @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `last_managing_key`: revoking this key would leave the merchant without a key that can manage keys (keys:manage) and does not expire. Not recorded: create or roll a key first. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+        };
+    };
+    rollApiKey: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 1-255 visible ASCII characters, unique per intended operation (a UUID v4 is a good choice). Retrying with the same key and the same request never repeats the effect: the recorded response is replayed. Scoped to the merchant; kept for IDEMPOTENCY_TTL_SECONDS (24 h by default). */
+                "Idempotency-Key": string;
+            };
+            path: {
+                /** @description The id of the key to roll. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RollApiKeyDto"];
+            };
+        };
+        responses: {
+            /** @description The new key, with its secret shown once. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description On every response recorded against the Idempotency-Key (first and replayed): the HTTP-date after which the key is forgotten and would be new again. Until then a retry with the key gets this same answer. */
+                    "Idempotency-Expires": string;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "key_Wc1f0yfbhNWBADX7nwtM",
+                     *       "object": "api_key",
+                     *       "name": "Checkout server",
+                     *       "scopes": [
+                     *         "charges:write",
+                     *         "charges:read"
+                     *       ],
+                     *       "secret": "sk_mer_3kTz0q8WcXnB1vYp2LmR.vWnfFgc1f_yfbhNWBADX7nwtMW8jMkJNum9MS5iXukY",
+                     *       "hint": "sk_mer_3kTz0q8WcXnB1vYp2LmR.…XukY",
+                     *       "status": "active",
+                     *       "created_at": "2026-12-07T14:37:15.868Z",
+                     *       "expires_at": null,
+                     *       "last_used_at": null,
+                     *       "revoked_at": null,
+                     *       "rolled_from": "key_Qm3xT0aVbN7pW4Lx9T2m"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ApiKeyDto"];
+                };
+            };
+            /**
+             * @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request.
+             *
+             *     `idempotency_key_missing`: a POST without an Idempotency-Key header. Not recorded.
+             *
+             *     `idempotency_key_invalid`: the Idempotency-Key is empty, longer than 255 characters, not visible ASCII, or sent twice. Not recorded.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. Recorded when it is the outcome of the operation. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotency-Expires": components["headers"]["Idempotency-Expires"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /**
+             * @description `invalid_state`: the charge is not in a state that allows this (see the lifecycle). Recorded.
+             *
+             *     `idempotency_request_in_progress`: a request with the same key is still running (the service waited 1 s for it). Not recorded: retry with the same key and body after Retry-After.
+             */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description Seconds to wait before retrying with the same Idempotency-Key and body. */
+                    "Retry-After"?: number;
+                    "Idempotency-Expires": components["headers"]["Idempotency-Expires"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 100 KiB. Not recorded. */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json. Not recorded. */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `idempotency_key_reused`: the key was used for a different request (method, path or body). Never retry with that key; a new key is a new operation. Not recorded. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+        };
+    };
+    createMerchantApiKey: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 1-255 visible ASCII characters, unique per intended operation (a UUID v4 is a good choice). Retrying with the same key and the same request never repeats the effect: the recorded response is replayed. Scoped to the merchant; kept for IDEMPOTENCY_TTL_SECONDS (24 h by default). */
+                "Idempotency-Key": string;
+            };
+            path: {
+                /** @description The merchant whose key it is. */
+                merchant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateApiKeyDto"];
+            };
+        };
+        responses: {
+            /** @description Created, with its secret shown once. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description On every response recorded against the Idempotency-Key (first and replayed): the HTTP-date after which the key is forgotten and would be new again. Until then a retry with the key gets this same answer. */
+                    "Idempotency-Expires": string;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "key_Qm3xT0aVbN7pW4Lx9T2m",
+                     *       "object": "api_key",
+                     *       "name": "Checkout server",
+                     *       "scopes": null,
+                     *       "secret": "sk_mer_3kTz0q8WcXnB1vYp2LmR.vWnfFgc1f_yfbhNWBADX7nwtMW8jMkJNum9MS5iXukY",
+                     *       "hint": "sk_mer_3kTz0q8WcXnB1vYp2LmR.…XukY",
+                     *       "status": "active",
+                     *       "created_at": "2026-12-07T14:37:15.868Z",
+                     *       "expires_at": null,
+                     *       "last_used_at": null,
+                     *       "revoked_at": null,
+                     *       "rolled_from": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ApiKeyDto"];
+                };
+            };
+            /**
+             * @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request.
+             *
+             *     `idempotency_key_missing`: a POST without an Idempotency-Key header. Not recorded.
+             *
+             *     `idempotency_key_invalid`: the Idempotency-Key is empty, longer than 255 characters, not visible ASCII, or sent twice. Not recorded.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. Recorded when it is the outcome of the operation. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotency-Expires": components["headers"]["Idempotency-Expires"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `idempotency_request_in_progress`: a request with the same key is still running (the service waited 1 s for it). Not recorded: retry with the same key and body after Retry-After. */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 100 KiB. Not recorded. */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json. Not recorded. */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `idempotency_key_reused`: the key was used for a different request (method, path or body). Never retry with that key; a new key is a new operation. Not recorded. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+        };
+    };
+    revokeMerchantApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The merchant whose key it is. */
+                merchant_id: string;
+                /** @description The id of the key to revoke. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "key_Qm3xT0aVbN7pW4Lx9T2m",
+                     *       "object": "api_key",
+                     *       "name": "Checkout server",
+                     *       "scopes": [
+                     *         "charges:write",
+                     *         "charges:read"
+                     *       ],
+                     *       "secret": null,
+                     *       "hint": "sk_mer_3kTz0q8WcXnB1vYp2LmR.…XukY",
+                     *       "status": "revoked",
+                     *       "created_at": "2026-12-07T14:37:15.868Z",
+                     *       "expires_at": null,
+                     *       "last_used_at": null,
+                     *       "revoked_at": "2026-12-07T15:02:11.004Z",
+                     *       "rolled_from": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ApiKeyDto"];
+                };
+            };
+            /** @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+        };
+    };
     listAccounts: {
         parameters: {
             query?: {
@@ -879,6 +2119,16 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -997,6 +2247,16 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1132,6 +2392,16 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1284,6 +2554,16 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1473,6 +2753,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
             /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. Recorded when it is the outcome of the operation. */
             404: {
                 headers: {
@@ -1630,6 +2920,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
             /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. */
             404: {
                 headers: {
@@ -1740,6 +3040,16 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1872,6 +3182,16 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "Idempotency-Expires": components["headers"]["Idempotency-Expires"];
                     "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2066,6 +3386,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
             /** @description `idempotency_request_in_progress`: a request with the same key is still running (the service waited 1 s for it). Not recorded: retry with the same key and body after Retry-After. */
             409: {
                 headers: {
@@ -2213,6 +3543,16 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2392,6 +3732,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
             /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. Recorded when it is the outcome of the operation. */
             404: {
                 headers: {
@@ -2551,6 +3901,16 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2717,6 +4077,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
             /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. */
             404: {
                 headers: {
@@ -2812,6 +4182,16 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {

@@ -3,25 +3,23 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { UnauthenticatedError } from '../common/domain-error.js';
-import { bearerToken, hashApiKey, merchantIdOfApiKey, sameSecret } from './api-key.js';
+import { bearerToken, sameSecret } from './api-key.js';
 import { ADMIN_ROUTE, PUBLIC_ROUTE } from '../common/auth.decorators.js';
-import { MerchantsRepository } from './merchants.repository.js';
-
-const CACHE_TTL_MS = 60_000;
-const CACHE_MAX_ENTRIES = 10_000;
+import { InsufficientScopeError } from './api-keys.errors.js';
+import { KnownKeysService } from './known-keys.service.js';
+import { allows, REQUIRED_SCOPE, type Scope } from './scopes.js';
 
 /**
  * Authenticates every route (registered as APP_GUARD): a merchant's API key by default, the admin
- * token where @AdminOnly(), nothing where @Public(). Known keys are cached briefly so the charge
- * path spends no round trip on authentication.
+ * token where @AdminOnly(), nothing where @Public(); and checks a restricted key's scopes against
+ * the route's @RequiresScope(). Known keys are remembered briefly (KnownKeysService), so the
+ * charge path spends no round trip on authentication.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
-  private readonly knownKeys = new Map<string, { merchantId: string; until: number }>();
-
   constructor(
     private readonly reflector: Reflector,
-    private readonly merchants: MerchantsRepository,
+    private readonly keys: KnownKeysService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -37,21 +35,12 @@ export class ApiKeyGuard implements CanActivate {
       if (!sameSecret(token, this.config.adminToken)) throw new UnauthenticatedError('This route needs the admin token.');
       return true;
     }
-    const hash = hashApiKey(token);
-    request.merchantId = await this.merchantOf(token, hash);
-    request.apiKeyId = hash;
+    const key = await this.keys.identify(token);
+    if (!key) throw new UnauthenticatedError();
+    const scope = this.reflector.getAllAndOverride<Scope | undefined>(REQUIRED_SCOPE, targets);
+    if (!allows(key.scopes, scope)) throw new InsufficientScopeError(scope);
+    request.merchantId = key.merchantId;
+    request.apiKeyId = key.keyId;
     return true;
-  }
-
-  private async merchantOf(apiKey: string, hash: string): Promise<string> {
-    const merchantId = merchantIdOfApiKey(apiKey);
-    if (!merchantId) throw new UnauthenticatedError();
-    const cached = this.knownKeys.get(hash);
-    if (cached && cached.until > Date.now()) return cached.merchantId;
-
-    if (!(await this.merchants.apiKeyExists(merchantId, hash))) throw new UnauthenticatedError();
-    if (this.knownKeys.size >= CACHE_MAX_ENTRIES) this.knownKeys.clear();
-    this.knownKeys.set(hash, { merchantId, until: Date.now() + CACHE_TTL_MS });
-    return merchantId;
   }
 }

@@ -7,6 +7,11 @@ export function newApiKey(merchantId: string): string {
   return `sk_${merchantId}.${randomBytes(32).toString('base64url')}`;
 }
 
+/** What tells a key apart without revealing it: its prefix and the last four characters of its secret. */
+export function apiKeyHint(merchantId: string, apiKey: string): string {
+  return `sk_${merchantId}.…${apiKey.slice(-4)}`;
+}
+
 /** Only this is stored. */
 export function hashApiKey(apiKey: string): string {
   return createHash('sha256').update(apiKey).digest('hex');
