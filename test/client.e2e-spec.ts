@@ -54,6 +54,56 @@ describe('the TypeScript client', () => {
     return merchant.data.api_key!;
   }
 
+  it('rotates a key with no failed request: roll with an overlap, deploy the new secret, let the old one expire', async () => {
+    const apiKey = await newApiKey('rotation');
+    const { client: manager } = clientFor(apiKey);
+    const server = await manager.createApiKey({ name: 'checkout server', scopes: ['charges:write', 'charges:read', 'accounts:write'] });
+    let deployed = clientFor(server.data.secret!).client;
+    const source = await fundedAccount(manager, 100_000);
+    const charges: Promise<unknown>[] = [];
+    let charging = true;
+    // A steady stream of charges from "the checkout server" throughout the rotation.
+    const stream = (async () => {
+      while (charging) {
+        charges.push(deployed.createCharge({ amount: 1, currency: 'usd', source }));
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
+    const rolled = await manager.rollApiKey(server.data.id, { expires_in_seconds: 2 });
+    expect(rolled.data).toMatchObject({ rolled_from: server.data.id, scopes: server.data.scopes });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    deployed = clientFor(rolled.data.secret!).client; // the deploy
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    charging = false;
+    await stream;
+    const results = await Promise.allSettled(charges);
+    expect(results.filter((result) => result.status === 'rejected')).toEqual([]);
+    expect((await manager.getApiKey(server.data.id)).data.history.map((event) => event.action)).toEqual([
+      'api_key.created',
+      'api_key.rolled',
+    ]);
+    // Once the overlap is over the old secret is refused: a decided 401, not retried.
+    const old = clientFor(server.data.secret!).client;
+    let refusal: unknown;
+    for (let i = 0; i < 40 && refusal === undefined; i++) {
+      refusal = await old.getCharge('ch_none').then(
+        () => undefined,
+        (error: unknown) => (error instanceof ProblemError && error.status === 401 ? error : undefined),
+      );
+      if (refusal === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(refusal).toBeInstanceOf(ProblemError);
+    // Revoked, and listed as such; the admin can revoke any merchant's key.
+    expect((await manager.revokeApiKey(rolled.data.id)).data.status).toBe('revoked');
+    const listed: string[] = [];
+    for await (const key of manager.listApiKeys()) listed.push(`${key.name}:${key.status}`);
+    expect(listed).toEqual(['checkout server:revoked', 'checkout server:expired', 'Secret key:active']);
+    const spare = await manager.createApiKey({ name: 'spare' });
+    const merchantId = spare.data.secret!.split('.')[0]!.slice('sk_'.length);
+    expect((await admin.revokeMerchantApiKey(merchantId, spare.data.id)).data.status).toBe('revoked');
+    expect((await admin.createMerchantApiKey(merchantId, { name: 'issued by the admin' })).data.secret).toMatch(/^sk_mer_/);
+  });
+
   async function fundedAccount(client: PaymentsClient, amount: number): Promise<string> {
     const account = await client.createAccount({ currency: 'usd' });
     await client.deposit(account.data.id, { amount });

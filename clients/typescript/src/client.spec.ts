@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { PaymentsClient, type PaymentsClientOptions } from './client.js';
+import { readFileSync } from 'node:fs';
+import { PaymentsAdminClient, PaymentsClient, type PaymentsClientOptions } from './client.js';
 import {
   IdempotencyKeyReusedError,
   NetworkError,
@@ -649,5 +650,21 @@ describe('the whole API, with per-call options', () => {
       delete scope.document;
     }
     expect(() => new PaymentsClient({ baseUrl: 'http://payments.test', apiKey: 'sk_mer_test.secret' })).not.toThrow();
+  });
+});
+
+describe('the whole API', () => {
+  it('has a method for every operation of openapi.json, named for its operationId', () => {
+    const document = JSON.parse(readFileSync(new URL('../../../openapi.json', import.meta.url), 'utf8')) as {
+      paths: Record<string, Record<string, { operationId: string }>>;
+    };
+    const operations = Object.values(document.paths).flatMap((item) => Object.values(item).map((operation) => operation.operationId));
+    // Named for what a caller does rather than for the resource it creates.
+    const renamed: Record<string, string> = { createDeposit: 'deposit' };
+    const methods = new Set([
+      ...Object.getOwnPropertyNames(PaymentsClient.prototype),
+      ...Object.getOwnPropertyNames(PaymentsAdminClient.prototype),
+    ]);
+    expect(operations.filter((operationId) => !methods.has(renamed[operationId] ?? operationId))).toEqual([]);
   });
 });

@@ -1,5 +1,9 @@
 import type {
   Account,
+  ApiKey,
+  ApiKeyWithHistory,
+  CreateApiKey,
+  RollApiKey,
   Balance,
   BatchResult,
   CaptureCharge,
@@ -244,6 +248,58 @@ export class PaymentsClient {
     return this.transport.read((attempt) => this.api.GET('/v1/balance', { ...attempt }), options);
   }
 
+  /**
+   * A new API key (scopes: a restricted key; none: every scope). Its `secret` is shown once: a
+   * replayed answer has `secret: null`, since the service keeps only its hash.
+   */
+  createApiKey(key: CreateApiKey, options?: WriteOptions): Promise<RecordedResult<ApiKey>> {
+    return this.transport.write(
+      key,
+      (idempotencyKey, attempt) =>
+        this.api.POST('/v1/api_keys', { params: { header: { 'Idempotency-Key': idempotencyKey } }, body: key, ...attempt }),
+      options,
+    );
+  }
+
+  /** The merchant's API keys, newest first (never a secret). */
+  listApiKeys(options: ListOptions = {}): Paginated<ApiKey> {
+    const { limit, startingAfter, ...call } = options;
+    return new Paginated(async (after) => {
+      const page = await this.transport.read(
+        (attempt) => this.api.GET('/v1/api_keys', { params: { query: { limit, starting_after: after } }, ...attempt }),
+        call,
+      );
+      return page.data;
+    }, startingAfter);
+  }
+
+  /** One key, with its history (who created, rolled and revoked it). */
+  getApiKey(id: string, options?: CallOptions): Promise<Result<ApiKeyWithHistory>> {
+    return this.transport.read((attempt) => this.api.GET('/v1/api_keys/{id}', { params: { path: { id } }, ...attempt }), options);
+  }
+
+  /**
+   * A new secret for the key's name and scopes (shown once); the old secret keeps working for
+   * `expires_in_seconds` (0: it stops now), the time to deploy the new one.
+   */
+  rollApiKey(id: string, roll: RollApiKey, options?: WriteOptions): Promise<RecordedResult<ApiKey>> {
+    return this.transport.write(
+      roll,
+      (idempotencyKey, attempt) =>
+        this.api.POST('/v1/api_keys/{id}/roll', {
+          params: { path: { id }, header: { 'Idempotency-Key': idempotencyKey } },
+          body: roll,
+          ...attempt,
+        }),
+      options,
+    );
+  }
+
+  /** Revokes a key (revoking twice is one revocation, so a retry is safe without a key). */
+  revokeApiKey(id: string, options?: CallOptions): Promise<Result<ApiKey>> {
+    return this.transport.read((attempt) => this.api.DELETE('/v1/api_keys/{id}', { params: { path: { id } }, ...attempt }), options);
+  }
+
   private get api(): Transport['api'] {
     return this.transport.api;
   }
@@ -272,6 +328,32 @@ export class PaymentsAdminClient {
       merchant,
       (key, attempt) =>
         this.transport.api.POST('/v1/merchants', { params: { header: { 'Idempotency-Key': key } }, body: merchant, ...attempt }),
+      options,
+    );
+  }
+
+  /** A key for any merchant: the way back in after its keys were revoked. Its secret is shown once. */
+  createMerchantApiKey(merchantId: string, key: CreateApiKey, options?: WriteOptions): Promise<RecordedResult<ApiKey>> {
+    return this.transport.write(
+      key,
+      (idempotencyKey, attempt) =>
+        this.transport.api.POST('/v1/merchants/{merchant_id}/api_keys', {
+          params: { path: { merchant_id: merchantId }, header: { 'Idempotency-Key': idempotencyKey } },
+          body: key,
+          ...attempt,
+        }),
+      options,
+    );
+  }
+
+  /** Revokes any merchant's key (a leak reported by a third party), its last one included. */
+  revokeMerchantApiKey(merchantId: string, id: string, options?: CallOptions): Promise<Result<ApiKey>> {
+    return this.transport.read(
+      (attempt) =>
+        this.transport.api.DELETE('/v1/merchants/{merchant_id}/api_keys/{id}', {
+          params: { path: { merchant_id: merchantId, id } },
+          ...attempt,
+        }),
       options,
     );
   }

@@ -25,6 +25,7 @@ export type * from './models.js';
 export { Paginated } from './pagination.js';
 export {
   DECIDED_PROBLEMS,
+  UNDECIDED_PROBLEMS,
   DEFAULT_CIRCUIT_BREAKER,
   DEFAULT_RETRY_BUDGET,
   DEFAULT_RETRY_POLICY,

@@ -26,6 +26,13 @@ export type BatchItemResult = Schemas['BatchItemResultDto'];
 
 export type Balance = Schemas['BalanceDto'];
 
+export type ApiKey = Schemas['ApiKeyDto'];
+export type ApiKeyWithHistory = Schemas['ApiKeyWithHistoryDto'];
+export type AuditEvent = Schemas['AuditEventDto'];
+export type ApiKeyScope = NonNullable<Schemas['CreateApiKeyDto']['scopes']>[number];
+export type CreateApiKey = Schemas['CreateApiKeyDto'];
+export type RollApiKey = Schemas['RollApiKeyDto'];
+
 /** One page of a list: newest first; `has_more` says whether a page follows. */
 export interface Page<T> {
   object: 'list';

@@ -1,5 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import {
+  DECIDED_PROBLEMS,
+  UNDECIDED_PROBLEMS,
   DEFAULT_RETRY_POLICY,
   backoffDelayMs,
   isDecidedProblem,
@@ -134,5 +137,16 @@ describe('which answers decide a request', () => {
 
   it('nothing is decided by a body that is not problem+json, whatever it says', () => {
     expect(isDecidedProblem(402, 'insufficient_funds', false)).toBe(false);
+  });
+});
+
+describe('every problem code of the service', () => {
+  it('is either decided (under its one status) or undecided, so a new code cannot slip through unclassified', () => {
+    const document = JSON.parse(readFileSync(new URL('../../../openapi.json', import.meta.url), 'utf8')) as {
+      components: { schemas: { ProblemDetailsDto: { properties: { code: { enum: string[] } } } } };
+    };
+    const codes = document.components.schemas.ProblemDetailsDto.properties.code.enum;
+    const classified = [...Object.keys(DECIDED_PROBLEMS), ...UNDECIDED_PROBLEMS].sort();
+    expect(classified).toEqual([...codes].sort());
   });
 });

@@ -156,6 +156,7 @@ export const DECIDED_PROBLEMS: Readonly<Partial<Record<NonNullable<ProblemCode>,
   idempotency_key_invalid: 400,
   unauthenticated: 401,
   insufficient_funds: 402,
+  insufficient_scope: 403,
   not_found: 404,
   invalid_state: 409,
   precondition_failed: 412,
@@ -164,8 +165,17 @@ export const DECIDED_PROBLEMS: Readonly<Partial<Record<NonNullable<ProblemCode>,
   idempotency_key_reused: 422,
   currency_mismatch: 422,
   balance_limit_exceeded: 422,
+  last_managing_key: 422,
   precondition_required: 428,
 });
+
+/** The codes that say "not decided yet": the request may still take effect, so it is retried with its key. */
+export const UNDECIDED_PROBLEMS: readonly NonNullable<ProblemCode>[] = Object.freeze([
+  'idempotency_request_in_progress',
+  'rate_limited',
+  'internal_error',
+  'unavailable',
+]);
 
 /**
  * Whether an error answer decides the request. Anything not recognisably the service's own decided
