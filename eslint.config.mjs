@@ -40,8 +40,8 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['**/test/**', '**/testing/**', '**/chaos/**', '**/bench/**', '**/examples/**', '**/clients/**'],
-              message: 'The service never imports tests, harnesses, the bench, examples or clients.',
+              group: ['**/test/**', '**/testing/**', '**/chaos/**', '**/bench/**', '**/examples/**', '**/clients/**', '**/acquirer/**'],
+              message: 'The service never imports tests, harnesses, the bench, examples, clients or the simulated acquirer.',
             },
             {
               regex: '^\\.\\./[a-z-]+/.*\\.(repository|controller|guard|interceptor)\\.js$',
@@ -67,6 +67,18 @@ export default tseslint.config(
     ignores: ['test/chaos-checker.e2e-spec.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['**/chaos/**'], message: 'Shared test helpers live in testing/.' }] }],
+    },
+  },
+  {
+    // The simulated acquirer is a program of its own, outside the service: it shares no code with it.
+    files: ['acquirer/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [{ group: ['../*'], message: 'The acquirer is a separate program: it imports only from acquirer/ and node_modules.' }],
+        },
+      ],
     },
   },
   {

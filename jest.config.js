@@ -1,9 +1,10 @@
 // Jest runs the TypeScript sources as native ES modules (node --experimental-vm-modules, see
-// package.json). Unit specs sit beside the code (src/**/*.spec.ts); end-to-end specs drive the
-// real AppModule over HTTP against a real PostgreSQL (test/**/*.e2e-spec.ts).
+// package.json). Unit specs sit beside the code (src/**/*.spec.ts, acquirer/**/*.spec.ts);
+// end-to-end specs drive the real AppModule over HTTP against a real PostgreSQL
+// (test/**/*.e2e-spec.ts).
 export default {
   testEnvironment: 'node',
-  roots: ['<rootDir>/src', '<rootDir>/test'],
+  roots: ['<rootDir>/src', '<rootDir>/test', '<rootDir>/acquirer'],
   testRegex: '.*\\.(spec|e2e-spec)\\.ts$',
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: {
