@@ -340,3 +340,82 @@ describe('card charges', () => {
     expect((await merchant.post('/v1/charges', body, key)).status).toBe(201);
   });
 });
+
+describe('card charges while the acquirer is down', () => {
+  let acquirer: AcquirerProcess;
+  let app: TestApp;
+  let merchant: MerchantClient;
+
+  beforeAll(async () => {
+    acquirer = await AcquirerProcess.start();
+    // One unreachable answer opens the circuit, for longer than this file runs.
+    app = await TestApp.start({ acquirerUrl: acquirer.url, acquirerCircuitThreshold: 1, acquirerCircuitOpenMs: 600_000 });
+    merchant = await app.merchant('cards-down');
+  });
+
+  afterAll(async () => {
+    await app.close();
+    await acquirer.close();
+  });
+
+  const keyRow = async (key: string) =>
+    (
+      await app.dataSource.query(`SELECT recovery_point, attempts FROM idempotency_keys WHERE merchant_id = $1 AND key = $2`, [
+        merchant.id,
+        key,
+      ])
+    )[0];
+
+  it('202 once the request may have left; 503 acquirer_unavailable, key left at started, while the circuit is open; then resolved', async () => {
+    await acquirer.stop();
+    const body = { ...CARD, payment_method: 'pm_test_ok' };
+    const sent = randomUUID();
+    expect((await merchant.post('/v1/charges', body, sent)).status).toBe(202);
+    expect(await keyRow(sent)).toMatchObject({ recovery_point: 'acquirer_called', attempts: 1 });
+
+    const refused = randomUUID();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const reply = await merchant.post('/v1/charges', body, refused);
+      expect(reply.status).toBe(503);
+      expect(reply.body.code).toBe('acquirer_unavailable');
+      expect(reply.headers.get('retry-after')).toBe('600');
+      expect(reply.headers.get('idempotency-expires')).toBeNull();
+      expect(await keyRow(refused)).toMatchObject({ recovery_point: 'started', attempts: 0 });
+    }
+    // A key already at acquirer_called is not refused: its request may have gone out. 202.
+    expect((await merchant.post('/v1/charges', body, sent)).status).toBe(202);
+    expect(await keyRow(sent)).toMatchObject({ recovery_point: 'acquirer_called', attempts: 1 });
+
+    // The completer rolls back the key whose request never left, and leaves the other undecided.
+    const run = await app.app.get(CompleterService).runOnce(0);
+    expect(run).toMatchObject({ rolledBack: 1, undecided: 1 });
+    expect(await keyRow(refused)).toBeUndefined();
+
+    // The acquirer is back; another instance (its circuit closed) completes the key.
+    await acquirer.restart();
+    const other = await TestApp.start({ acquirerUrl: acquirer.url });
+    try {
+      expect(await other.app.get(CompleterService).runOnce(0)).toMatchObject({ finished: 1 });
+    } finally {
+      await other.close();
+    }
+    const replay = await merchant.post('/v1/charges', body, sent);
+    expect(replay.status).toBe(201);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+
+    const metrics = (await merchant.get('/metrics')).text;
+    expect(metrics).toMatch(/acquirer_requests_total\{outcome="network"\} 1/);
+    expect(metrics).toMatch(/completer_actions_total\{action="rolled_back"\} 1/);
+    expect(metrics).toMatch(/idempotency_lease_takeovers_total\{by="completer"\} 2/);
+    expect(metrics).toMatch(/card_charge_keys\{recovery_point="finished"\} \d+/);
+    expect(metrics).toMatch(/card_charge_oldest_unfinished_key_age_seconds \d/);
+
+    const violations = await cardInvariantViolations(
+      (sql, parameters) => app.dataSource.query(sql, parameters),
+      await acquirerCaptures(acquirer.url),
+      [merchant.id],
+      { drained: true },
+    );
+    expect(violations).toEqual({ doubleCaptures: [], capturesOffTheLedger: [], effectsWithoutCapture: [], unfinishedKeys: [] });
+  });
+});

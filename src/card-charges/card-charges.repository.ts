@@ -371,14 +371,14 @@ export class CardChargesRepository {
     const rows = await this.sql.query<{ recovery_point: string; keys: number; oldest: number | null }>({
       name: 'card_census',
       text: `SELECT recovery_point, count(*)::int AS keys,
-                    extract(epoch from clock_timestamp() - min(created_at)) FILTER (WHERE recovery_point IN ${UNFINISHED})::float8 AS oldest
+                    extract(epoch from clock_timestamp() - min(created_at))::float8 AS oldest
                FROM idempotency_keys WHERE recovery_point IS NOT NULL GROUP BY recovery_point`,
     });
     const byPoint: Record<string, number> = { started: 0, acquirer_called: 0, finished: 0 };
     let oldest = 0;
     for (const row of rows) {
       byPoint[row.recovery_point] = row.keys;
-      if (row.oldest !== null) oldest = Math.max(oldest, Number(row.oldest));
+      if (row.recovery_point !== 'finished' && row.oldest !== null) oldest = Math.max(oldest, Number(row.oldest));
     }
     return { byPoint, oldestUnfinishedSeconds: oldest };
   }
