@@ -328,6 +328,46 @@ describe('card charges', () => {
     expect(await capturesFor(first.body.id)).toHaveLength(1);
   });
 
+  it('past the resend horizon a key is only looked up: a capture found finishes it, none found fails it without a call', async () => {
+    const body = { ...CARD, payment_method: 'pm_test_ok' };
+    // A quarter of ACQUIRER_KEY_TTL_SECONDS (a day by default) is six hours: these keys are older.
+    const found = await handMade(body, 'acquirer_called', 1, 30_000);
+    await capturedAtTheAcquirer(found.chargeId, { payment_method: 'pm_test_ok' });
+    expect((await merchant.post('/v1/charges', body, found.key)).status).toBe(201);
+    expect(await keyRow(found.key)).toMatchObject({ recovery_point: 'finished', attempts: 1, last_outcome: 'captured' });
+
+    const none = await handMade(body, 'acquirer_called', 1, 30_000);
+    const reply = await merchant.post('/v1/charges', body, none.key);
+    expect(reply.status).toBe(402);
+    expect(reply.body).toMatchObject({ code: 'card_declined', decline_code: 'processing_error' });
+    // A card that would have succeeded: not sent again, so nothing was captured.
+    expect(await capturesFor(none.chargeId)).toEqual([]);
+    expect(await keyRow(none.key)).toMatchObject({ recovery_point: 'finished', attempts: 1, last_outcome: 'horizon_absent' });
+  });
+
+  it('twenty concurrent requests with one new key: one drives it, the others are refused (409) or replayed; one capture', async () => {
+    const key = randomUUID();
+    const body = { ...CARD, payment_method: 'pm_test_slow_100' };
+    const replies = await Promise.all(Array.from({ length: 20 }, () => merchant.post('/v1/charges', body, key)));
+    const driven = replies.filter((reply) => (reply.status === 201 || reply.status === 202) && !reply.headers.get('idempotent-replayed'));
+    expect(driven).toHaveLength(1);
+    for (const reply of replies) {
+      if (reply === driven[0]) continue;
+      if (reply.status === 201) expect(reply.headers.get('idempotent-replayed')).toBe('true');
+      else expect(reply.status).toBe(409);
+    }
+    while ((await keyRow(key)).recovery_point !== 'finished') await sleep(50);
+    expect(await capturesFor(driven[0]!.body.id)).toHaveLength(1);
+    expect(
+      (
+        await app.dataSource.query(`SELECT count(*)::int AS n FROM charges WHERE merchant_id = $1 AND id = $2`, [
+          merchant.id,
+          driven[0]!.body.id,
+        ])
+      )[0].n,
+    ).toBe(1);
+  });
+
   it('the purge never removes an unfinished key, even past its expiry', async () => {
     const body = { ...CARD, payment_method: 'pm_test_ok' };
     const { key } = await handMade(body, 'acquirer_called', 1);

@@ -96,12 +96,16 @@ export class CardChargesService {
     }
     if (key.recoveryPoint === 'acquirer_called' && this.needsLookup(key)) {
       const looked = await this.lookUp(key);
-      if (looked) return looked;
+      if (typeof looked === 'object') return looked;
       if (this.pastResendHorizon(key)) {
-        // Too old to send again (the acquirer may have forgotten the key): only looking up is safe.
-        await this.keys.indeterminate(key, 'lookup_only');
+        // Too old to send again (the acquirer may have forgotten the key): only the lookup decides.
+        // Nothing made, and no request of the key can still be out (the lease outlasts the call):
+        // the payment was never made.
+        if (looked === 'absent') return this.finishDeclined(key, 'processing_error', 'horizon_absent');
+        await this.keys.indeterminate(key, 'lookup_unanswered');
         return { kind: 'undecided' };
       }
+      if (looked === 'absent' && key.lastOutcome === 'error500') return this.finishDeclined(key, 'processing_error', 'error500_absent');
     }
     if (this.acquirer.circuitOpen) {
       await this.keys.release(key);
@@ -124,9 +128,11 @@ export class CardChargesService {
         // The acquirer holds our key with another body: it will never take this charge.
         return this.finishDeclined(key, 'processing_error', 'refused');
       case 'error500': {
-        // Cached under the key: a repeat answers the same. Only the lookup tells.
-        const looked = await this.lookUp(key, true);
-        if (looked) return looked;
+        // Cached under the key: a repeat answers the same. Only the lookup tells; nothing found
+        // means the 500 made nothing, and the key can never make it: the charge failed.
+        const looked = await this.lookUp(key);
+        if (typeof looked === 'object') return looked;
+        if (looked === 'absent') return this.finishDeclined(key, 'processing_error', 'error500_absent');
         await this.keys.indeterminate(key, 'error500');
         return { kind: 'undecided' };
       }
@@ -137,15 +143,14 @@ export class CardChargesService {
   }
 
   /**
-   * The acquirer's reconciliation read. Captured or declined: finish with it. Absent after a cached
-   * 500 (`afterError500`): the 500 made nothing and the key can never make it, so the charge
-   * failed. Otherwise undefined: call (again).
+   * The acquirer's reconciliation read: a capture or a decline found finishes the key with it;
+   * otherwise whether the acquirer answered that it holds nothing ('absent') or did not answer.
    */
-  private async lookUp(key: LeasedKey, afterError500 = false): Promise<Advance | undefined> {
+  private async lookUp(key: LeasedKey): Promise<Advance | 'absent' | 'unanswered'> {
     const found = await this.acquirer.lookup(key.charge.id);
     if (!found) {
       this.metrics.countAcquirer('lookup_failed');
-      return undefined;
+      return 'unanswered';
     }
     if (found.captured) {
       this.metrics.countAcquirer('lookup_captured');
@@ -156,8 +161,7 @@ export class CardChargesService {
       return this.finishDeclined(key, found.declined.decline_code ?? 'generic_decline', 'lookup_declined');
     }
     this.metrics.countAcquirer('lookup_absent');
-    if (afterError500 || key.lastOutcome === 'error500') return this.finishDeclined(key, 'processing_error', 'error500_absent');
-    return undefined;
+    return 'absent';
   }
 
   private needsLookup(key: LeasedKey): boolean {
