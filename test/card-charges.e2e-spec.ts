@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CardChargesRepository } from '../src/card-charges/card-charges.repository.js';
 import { CompleterService } from '../src/card-charges/completer.service.js';
 import { newId } from '../src/common/ids.js';
 import { IdempotencyRepository } from '../src/idempotency/idempotency.repository.js';
@@ -366,6 +367,37 @@ describe('card charges', () => {
         ])
       )[0].n,
     ).toBe(1);
+  });
+
+  it('takes a lease only when it is free or expired (the conditional UPDATE)', async () => {
+    const keys = app.app.get(CardChargesRepository);
+    const body = { ...CARD, payment_method: 'pm_test_ok' };
+    const { key } = await handMade(body, 'acquirer_called', 1);
+    const ref = { merchantId: merchant.id, key };
+    expect(await keys.takeLease(ref, 'first', 60)).toMatchObject({ token: 'first', recoveryPoint: 'acquirer_called', attempts: 1 });
+    expect(await keys.takeLease(ref, 'second', 60)).toBeUndefined();
+    expect(await keyRow(key)).toMatchObject({ lease_token: 'first' });
+    await app.dataSource.query(
+      `UPDATE idempotency_keys SET lease_until = now() - interval '1 second' WHERE merchant_id = $1 AND key = $2`,
+      [merchant.id, key],
+    );
+    expect(await keys.takeLease(ref, 'third', 60)).toMatchObject({ token: 'third' });
+    await app.dataSource.query(`UPDATE idempotency_keys SET lease_until = NULL, lease_token = NULL WHERE merchant_id = $1 AND key = $2`, [
+      merchant.id,
+      key,
+    ]);
+    expect((await merchant.post('/v1/charges', body, key)).status).toBe(201);
+  });
+
+  it('ten concurrent retries of a key whose lease expired: one takes it over, the others get 409 or the replay', async () => {
+    const body = { ...CARD, payment_method: 'pm_test_slow_100' };
+    const { key, chargeId } = await handMade(body, 'acquirer_called', 1);
+    const replies = await Promise.all(Array.from({ length: 10 }, () => merchant.post('/v1/charges', body, key)));
+    const driven = replies.filter((reply) => reply.status !== 409 && !reply.headers.get('idempotent-replayed'));
+    expect(driven.map((reply) => reply.status)).toHaveLength(1);
+    while ((await keyRow(key)).recovery_point !== 'finished') await sleep(50);
+    expect(await keyRow(key)).toMatchObject({ attempts: 2 });
+    expect(await capturesFor(chargeId)).toHaveLength(1);
   });
 
   it('the purge never removes an unfinished key, even past its expiry', async () => {
