@@ -400,6 +400,27 @@ describe('card charges', () => {
     expect(await capturesFor(chargeId)).toHaveLength(1);
   });
 
+  it('an unfinished key outlives IDEMPOTENCY_TTL_SECONDS: a wallet request with it is refused, not run over it', async () => {
+    const shortLived = await TestApp.start({ acquirerUrl: acquirer.url, chargeWaitMs: 500, idempotencyTtlSeconds: 1 });
+    try {
+      const other = await shortLived.merchant('cards-short-ttl');
+      const key = randomUUID();
+      const body = { ...CARD, payment_method: 'pm_test_lost_answer_once' };
+      const first = await other.post('/v1/charges', body, key);
+      expect(first.status).toBe(202);
+      await sleep(1_100); // past the TTL a finished key would have had
+      const wallet = await other.post('/v1/charges', { amount: 1, currency: 'usd', source: 'acct_none' }, key);
+      expect(wallet.status).toBe(422);
+      expect(wallet.body.code).toBe('idempotency_key_reused');
+      const finished = await other.post('/v1/charges', body, key);
+      expect(finished.status).toBe(201);
+      expect(finished.body.id).toBe(first.body.id);
+      expect(await capturesFor(first.body.id)).toHaveLength(1);
+    } finally {
+      await shortLived.close();
+    }
+  });
+
   it('the purge never removes an unfinished key, even past its expiry', async () => {
     const body = { ...CARD, payment_method: 'pm_test_ok' };
     const { key } = await handMade(body, 'acquirer_called', 1);

@@ -57,6 +57,14 @@ const CHARGE_COLUMNS = `c.id, c.source_account_id, c.amount, c.currency, c.statu
 const UNFINISHED = `('started', 'acquirer_called')`;
 
 /**
+ * An unfinished key never expires: until tx3 gives it IDEMPOTENCY_TTL_SECONDS from when it finished,
+ * its expiry is out of reach, so every rule that counts an expired key as absent (the wallet path's
+ * claim, which would delete it; the purge) leaves it alone. Not 'infinity': the seconds left are
+ * computed from it, and PostgreSQL before 17 has no infinite interval.
+ */
+const UNFINISHED_EXPIRY = `now() + interval '100 years'`;
+
+/**
  * tx1, one statement: claim the key (new, or replacing an expired finished record; never an
  * unfinished one) at `started` with this worker's lease, and write the pending charge with it.
  * No row: the key has a record (see FIND_CARD_KEY).
@@ -65,7 +73,7 @@ const CLAIM_SQL = `
 WITH claimed AS (
   INSERT INTO idempotency_keys AS r (merchant_id, key, fingerprint, status, body, headers, expires_at,
                                      recovery_point, lease_until, lease_token, charge_id, attempts, last_attempt_at, last_outcome)
-  VALUES ($1, $2, $3, NULL, NULL, '{}', ${expiryAfter('$4')}, 'started', now() + make_interval(secs => $5), $6, $7, 0, NULL, NULL)
+  VALUES ($1, $2, $3, NULL, NULL, '{}', ${UNFINISHED_EXPIRY}, 'started', now() + make_interval(secs => $4), $5, $6, 0, NULL, NULL)
   ON CONFLICT (merchant_id, key) DO UPDATE
      SET fingerprint = EXCLUDED.fingerprint, status = NULL, body = NULL, headers = '{}', created_at = now(),
          expires_at = EXCLUDED.expires_at, recovery_point = 'started', lease_until = EXCLUDED.lease_until,
@@ -74,7 +82,7 @@ WITH claimed AS (
   RETURNING 1
 ), c AS (
   INSERT INTO charges (merchant_id, id, source_account_id, payment_method, amount, currency, status, amount_captured, description, metadata)
-  SELECT $1, $7, NULL, $8, $9::bigint, $10, 'pending', 0, $11, $12::jsonb FROM claimed
+  SELECT $1, $6, NULL, $7, $8::bigint, $9, 'pending', 0, $10, $11::jsonb FROM claimed
   RETURNING *
 )
 SELECT ${CHARGE_COLUMNS} FROM c`;
@@ -239,13 +247,7 @@ export class CardChargesRepository {
   constructor(private readonly sql: Sql) {}
 
   /** tx1. The key at `started` with this lease and the pending charge; undefined when the key has a record. */
-  async claim(
-    call: KeyedCall,
-    charge: NewCardCharge,
-    token: string,
-    ttlSeconds: number,
-    leaseSeconds: number,
-  ): Promise<ChargeRow | undefined> {
+  async claim(call: KeyedCall, charge: NewCardCharge, token: string, leaseSeconds: number): Promise<ChargeRow | undefined> {
     const rows = await this.sql.query<ChargeRow>({
       name: 'card_claim',
       text: CLAIM_SQL,
@@ -253,7 +255,6 @@ export class CardChargesRepository {
         call.merchantId,
         call.key,
         call.fingerprint,
-        ttlSeconds,
         leaseSeconds,
         token,
         charge.id,

@@ -74,7 +74,6 @@ export class CardChargesService {
           metadata: body.metadata ?? {},
         },
         token,
-        this.config.idempotencyTtlSeconds,
         this.config.idempotencyLeaseSeconds,
       );
       if (charge) {
