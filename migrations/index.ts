@@ -6,6 +6,7 @@ import { BalanceTotals1732390000000 } from './1732390000000-BalanceTotals.js';
 import { IdempotencyOpenKey1732400000000 } from './1732400000000-IdempotencyOpenKey.js';
 import { IdempotencyOpeningDropsExpired1732410000000 } from './1732410000000-IdempotencyOpeningDropsExpired.js';
 import { IdempotencyClaimKey1732420000000 } from './1732420000000-IdempotencyClaimKey.js';
+import { CardCharges1732430000000 } from './1732430000000-CardCharges.js';
 import { ApiKeyResource1732450000000 } from './1732450000000-ApiKeyResource.js';
 
 /**
@@ -21,5 +22,6 @@ export const ALL_MIGRATIONS = [
   IdempotencyOpenKey1732400000000,
   IdempotencyOpeningDropsExpired1732410000000,
   IdempotencyClaimKey1732420000000,
+  CardCharges1732430000000,
   ApiKeyResource1732450000000,
 ];

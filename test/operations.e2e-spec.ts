@@ -76,6 +76,7 @@ describe('operations', () => {
     expect(createCharge.parameters).toContainEqual(expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: true }));
     expect(Object.keys(createCharge.responses).sort()).toEqual([
       '201',
+      '202',
       '400',
       '401',
       '402',
@@ -99,11 +100,20 @@ describe('operations', () => {
     expect(createCharge.responses['402'].headers).toHaveProperty('Idempotency-Expires');
     expect(createCharge.responses['402'].content).toHaveProperty(['application/problem+json']);
     expect(createCharge.responses['401'].headers).toHaveProperty('WWW-Authenticate');
+    // A card charge still waiting for its acquirer: the pending charge, where to poll, when to repeat.
+    expect(Object.keys(createCharge.responses['202'].headers).sort()).toEqual(['Location', 'Retry-After', 'X-Request-Id']);
+    expect(createCharge.responses['202'].headers).not.toHaveProperty('Idempotency-Expires');
+    expect(Object.keys(createCharge.responses['402'].content['application/problem+json'].examples).sort()).toEqual([
+      'card_declined',
+      'insufficient_funds',
+    ]);
+    expect(createCharge.responses['503'].content['application/problem+json'].examples).toHaveProperty('acquirer_unavailable');
     const put = doc.paths['/v1/accounts/{id}'].put;
     expect(put.parameters).toContainEqual(expect.objectContaining({ name: 'Idempotency-Key', required: false }));
     expect(Object.keys(put.responses)).toEqual(expect.arrayContaining(['200', '201', '412', '428']));
     expect(put.responses['428'].headers).toHaveProperty('ETag');
-    expect(doc.components.schemas.CreateChargeDto.required).toEqual(['amount', 'currency', 'source']);
+    // source or payment_method, exactly one: the handler says so (400), the schema cannot.
+    expect(doc.components.schemas.CreateChargeDto.required).toEqual(['amount', 'currency']);
     expect(doc.components.schemas.CreateChargeDto.properties.capture).not.toHaveProperty('default');
     expect(doc.components.schemas.ProblemDetailsDto.properties.code.enum).toContain('idempotency_key_reused');
     expect(doc.paths['/v1/charges/{id}/refunds'].post.responses['409'].headers).toHaveProperty('Retry-After');

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { ValidationFailedError } from '../common/domain-error.js';
 import type { ItemRunner } from '../idempotency/item-runner.js';
 import { ChargesService } from './charges.service.js';
 import type { BatchItemResultDto, BatchResultDto, ChargeDto, CreateChargeDto } from './dto/charge.dto.js';
@@ -12,6 +13,13 @@ export class BatchChargesService {
   constructor(private readonly charges: ChargesService) {}
 
   async run(items: ItemRunner, merchantId: string, requests: CreateChargeDto[]): Promise<BatchResultDto> {
+    const cards = requests.flatMap((request, index) => (request.payment_method === undefined ? [] : [index]));
+    if (cards.length > 0) {
+      // A card charge has phases of its own (card-charges/), which an item's one transaction cannot hold.
+      throw new ValidationFailedError(
+        cards.map((index) => ({ field: `charges.${index}.payment_method`, message: 'a batch takes wallet charges (source) only' })),
+      );
+    }
     const results: BatchItemResultDto[] = [];
     // One after the other: each item's transaction is short, and the order of effects is the
     // order of the request, whatever the retries.

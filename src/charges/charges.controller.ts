@@ -16,8 +16,11 @@ import {
 import { exactJson } from '../common/exact-json.js';
 import { ListOf, type ListPage } from '../common/pagination.js';
 import { assertNoFields } from '../common/validation.js';
-import { IdempotentPerItem, Items } from '../idempotency/idempotency.decorators.js';
-import { Tx } from '../database/tx.decorator.js';
+import { IdempotentPerItem, Items, KeyedCallOf, PhasedWhen, type PhasedAnswer } from '../idempotency/idempotency.decorators.js';
+import type { KeyedCall } from '../idempotency/idempotency.types.js';
+import { CardChargesService } from '../card-charges/card-charges.service.js';
+import { ApiPending, assertCardCharge, isCardChargeBody } from '../card-charges/card-charge-requests.js';
+import { MaybeTx, Tx } from '../database/tx.decorator.js';
 import { RequiresScope } from '../api-keys/scopes.js';
 import type { ItemRunner } from '../idempotency/item-runner.js';
 import { BatchChargesService } from './batch-charges.service.js';
@@ -55,26 +58,43 @@ export class ChargesController {
   constructor(
     private readonly charges: ChargesService,
     private readonly batches: BatchChargesService,
+    private readonly cards: CardChargesService,
   ) {}
 
   @Post('charges')
   @RequiresScope('charges:write')
+  @PhasedWhen(isCardChargeBody)
   @ApiOperation({
     operationId: 'createCharge',
-    summary: 'Charge an account.',
+    summary: 'Charge an account, or a card through the acquirer.',
     description:
-      "Moves `amount` from the `source` account to the merchant's balance (capture true, the default: status succeeded), or holds it on the source (capture false: status authorized, captured or canceled later). 402, 404 (the source) and 422 currency_mismatch are recorded against the Idempotency-Key and replayed, even if the account is topped up later.",
+      "With `source`: moves `amount` from the source account to the merchant's balance (capture true, the default: status succeeded), or holds it on the source (capture false: status authorized, captured or canceled later). 402 insufficient_funds, 404 (the source) and 422 currency_mismatch are recorded against the Idempotency-Key and replayed, even if the account is topped up later.\n\nWith `payment_method` (pm_...): a card charge, captured by the acquirer in phases (docs/API.md, Card charges). 201 succeeded or 402 card_declined once the acquirer answered definitively, both recorded. 202 with the pending charge (not recorded) when no definitive answer came within CHARGE_WAIT_MS: poll Location, or repeat the POST with the same key and body until it is 201 or 402. 409 idempotency_request_in_progress while another request drives the key. 503 acquirer_unavailable (not recorded) when the acquirer's circuit is open and nothing was sent.",
   })
   @IdempotencyKeyHeader()
   @ApiJsonBody({ type: CreateChargeDto, required: true, example: CREATE_CHARGE_EXAMPLE })
   @ApiSuccess({ status: 201, type: ChargeDto, description: 'The charge.', example: CHARGE_EXAMPLE, location: true, recorded: 'always' })
-  @ApiProblems(...WRITE_PROBLEMS, recorded('insufficient_funds'), recorded('not_found'), recorded('currency_mismatch'))
+  @ApiPending()
+  @ApiProblems(
+    ...WRITE_PROBLEMS,
+    recorded('insufficient_funds'),
+    recorded('card_declined'),
+    recorded('not_found'),
+    recorded('currency_mismatch'),
+    'acquirer_unavailable',
+  )
   async create(
-    @Tx() tx: SqlTransaction,
+    @MaybeTx() tx: SqlTransaction | undefined,
+    @KeyedCallOf() call: KeyedCall | undefined,
     @MerchantId() merchantId: string,
     @Body() body: CreateChargeDto,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<ChargeDto> {
+  ): Promise<ChargeDto | PhasedAnswer> {
+    if (body.payment_method !== undefined) {
+      if (!call) throw new Error('a card charge reached the handler without its key');
+      assertCardCharge(body);
+      return { phased: true, ...(await this.cards.create(call, body, body.payment_method)) };
+    }
+    if (!tx) throw new Error('a wallet charge reached the handler without its transaction');
     const charge = await this.charges.create(tx, merchantId, body);
     void reply.header('Location', `/v1/charges/${charge.id}`);
     return charge;

@@ -1,10 +1,12 @@
 import { Module } from '@nestjs/common';
+import { CardChargesModule } from '../card-charges/card-charges.module.js';
 import { BatchChargesService } from './batch-charges.service.js';
 import { ChargesController } from './charges.controller.js';
 import { ChargesRepository } from './charges.repository.js';
 import { ChargesService } from './charges.service.js';
 
 @Module({
+  imports: [CardChargesModule],
   controllers: [ChargesController],
   providers: [ChargesRepository, ChargesService, BatchChargesService],
 })

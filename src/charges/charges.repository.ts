@@ -15,6 +15,9 @@ export interface ChargeRow {
   description: string | null;
   metadata: Record<string, string>;
   created_at: Date;
+  /** A card charge's (card-charges/): source_account_id is then null. */
+  payment_method: string | null;
+  decline_code: string | null;
 }
 
 export interface NewCharge {
@@ -50,6 +53,8 @@ const CHARGE_COLUMN_NAMES = [
   'description',
   'metadata',
   'created_at',
+  'payment_method',
+  'decline_code',
 ];
 const CHARGE_COLUMNS = CHARGE_COLUMN_NAMES.join(', ');
 /** The same columns of the charges row aliased `c` (an UPDATE ... FROM has two tables in scope). */
@@ -207,7 +212,7 @@ WITH ${TARGET_CTE},
 refunded AS (
   UPDATE charges c SET amount_refunded = c.amount_refunded + coalesce($3::bigint, t.amount_captured - t.amount_refunded), updated_at = now()
     FROM target t
-   WHERE c.merchant_id = $1 AND c.id = t.id AND ${TARGET_UNCHANGED} AND t.status = 'succeeded'
+   WHERE c.merchant_id = $1 AND c.id = t.id AND ${TARGET_UNCHANGED} AND t.status = 'succeeded' AND t.source_account_id IS NOT NULL
      AND coalesce($3::bigint, t.amount_captured - t.amount_refunded) BETWEEN 1 AND t.amount_captured - t.amount_refunded
   RETURNING c.id, c.source_account_id, c.currency, coalesce($3::bigint, t.amount_captured - t.amount_refunded) AS refund_amount
 ), credited AS (

@@ -6,11 +6,15 @@ import { ListPage, listPage } from '../common/pagination.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { CurrencyMismatchError, InsufficientFundsError, InvalidStateError } from './charges.errors.js';
 import { ChargeRow, ChargesRepository, type NewCharge, RefundRow } from './charges.repository.js';
+export type { ChargeRow };
 import type { CaptureChargeDto, ChargeDto, CreateChargeDto, CreateRefundDto, ListChargesQueryDto, RefundDto } from './dto/charge.dto.js';
 
 export function toChargeDto(row: ChargeRow): ChargeDto {
   const amountCaptured = Number(row.amount_captured);
   const amountRefunded = Number(row.amount_refunded);
+  // A card charge has its payment method (and decline code) instead of a source; a wallet charge's
+  // answer is as it always was.
+  const card = row.payment_method === null ? {} : { payment_method: row.payment_method, decline_code: row.decline_code };
   return {
     id: row.id,
     object: 'charge',
@@ -25,6 +29,7 @@ export function toChargeDto(row: ChargeRow): ChargeDto {
     description: row.description,
     metadata: row.metadata,
     created_at: row.created_at.toISOString(),
+    ...card,
   };
 }
 
@@ -61,6 +66,8 @@ export class ChargesService {
     const capture = body.capture ?? true;
     let outcome = capture ? 'succeeded' : 'authorized';
     try {
+      // Validation requires a source when there is no payment_method; a card charge never gets here.
+      if (body.source === undefined) throw new Error('a wallet charge without a source');
       const charge: NewCharge = {
         id: newId('ch'),
         sourceAccountId: body.source,
@@ -73,7 +80,7 @@ export class ChargesService {
         ? await this.charges.createCaptured(tx, merchantId, charge, [newId('ent'), newId('ent')])
         : await this.charges.createAuthorized(tx, merchantId, charge);
       if (attempt.charge) return toChargeDto(attempt.charge);
-      if (attempt.sourceCurrency === null) throw new NotFoundError('account', body.source);
+      if (attempt.sourceCurrency === null) throw new NotFoundError('account', charge.sourceAccountId);
       if (attempt.sourceCurrency !== body.currency) throw new CurrencyMismatchError(body.currency, attempt.sourceCurrency);
       throw new InsufficientFundsError(body.amount, body.currency);
     } catch (error) {
@@ -117,6 +124,8 @@ export class ChargesService {
     if (found.status !== 'succeeded') throw new InvalidStateError(`Only a captured charge can be refunded; this one is ${found.status}.`);
     const left = found.amountCaptured - found.amountRefunded;
     if (left === 0) throw new InvalidStateError('This charge is already fully refunded.');
+    // The amount fits, so the statement refused a card charge: its refund would go through the acquirer.
+    if ((body.amount ?? left) <= left) throw new InvalidStateError('A card charge cannot be refunded through this API yet.');
     throw new InvalidStateError(`Cannot refund ${body.amount}: only ${left} of the captured amount is left to refund.`);
   }
 

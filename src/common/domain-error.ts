@@ -18,6 +18,8 @@ export interface DomainErrorInit {
   recorded?: boolean;
   headers?: Record<string, string>;
   errors?: FieldError[];
+  /** card_declined: the acquirer's decline code, in the problem's body. */
+  declineCode?: string;
 }
 
 /**
@@ -31,6 +33,7 @@ export class DomainError extends Error {
   readonly recorded: boolean;
   readonly headers: Record<string, string>;
   readonly errors: FieldError[] | undefined;
+  readonly declineCode: string | undefined;
 
   constructor(init: DomainErrorInit) {
     super(init.detail);
@@ -41,6 +44,7 @@ export class DomainError extends Error {
     this.recorded = init.recorded ?? false;
     this.headers = init.headers ?? {};
     this.errors = init.errors;
+    this.declineCode = init.declineCode;
   }
 }
 

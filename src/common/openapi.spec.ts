@@ -8,6 +8,7 @@ import {
   IdempotencyRequestInProgressError,
 } from '../idempotency/idempotency.errors.js';
 import { BalanceLimitExceededError } from '../ledger/ledger.errors.js';
+import { AcquirerUnavailableError, CardDeclinedError } from '../card-charges/card-charges.errors.js';
 import { RateLimitedError } from '../rate-limit/rate-limit.errors.js';
 import { InsufficientScopeError, LastManagingKeyError } from '../api-keys/api-keys.errors.js';
 import {
@@ -51,6 +52,8 @@ const ERRORS: DomainError[] = [
   new RateLimitedError(1),
   internalError,
   new UnavailableError(),
+  new CardDeclinedError('insufficient_funds'),
+  new AcquirerUnavailableError(5),
 ];
 
 describe('the OpenAPI problem catalogue', () => {

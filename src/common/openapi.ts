@@ -214,6 +214,21 @@ const PROBLEMS = {
     detail: 'This API key sent more than its requests per second. Retry after 1 s with the same Idempotency-Key.',
     headers: ['Retry-After'],
   },
+  card_declined: {
+    status: 402,
+    title: 'Card declined',
+    meaning:
+      'the acquirer declined the card; `decline_code` is its reason (insufficient_funds, generic_decline, expired_card, do_not_honor, processing_error, ...). Recorded: the charge is failed and the key keeps this answer.',
+    detail: 'The card was declined (insufficient_funds).',
+  },
+  acquirer_unavailable: {
+    status: 503,
+    title: 'Acquirer unavailable',
+    meaning:
+      'the card acquirer is failing right now (its circuit is open) and nothing was sent to it. Not recorded: retry with the same key and body after Retry-After.',
+    detail: 'The card acquirer cannot be reached right now. Nothing was sent to it; retry with the same Idempotency-Key.',
+    headers: ['Retry-After'],
+  },
   internal_error: {
     status: 500,
     title: 'Internal error',
@@ -234,7 +249,13 @@ export type ProblemCode = keyof typeof PROBLEMS;
 export const PROBLEM_CODES = Object.keys(PROBLEMS) as ProblemCode[];
 
 /** Business outcomes that are recorded against the Idempotency-Key once the operation started. */
-export const RECORDABLE_CODES = ['insufficient_funds', 'not_found', 'invalid_state', 'currency_mismatch'] as const satisfies ProblemCode[];
+export const RECORDABLE_CODES = [
+  'insufficient_funds',
+  'not_found',
+  'invalid_state',
+  'currency_mismatch',
+  'card_declined',
+] as const satisfies ProblemCode[];
 export type RecordableCode = (typeof RECORDABLE_CODES)[number];
 
 /** A problem an operation answers with, recorded against its key (the idempotency headers come with it). */
@@ -276,6 +297,8 @@ export class ProblemDetailsDto {
   @ApiProperty({ enum: PROBLEM_CODES, description: 'Stable machine-readable code; each has one status.' }) code: string;
   @ApiPropertyOptional({ type: [FieldErrorDto], description: 'Which fields failed: validation_failed, currency_mismatch of a PUT.' })
   errors?: FieldErrorDto[];
+  @ApiPropertyOptional({ description: "card_declined only: the acquirer's reason.", example: 'insufficient_funds' })
+  decline_code?: string;
 }
 
 /** The headers every answer with this code carries, as documented. */
@@ -372,6 +395,20 @@ export function ApiSuccess<T>(options: SuccessOptions<T>): MethodDecorator {
   if (options.location) headers.Location = headerRef('Location', true);
   if (options.etag) headers.ETag = headerRef('ETag', true);
   return ApiResponse({ status: options.status, description: options.description, type: options.type, headers, example: options.example });
+}
+
+/**
+ * A 202 with the object still pending (a card charge waiting for its acquirer): not recorded, with
+ * Location to poll and Retry-After.
+ */
+export function ApiAccepted<T>(options: { type: Type<T>; description: string; example: T }): MethodDecorator {
+  return ApiResponse({
+    status: 202,
+    description: options.description,
+    type: options.type,
+    headers: { Location: headerRef('Location', true), 'Retry-After': headerRef('Retry-After', true) },
+    example: options.example,
+  });
 }
 
 /** The JSON body of an operation, closed (finishDocument), with an example. */

@@ -10,6 +10,8 @@ export interface ProblemBody {
   detail: string;
   code: string;
   errors?: FieldError[];
+  /** card_declined: the acquirer's reason. */
+  decline_code?: string;
 }
 
 export function problemTypeUri(code: string): string {
@@ -25,5 +27,6 @@ export function problemOf(error: DomainError): ProblemBody {
     code: error.code,
   };
   if (error.errors) body.errors = error.errors;
+  if (error.declineCode !== undefined) body.decline_code = error.declineCode;
   return body;
 }

@@ -1,5 +1,6 @@
 import type { SqlTransaction } from '../database/sql.js';
 import type { ItemRunner } from '../idempotency/item-runner.js';
+import type { KeyedCall } from '../idempotency/idempotency.types.js';
 
 // What the pipeline attaches to a request on its way to the handler.
 declare module 'fastify' {
@@ -12,6 +13,8 @@ declare module 'fastify' {
     transaction?: SqlTransaction;
     /** Runs the items of a route that records per item (@IdempotentPerItem()) under its key. */
     itemRunner?: ItemRunner;
+    /** The key of a request that runs in phases of its own (@PhasedWhen()). */
+    keyedCall?: KeyedCall;
   }
 }
 

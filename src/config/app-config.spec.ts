@@ -70,4 +70,40 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(name);
   });
+
+  it("reads the card charges' variables, with their defaults", () => {
+    expect(loadConfig({})).toMatchObject({
+      acquirerUrl: 'http://127.0.0.1:4100',
+      acquirerTimeoutMs: 10_000,
+      chargeWaitMs: 5_000,
+      idempotencyLeaseSeconds: 30,
+      completerEnabled: false,
+      completerGraceSeconds: 60,
+    });
+    expect(
+      loadConfig({
+        ACQUIRER_URL: 'http://acquirer:4100/',
+        ACQUIRER_TIMEOUT_MS: '2000',
+        CHARGE_WAIT_MS: '0',
+        IDEMPOTENCY_LEASE_SECONDS: '8',
+        COMPLETER_ENABLED: 'on',
+        COMPLETER_GRACE_SECONDS: '5',
+      }),
+    ).toMatchObject({
+      acquirerUrl: 'http://acquirer:4100',
+      acquirerTimeoutMs: 2_000,
+      chargeWaitMs: 0,
+      idempotencyLeaseSeconds: 8,
+      completerEnabled: true,
+    });
+  });
+
+  it('refuses a lease that does not outlast the acquirer call and the transaction after it', () => {
+    expect(() => loadConfig({ ACQUIRER_TIMEOUT_MS: '10000', IDEMPOTENCY_LEASE_SECONDS: '15' })).toThrow(
+      /IDEMPOTENCY_LEASE_SECONDS \(15\) must exceed ACQUIRER_TIMEOUT_MS/,
+    );
+    expect(() => loadConfig({ ACQUIRER_TIMEOUT_MS: '10000', IDEMPOTENCY_LEASE_SECONDS: '16' })).not.toThrow();
+    expect(() => loadConfig({ ACQUIRER_URL: 'ftp://x' })).toThrow(ConfigError);
+    expect(() => loadConfig({ ACQUIRER_URL: 'not a url' })).toThrow(/ACQUIRER_URL/);
+  });
 });

@@ -28,7 +28,30 @@ export interface AppConfig {
    */
   apiKeyCacheMs: number;
   logLevel: LogLevel;
+  /** The card acquirer's base URL (acquirer/README.md). */
+  acquirerUrl: string;
+  /** How long one request to the acquirer may take before it counts as indeterminate. */
+  acquirerTimeoutMs: number;
+  /** How long a card charge's POST waits for a definitive answer before it answers 202 pending. */
+  chargeWaitMs: number;
+  /** How long a worker holds an unfinished card key; more than acquirerTimeoutMs plus tx3 (checked). */
+  idempotencyLeaseSeconds: number;
+  /** Indeterminate answers after which a resumed key reads the acquirer's lookup before calling again. */
+  acquirerLookupAfterAttempts: number;
+  /** Consecutive unreachable answers that open the acquirer's circuit, and how long it stays open. */
+  acquirerCircuitThreshold: number;
+  acquirerCircuitOpenMs: number;
+  /** How long the acquirer keeps a key (its ACQUIRER_KEY_TTL_SECONDS); the resend horizon is a quarter of it. */
+  acquirerKeyTtlSeconds: number;
+  /** Run the completer loop in this process. */
+  completerEnabled: boolean;
+  /** An unfinished key is the completer's only once it is this old. */
+  completerGraceSeconds: number;
+  completerIntervalMs: number;
 }
+
+/** What tx3 may take at most after the acquirer's answer: the lease's margin over the call's timeout. */
+export const LEASE_MARGIN_MS = 5_000;
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
 
@@ -76,6 +99,19 @@ function redisKeyPrefix(env: NodeJS.ProcessEnv): string {
   return raw;
 }
 
+function acquirerUrl(env: NodeJS.ProcessEnv): string {
+  const raw = env.ACQUIRER_URL;
+  if (raw === undefined || raw === '') return 'http://127.0.0.1:4100';
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('ACQUIRER_URL must be an http:// or https:// URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('ACQUIRER_URL must be an http:// or https:// URL');
+  return raw.replace(/\/+$/, '');
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const databaseUrl = env.DATABASE_URL === undefined || env.DATABASE_URL === '' ? undefined : env.DATABASE_URL;
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -89,7 +125,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (adminToken !== undefined && adminToken !== '' && adminToken.length < 16) {
     throw new ConfigError('ADMIN_TOKEN must be at least 16 characters');
   }
+  const acquirerTimeoutMs = integer(env, 'ACQUIRER_TIMEOUT_MS', 10_000, 1, 600_000);
+  const idempotencyLeaseSeconds = integer(env, 'IDEMPOTENCY_LEASE_SECONDS', 30, 1, 86_400);
+  if (idempotencyLeaseSeconds * 1000 <= acquirerTimeoutMs + LEASE_MARGIN_MS) {
+    throw new ConfigError(
+      `IDEMPOTENCY_LEASE_SECONDS (${idempotencyLeaseSeconds}) must exceed ACQUIRER_TIMEOUT_MS (${acquirerTimeoutMs}) plus ${LEASE_MARGIN_MS} ms for the transaction that records the answer`,
+    );
+  }
   return {
+    acquirerUrl: acquirerUrl(env),
+    acquirerTimeoutMs,
+    chargeWaitMs: integer(env, 'CHARGE_WAIT_MS', 5_000, 0, 600_000),
+    idempotencyLeaseSeconds,
+    acquirerLookupAfterAttempts: integer(env, 'ACQUIRER_LOOKUP_AFTER_ATTEMPTS', 3, 1, 100),
+    acquirerCircuitThreshold: integer(env, 'ACQUIRER_CIRCUIT_THRESHOLD', 5, 1, 1_000),
+    acquirerCircuitOpenMs: integer(env, 'ACQUIRER_CIRCUIT_OPEN_MS', 5_000, 1, 600_000),
+    acquirerKeyTtlSeconds: integer(env, 'ACQUIRER_KEY_TTL_SECONDS', 86_400, 60, 31 * 86_400),
+    completerEnabled: onOff(env, 'COMPLETER_ENABLED', false),
+    completerGraceSeconds: integer(env, 'COMPLETER_GRACE_SECONDS', 60, 0, 86_400),
+    completerIntervalMs: integer(env, 'COMPLETER_INTERVAL_MS', 5_000, 10, 3_600_000),
     port: integer(env, 'PORT', 3000, 0, 65535),
     databaseUrl,
     adminToken: adminToken || `admin_${randomBytes(24).toString('base64url')}`,

@@ -12,3 +12,8 @@ export const Tx = createParamDecorator((_: unknown, context: ExecutionContext): 
   if (!tx) throw new Error('@Tx() is only available in POST, PUT and DELETE handlers');
   return tx;
 });
+
+/** The request's transaction when it has one: a route some of whose requests run in phases (@PhasedWhen). */
+export const MaybeTx = createParamDecorator(
+  (_: unknown, context: ExecutionContext): SqlTransaction | undefined => context.switchToHttp().getRequest<FastifyRequest>().transaction,
+);

@@ -1,6 +1,7 @@
 import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import type { ItemRunner } from './item-runner.js';
+import type { KeyedCall, RecordedResponse } from './idempotency.repository.js';
 
 export const SHOWN_ONCE = 'idempotency:shown-once';
 
@@ -25,3 +26,30 @@ export const Items = createParamDecorator((_: unknown, context: ExecutionContext
   if (!runner) throw new Error('@Items() is only available in @IdempotentPerItem() handlers');
   return runner;
 });
+
+export const PHASED = 'idempotency:phased';
+
+/**
+ * A route whose requests matching `when(body)` run in phases of their own (a card charge, see
+ * card-charges/): the interceptor opens no transaction and records nothing; it hands the handler
+ * the request's key (@KeyedCallOf()) and writes the answer the handler returns (PhasedAnswer).
+ */
+export const PhasedWhen = (when: (body: unknown) => boolean) => SetMetadata(PHASED, when);
+
+/** The key, fingerprint and merchant of a request the interceptor handed to its handler (@PhasedWhen). */
+export const KeyedCallOf = createParamDecorator((_: unknown, context: ExecutionContext): KeyedCall | undefined => {
+  return context.switchToHttp().getRequest<FastifyRequest>().keyedCall;
+});
+
+/** What a @PhasedWhen handler returns for the interceptor to write. */
+export interface PhasedAnswer {
+  phased: true;
+  response: RecordedResponse;
+  replayed: boolean;
+  /** Recorded answers only. */
+  expiresAt: Date | undefined;
+}
+
+export function isPhasedAnswer(value: unknown): value is PhasedAnswer {
+  return typeof value === 'object' && value !== null && (value as { phased?: unknown }).phased === true;
+}

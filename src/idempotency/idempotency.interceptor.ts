@@ -1,13 +1,13 @@
 import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { from, Observable } from 'rxjs';
+import { from, map, Observable } from 'rxjs';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { runHandler } from '../common/run-handler.js';
 import { Sql, type SqlTransaction } from '../database/sql.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { inSpan, inSyncSpan, keyHash, setSpanAttributes } from '../telemetry/spans.js';
-import { PER_ITEM, SHOWN_ONCE } from './idempotency.decorators.js';
+import { isPhasedAnswer, PER_ITEM, PHASED, type PhasedAnswer, SHOWN_ONCE } from './idempotency.decorators.js';
 import { IdempotencyRepository, type KeyedCall, type RecordedResponse } from './idempotency.repository.js';
 import { BatchItemsRepository } from './batch-items.repository.js';
 import { ItemRunner } from './item-runner.js';
@@ -61,6 +61,12 @@ export class IdempotencyInterceptor implements NestInterceptor {
       key: parseIdempotencyKey(header),
       fingerprint: requestFingerprint(request.method, request.url, request.body),
     };
+    const phased = this.reflector.get<((body: unknown) => boolean) | undefined>(PHASED, context.getHandler());
+    if (phased?.(request.body)) {
+      // Its own phases and records (card-charges/): no transaction here, only the answer to write.
+      request.keyedCall = call;
+      return next.handle().pipe(map((answer: unknown) => (isPhasedAnswer(answer) ? this.sendPhased(reply, answer) : answer)));
+    }
     const shownOnce = this.reflector.get<string[] | undefined>(SHOWN_ONCE, context.getHandler()) ?? [];
     const perItem = this.reflector.get<boolean | undefined>(PER_ITEM, context.getHandler()) ?? false;
     const observe: OutcomeObserver = (outcome, ageSeconds) => {
@@ -108,6 +114,13 @@ export class IdempotencyInterceptor implements NestInterceptor {
   private async runPerItem(request: FastifyRequest, reply: FastifyReply, next: CallHandler, call: KeyedCall): Promise<RecordedResponse> {
     request.itemRunner = new ItemRunner(this.sql, this.repository, this.items, call, this.config.idempotencyTtlSeconds);
     return inSpan('idempotency.handler', {}, () => runHandler(next, reply));
+  }
+
+  private sendPhased(reply: FastifyReply, answer: PhasedAnswer): string {
+    void reply.status(answer.response.status).headers(answer.response.headers);
+    if (answer.expiresAt) void reply.header('Idempotency-Expires', answer.expiresAt.toUTCString());
+    if (answer.replayed) void reply.header('Idempotent-Replayed', 'true');
+    return answer.response.body;
   }
 
   private send(reply: FastifyReply, answer: IdempotentAnswer): string {

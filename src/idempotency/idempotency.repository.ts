@@ -228,6 +228,8 @@ export class IdempotencyRepository {
           WHERE (merchant_id, key) IN (
                 SELECT merchant_id, key FROM idempotency_keys r
                  WHERE ${isExpired('r')}
+                   -- an unfinished card charge's key stays until it is finished (card-charges/)
+                   AND r.recovery_point IS DISTINCT FROM 'started' AND r.recovery_point IS DISTINCT FROM 'acquirer_called'
                  LIMIT $1
                    FOR UPDATE SKIP LOCKED)
          RETURNING 1

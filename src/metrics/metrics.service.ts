@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export type IdempotencyOutcome = 'new' | 'replayed' | 'mismatch' | 'in_progress';
 
@@ -58,6 +58,55 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly acquirerRequests = new Counter({
+    name: 'acquirer_requests_total',
+    help: 'Requests to the card acquirer by outcome: captured, declined, refused (422), error500, timeout, network, unavailable (503), in_flight (409), unexpected; lookup_captured, lookup_declined, lookup_absent, lookup_failed for the reconciliation read.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly leaseTakeovers = new Counter({
+    name: 'idempotency_lease_takeovers_total',
+    help: 'Unfinished card keys taken over from a free or expired lease, by who: request (a retry) or completer.',
+    labelNames: ['by'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly leaseLost = new Counter({
+    name: 'idempotency_lease_lost_total',
+    help: 'Results dropped because the worker no longer held the key (its lease lapsed and another took it).',
+    registers: [this.registry],
+  });
+
+  private readonly completerActions = new Counter({
+    name: 'completer_actions_total',
+    help: 'What the completer did with an unfinished card key: rolled_back (at started), finished, undecided (still acquirer_called), lost_lease.',
+    labelNames: ['action'] as const,
+    registers: [this.registry],
+  });
+
+  /** Set by the card charges' module: reads the keys by recovery point when /metrics is scraped. */
+  cardKeyCensus: (() => Promise<{ byPoint: Record<string, number>; oldestUnfinishedSeconds: number }>) | undefined;
+
+  private readonly cardKeys = new Gauge({
+    name: 'card_charge_keys',
+    help: 'Card charge keys by recovery point (started, acquirer_called, finished).',
+    labelNames: ['recovery_point'] as const,
+    registers: [this.registry],
+    collect: async () => {
+      const census = await this.cardKeyCensus?.().catch(() => undefined);
+      if (!census) return;
+      for (const [point, keys] of Object.entries(census.byPoint)) this.cardKeys.set({ recovery_point: point }, keys);
+      this.oldestUnfinished.set(census.oldestUnfinishedSeconds);
+    },
+  });
+
+  private readonly oldestUnfinished = new Gauge({
+    name: 'card_charge_oldest_unfinished_key_age_seconds',
+    help: 'Age of the oldest card charge key not yet finished (0 when none); read with card_charge_keys.',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -83,5 +132,21 @@ export class MetricsService {
   observeCharge(outcome: string, seconds: number): void {
     this.charges.inc({ outcome });
     this.chargeDuration.observe(seconds);
+  }
+
+  countAcquirer(outcome: string): void {
+    this.acquirerRequests.inc({ outcome });
+  }
+
+  countLeaseTakeover(by: 'request' | 'completer'): void {
+    this.leaseTakeovers.inc({ by });
+  }
+
+  countLeaseLost(): void {
+    this.leaseLost.inc();
+  }
+
+  countCompleter(action: string): void {
+    this.completerActions.inc({ action });
   }
 }

@@ -156,6 +156,7 @@ export const DECIDED_PROBLEMS: Readonly<Partial<Record<NonNullable<ProblemCode>,
   idempotency_key_invalid: 400,
   unauthenticated: 401,
   insufficient_funds: 402,
+  card_declined: 402,
   insufficient_scope: 403,
   not_found: 404,
   invalid_state: 409,
@@ -175,6 +176,7 @@ export const UNDECIDED_PROBLEMS: readonly NonNullable<ProblemCode>[] = Object.fr
   'rate_limited',
   'internal_error',
   'unavailable',
+  'acquirer_unavailable',
 ]);
 
 /**

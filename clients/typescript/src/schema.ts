@@ -254,8 +254,10 @@ export interface paths {
         get: operations["listCharges"];
         put?: never;
         /**
-         * Charge an account.
-         * @description Moves `amount` from the `source` account to the merchant's balance (capture true, the default: status succeeded), or holds it on the source (capture false: status authorized, captured or canceled later). 402, 404 (the source) and 422 currency_mismatch are recorded against the Idempotency-Key and replayed, even if the account is topped up later.
+         * Charge an account, or a card through the acquirer.
+         * @description With `source`: moves `amount` from the source account to the merchant's balance (capture true, the default: status succeeded), or holds it on the source (capture false: status authorized, captured or canceled later). 402 insufficient_funds, 404 (the source) and 422 currency_mismatch are recorded against the Idempotency-Key and replayed, even if the account is topped up later.
+         *
+         *     With `payment_method` (pm_...): a card charge, captured by the acquirer in phases (docs/API.md, Card charges). 201 succeeded or 402 card_declined once the acquirer answered definitively, both recorded. 202 with the pending charge (not recorded) when no definitive answer came within CHARGE_WAIT_MS: poll Location, or repeat the POST with the same key and body until it is 201 or 402. 409 idempotency_request_in_progress while another request drives the key. 503 acquirer_unavailable (not recorded) when the acquirer's circuit is open and nothing was sent.
          */
         post: operations["createCharge"];
         delete?: never;
@@ -453,9 +455,14 @@ export interface components {
              * @description Stable machine-readable code; each has one status.
              * @enum {string}
              */
-            code: "validation_failed" | "idempotency_key_missing" | "idempotency_key_invalid" | "unauthenticated" | "insufficient_scope" | "insufficient_funds" | "not_found" | "idempotency_request_in_progress" | "invalid_state" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "currency_mismatch" | "last_managing_key" | "balance_limit_exceeded" | "precondition_required" | "rate_limited" | "internal_error" | "unavailable";
+            code: "validation_failed" | "idempotency_key_missing" | "idempotency_key_invalid" | "unauthenticated" | "insufficient_scope" | "insufficient_funds" | "not_found" | "idempotency_request_in_progress" | "invalid_state" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "currency_mismatch" | "last_managing_key" | "balance_limit_exceeded" | "precondition_required" | "rate_limited" | "card_declined" | "acquirer_unavailable" | "internal_error" | "unavailable";
             /** @description Which fields failed: validation_failed, currency_mismatch of a PUT. */
             errors?: components["schemas"]["FieldErrorDto"][];
+            /**
+             * @description card_declined only: the acquirer's reason.
+             * @example insufficient_funds
+             */
+            decline_code?: string;
         };
         CreateMerchantDto: {
             /** @example Acme Books */
@@ -725,10 +732,15 @@ export interface components {
              */
             currency: string;
             /**
-             * @description Id of the account the money comes from.
+             * @description Id of the account the money comes from. Exactly one of source and payment_method.
              * @example acct_9dK2mQx0aVbT7nP4
              */
-            source: string;
+            source?: string;
+            /**
+             * @description A card to charge through the acquirer (pm_...; test cards pm_test_..., see the acquirer). Exactly one of source and payment_method. A card charge is captured at once (capture false is refused) and may answer 202 pending.
+             * @example pm_test_ok
+             */
+            payment_method?: string;
             /**
              * @description true (the default when left out): capture at once, status succeeded. false: authorise only (hold the amount) and capture later.
              * @example true
@@ -750,10 +762,13 @@ export interface components {
             amount: number;
             /** @example usd */
             currency: string;
-            /** @description The source account id. */
-            source: string;
-            /** @enum {string} */
-            status: "authorized" | "succeeded" | "canceled";
+            /** @description The source account id; null for a card charge. */
+            source: string | null;
+            /**
+             * @description pending: a card charge whose acquirer has not answered definitively yet (poll, or repeat the POST with its key); failed: a declined card charge.
+             * @enum {string}
+             */
+            status: "authorized" | "succeeded" | "canceled" | "pending" | "failed";
             captured: boolean;
             /**
              * Format: int64
@@ -773,6 +788,13 @@ export interface components {
             };
             /** Format: date-time */
             created_at: string;
+            /**
+             * @description A card charge only: the card it was charged to.
+             * @example pm_test_ok
+             */
+            payment_method?: string;
+            /** @description A card charge only: the acquirer's decline code when failed. */
+            decline_code?: string | null;
         };
         BatchChargesDto: {
             /** @description Charge requests, each exactly as for POST /v1/charges. */
@@ -3149,6 +3171,39 @@ export interface operations {
                     "application/json": components["schemas"]["ChargeDto"];
                 };
             };
+            /** @description A card charge whose acquirer has not answered definitively yet (status pending). Not recorded: poll Location, or repeat the POST with the same key and body after Retry-After; the charge ends succeeded or failed. */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    Location: components["headers"]["Location"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "ch_Lx9T2mQv0aBn7pW4",
+                     *       "object": "charge",
+                     *       "amount": 1999,
+                     *       "currency": "usd",
+                     *       "source": null,
+                     *       "status": "pending",
+                     *       "captured": false,
+                     *       "amount_captured": 0,
+                     *       "amount_refunded": 0,
+                     *       "refunded": false,
+                     *       "description": "Order 42",
+                     *       "metadata": {
+                     *         "order_id": "42"
+                     *       },
+                     *       "created_at": "2026-11-23T14:37:25.826Z",
+                     *       "payment_method": "pm_test_ok",
+                     *       "decline_code": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ChargeDto"];
+                };
+            };
             /**
              * @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request.
              *
@@ -3176,7 +3231,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description `insufficient_funds`: the source has too little available (balance - held). Recorded: the key keeps this answer even after a top-up. */
+            /**
+             * @description `insufficient_funds`: the source has too little available (balance - held). Recorded: the key keeps this answer even after a top-up.
+             *
+             *     `card_declined`: the acquirer declined the card; `decline_code` is its reason (insufficient_funds, generic_decline, expired_card, do_not_honor, processing_error, ...). Recorded: the charge is failed and the key keeps this answer.
+             */
             402: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3278,7 +3337,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
+            /**
+             * @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After.
+             *
+             *     `acquirer_unavailable`: the card acquirer is failing right now (its circuit is open) and nothing was sent to it. Not recorded: retry with the same key and body after Retry-After.
+             */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];

@@ -1,6 +1,17 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsString, Length, ValidateNested } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsString,
+  Length,
+  Matches,
+  ValidateIf,
+  ValidateNested,
+} from 'class-validator';
 import { ProblemDetailsDto } from '../../common/openapi.js';
 import { ListQueryDto } from '../../common/pagination.js';
 import {
@@ -15,7 +26,10 @@ import {
   OptionalNullable,
 } from '../../common/validators.js';
 
-export const CHARGE_STATUSES = ['authorized', 'succeeded', 'canceled'] as const;
+/** A card's payment method as the acquirer knows it: pm_ and letters, digits, _ (at most 100 characters). */
+export const PAYMENT_METHOD_PATTERN = /^pm_[A-Za-z0-9_]{1,97}$/;
+
+export const CHARGE_STATUSES = ['authorized', 'succeeded', 'canceled', 'pending', 'failed'] as const;
 export type ChargeStatus = (typeof CHARGE_STATUSES)[number];
 
 export class CreateChargeDto {
@@ -26,11 +40,29 @@ export class CreateChargeDto {
   @IsCurrency()
   currency: string;
 
-  @ApiProperty({ description: 'Id of the account the money comes from.', minLength: 1, maxLength: 100, example: 'acct_9dK2mQx0aVbT7nP4' })
+  @ApiPropertyOptional({
+    description: 'Id of the account the money comes from. Exactly one of source and payment_method.',
+    minLength: 1,
+    maxLength: 100,
+    example: 'acct_9dK2mQx0aVbT7nP4',
+  })
+  @ValidateIf((body: CreateChargeDto) => body.payment_method === undefined || body.source !== undefined)
   @IsString()
   @Length(1, 100)
   @NoCardNumber()
-  source: string;
+  source?: string;
+
+  @ApiPropertyOptional({
+    description:
+      'A card to charge through the acquirer (pm_...; test cards pm_test_..., see the acquirer). Exactly one of source and payment_method. A card charge is captured at once (capture false is refused) and may answer 202 pending.',
+    pattern: PAYMENT_METHOD_PATTERN.source,
+    maxLength: 100,
+    example: 'pm_test_ok',
+  })
+  @ValidateIf((body: CreateChargeDto) => body.payment_method !== undefined)
+  @IsString()
+  @Matches(PAYMENT_METHOD_PATTERN, { message: 'payment_method must be pm_ followed by 1-97 letters, digits or _' })
+  payment_method?: string;
 
   // No `default` in the schema: generators would make the field required. The default is in words.
   @ApiPropertyOptional({
@@ -71,8 +103,13 @@ export class ChargeDto {
   @ApiProperty({ enum: ['charge'] }) object: 'charge';
   @ApiProperty(amountSchema(MIN_AMOUNT, MAX_AMOUNT)) amount: number;
   @ApiProperty({ example: 'usd' }) currency: string;
-  @ApiProperty({ description: 'The source account id.' }) source: string;
-  @ApiProperty({ enum: CHARGE_STATUSES }) status: ChargeStatus;
+  @ApiProperty({ type: String, nullable: true, description: 'The source account id; null for a card charge.' }) source: string | null;
+  @ApiProperty({
+    enum: CHARGE_STATUSES,
+    description:
+      'pending: a card charge whose acquirer has not answered definitively yet (poll, or repeat the POST with its key); failed: a declined card charge.',
+  })
+  status: ChargeStatus;
   @ApiProperty() captured: boolean;
   @ApiProperty({ ...amountSchema(0, MAX_AMOUNT), description: 'What was captured: the amount, part of it, or 0.' }) amount_captured: number;
   @ApiProperty({ ...amountSchema(0, MAX_AMOUNT), description: 'The sum of the refunds, at most amount_captured.' })
@@ -81,6 +118,9 @@ export class ChargeDto {
   @ApiProperty({ type: String, nullable: true }) description: string | null;
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) metadata: Record<string, string>;
   @ApiProperty({ format: 'date-time' }) created_at: string;
+  @ApiPropertyOptional({ description: 'A card charge only: the card it was charged to.', example: 'pm_test_ok' }) payment_method?: string;
+  @ApiPropertyOptional({ type: String, nullable: true, description: "A card charge only: the acquirer's decline code when failed." })
+  decline_code?: string | null;
 }
 
 export class BalanceAmountDto {
