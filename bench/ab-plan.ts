@@ -30,6 +30,16 @@ export interface KeyRun {
   prefix: string;
   thread: number;
   count: number;
+  /** Counters in 1 … count that have no record (a request the client gave up on when wrk stopped). */
+  missing?: number[];
+}
+
+/** The counters in 1 … run.count whose key is not among `recorded` (the run's keys that have a record). */
+export function missingCounters(run: KeyRun, recorded: Iterable<string>): number[] {
+  const have = new Set(recorded);
+  const missing: number[] = [];
+  for (let n = 1; n <= run.count; n++) if (!have.has(`${run.prefix}-${run.thread}-${n}`)) missing.push(n);
+  return missing;
 }
 
 /**

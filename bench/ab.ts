@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/database/embedded-postgres.js';
 import { ServiceProcess } from '../testing/service-process.js';
@@ -8,9 +9,11 @@ import {
   figureRows,
   formatAbTable,
   keysOutsideWindow,
+  missingCounters,
   tpcbBeside,
   type Block,
   type Build,
+  type KeyRun,
   type PhaseFigures,
 } from './ab-plan.js';
 import { measureCpu, microsecondsEach } from './cpu.js';
@@ -22,7 +25,7 @@ import { prepareOtherBuild } from './other-build.js';
 import { charges, recordCharges, replays, replaysOfOldKeys, setUp, type Merchant } from './workloads.js';
 import { runWrk, wrkThreads, type LoadResult, type Workload } from './wrk.js';
 
-// npm run bench -- --against <ref>: the build of <ref> (A) and this checkout's (B), alternated in
+// npm run bench -- --against <ref>: the build of <ref> (A) and this checkout's (B, or --with <ref>'s), alternated in
 // one run on one PostgreSQL server, each build in a database of its own (their migrations differ),
 // with pgbench's TPC-B beside every build's phases. Both services run for the whole run (each warm),
 // and only one is under load at a time.
@@ -34,6 +37,7 @@ const RECENT_KEYS = 20;
 interface BuildUnderTest {
   build: Build;
   label: string;
+  databaseUrl: string;
   service: ServiceProcess;
   merchant: Merchant;
   recentKeys: { key: string; body: string }[];
@@ -47,6 +51,7 @@ interface BuildUnderTest {
 export async function runAb(settings: Options): Promise<void> {
   const repo = process.cwd();
   const other = await prepareOtherBuild(repo, settings.against!, { keep: settings.keepBuild, log });
+  const otherB = settings.with === undefined ? undefined : await prepareOtherBuild(repo, settings.with, { keep: settings.keepBuild, log });
   let embedded: EmbeddedDatabase | undefined;
   const processes: ServiceProcess[] = [];
   let pgbench: Pgbench | undefined;
@@ -62,12 +67,16 @@ export async function runAb(settings: Options): Promise<void> {
       const database = `payments_bench_${build.toLowerCase()}`;
       await sql(withDatabase(serverUrl, 'postgres'), [`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`, `CREATE DATABASE ${database}`]);
       log(`starting ${build}: ${label}`);
-      const service = await ServiceProcess.start({ databaseUrl: withDatabase(serverUrl, database), adminToken, cwd });
+      const databaseUrl = withDatabase(serverUrl, database);
+      const service = await ServiceProcess.start({ databaseUrl, adminToken, cwd });
       processes.push(service);
       const merchant = await setUp(service.url, adminToken);
-      return { build, label, service, merchant, recentKeys: [], chargePhases: [], blocks: [], fewestOldKeys: Infinity };
+      return { build, label, databaseUrl, service, merchant, recentKeys: [], chargePhases: [], blocks: [], fewestOldKeys: Infinity };
     };
-    const builds = { A: await start('A', other.label, other.dir), B: await start('B', await thisCheckout(repo), undefined) };
+    const builds = {
+      A: await start('A', other.label, other.dir),
+      B: otherB ? await start('B', otherB.label, otherB.dir) : await start('B', await thisCheckout(repo), undefined),
+    };
     pgbench = await Pgbench.prepare(serverUrl);
 
     /** A load phase; a replay phase also counts its keyed requests that ran as new (its keys were never recorded). */
@@ -76,7 +85,7 @@ export async function runAb(settings: Options): Promise<void> {
       const result = await measureCpu(under.service.pid, () =>
         runWrk(under.service.url, under.merchant.apiKey, workload, seconds, settings.connections),
       );
-      const after = await serviceMetrics(under.service.url);
+      const after = await settled(under.service.url);
       const failed = failedAnswersBetween(answersByStatus(before), answersByStatus(after));
       if (failed || result.errors > 0) log(`  ${under.build}: failed answers: ${failed || 'none'}; socket errors: ${result.errors}`);
       const ranAsNew = replay ? (idempotencyOutcomes(after).get('new') ?? 0) - (idempotencyOutcomes(before).get('new') ?? 0) : 0;
@@ -107,8 +116,8 @@ export async function runAb(settings: Options): Promise<void> {
       const under = builds[step.build];
       const fresh = await chargePhase(under);
       const recent = await load(under, replays(under.recentKeys), settings.seconds, true);
-      const oldKeys = keysOutsideWindow(under.chargePhases, settings.window, settings.connections);
-      const walked = oldKeys.reduce((sum, run) => sum + run.count, 0);
+      const oldKeys = await withRecords(under, keysOutsideWindow(under.chargePhases, settings.window, settings.connections));
+      const walked = oldKeys.reduce((sum, run) => sum + run.count - (run.missing?.length ?? 0), 0);
       under.fewestOldKeys = Math.min(under.fewestOldKeys, walked);
       if (walked <= settings.window)
         log(`  only ${walked} keys outside the window of ${settings.window}: once walked, they come from memory (longer phases)`);
@@ -141,7 +150,52 @@ export async function runAb(settings: Options): Promise<void> {
     await pgbench?.drop().catch(() => undefined);
     await embedded?.stop();
     await other.remove();
+    await otherB?.remove();
   }
+}
+
+/**
+ * Reads /metrics until the count of answers stops moving: requests still in flight when wrk
+ * stopped are answered, and counted, before the next phase's first reading.
+ */
+async function settled(url: string): Promise<string> {
+  const answered = (text: string) => [...answersByStatus(text).values()].reduce((sum, n) => sum + n, 0);
+  let text = await serviceMetrics(url);
+  for (let tries = 0; tries < 50; tries++) {
+    await sleep(200);
+    const next = await serviceMetrics(url);
+    if (answered(next) === answered(text)) return next;
+    text = next;
+  }
+  return text;
+}
+
+const missingByRun = new Map<string, number[]>();
+
+/**
+ * The runs with the counters whose key has no record, read from the build's database: a request in
+ * flight when wrk stopped may never have been answered, and replayed it would run as a new charge.
+ */
+async function withRecords(under: BuildUnderTest, runs: KeyRun[]): Promise<KeyRun[]> {
+  return Promise.all(
+    runs.map(async (run) => {
+      const id = `${under.build}:${run.prefix}-${run.thread}-${run.count}`;
+      let missing = missingByRun.get(id);
+      if (!missing) {
+        const [result] = await sql(
+          under.databaseUrl,
+          [`SELECT key FROM idempotency_keys WHERE merchant_id = $1 AND key LIKE $2`],
+          [under.merchant.id, `${run.prefix}-${run.thread}-%`],
+        );
+        missing = missingCounters(
+          run,
+          result!.rows.map((row: { key: string }) => row.key),
+        );
+        missingByRun.set(id, missing);
+      }
+      return { ...run, missing };
+    }),
+  );
 }
 
 function figuresOf(result: LoadResult & { cpu: { machineMs: number; serviceMs: number | undefined }; errors: number }): PhaseFigures {

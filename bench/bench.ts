@@ -20,7 +20,7 @@
  *                        [--keys 10000000] [--history 10000000] [--profile] [--quick]
  *
  * With --against <git ref>, two builds side by side instead (bench/ab.ts):
- *        npm run bench -- --against <ref> [--alternations 2] [--seconds 10] [--warmup 30]
+ *        npm run bench -- --against <ref> [--with <ref>] [--alternations 2] [--seconds 10] [--warmup 30]
  *                        [--connections 16] [--window 2000] [--keep-build] [--quick]
  */
 import { randomBytes } from 'node:crypto';

@@ -11,8 +11,10 @@ export interface Options {
   keys: number;
   history: number;
   profile: boolean;
-  /** A git ref: run that build and this checkout alternated (bench/ab.ts). */
+  /** A git ref: run that build (A) and this checkout (B) alternated (bench/ab.ts). */
   against: string | undefined;
+  /** With --against: B is this git ref's build instead of this checkout's. */
+  with: string | undefined;
   /** With --against: how many times each build gets its phases. */
   alternations: number;
   /** With --against: how many answers a process keeps in memory; older keys are replayed beyond it. */
@@ -27,7 +29,7 @@ const QUICK = { seconds: 5, warmup: 10, cold: 5, rounds: 1 };
 
 /** Options only a single-build run has, and only an A/B run has. */
 const SINGLE_ONLY = ['rounds', 'cold', 'keys', 'history', 'profile'] as const;
-const AB_ONLY = ['alternations', 'window', 'keep-build'] as const;
+const AB_ONLY = ['with', 'alternations', 'window', 'keep-build'] as const;
 
 export function parseOptions(args: string[]): Options {
   const { values } = parseArgs({
@@ -45,13 +47,17 @@ export function parseOptions(args: string[]): Options {
       profile: { type: 'boolean' },
       quick: { type: 'boolean' },
       against: { type: 'string' },
+      with: { type: 'string' },
       alternations: { type: 'string' },
       window: { type: 'string' },
       'keep-build': { type: 'boolean' },
     },
   });
   const against = values.against;
-  if (against !== undefined && !/^[\w./^~@{}-]+$/.test(against)) throw new Error(`--against must be a git ref, got "${against}"`);
+  for (const name of ['against', 'with'] as const) {
+    const ref = values[name];
+    if (ref !== undefined && !/^[\w./^~@{}-]+$/.test(ref)) throw new Error(`--${name} must be a git ref, got "${ref}"`);
+  }
   const given = (name: string) => (values as Record<string, unknown>)[name] !== undefined;
   for (const name of against === undefined ? AB_ONLY : SINGLE_ONLY) {
     if (given(name))
@@ -75,6 +81,7 @@ export function parseOptions(args: string[]): Options {
     history: whole('history', values.history, 0, 0),
     profile: values.profile ?? false,
     against,
+    with: values.with,
     alternations: whole('alternations', values.alternations, 2, 1),
     window: whole('window', values.window, 2_000, 0),
     keepBuild: values['keep-build'] ?? false,

@@ -95,20 +95,38 @@ export function replays(keyed: { key: string; body: string }[]): Workload {
  * Replays of charges made by earlier charges() phases, walked in order (thread t of this phase takes
  * every `threads`-th key, from the t-th), wrapping round at the end: no key is asked twice within
  * as many answers as the runs hold, so with runs longer than a process's memory every replay is one
- * the process no longer remembers.
+ * the process no longer remembers. A key without a record (`missing`) is passed over for the next.
  */
 export function replaysOfOldKeys(sources: string[], runs: KeyRun[], threads: number): Workload {
+  const missing = runs.flatMap((run) => (run.missing ?? []).map((n) => `${run.prefix}-${run.thread}-${n}`));
   return {
     method: 'POST',
-    tables: { sources, prefixes: runs.map((r) => r.prefix), runThreads: runs.map((r) => r.thread), counts: runs.map((r) => r.count) },
+    tables: {
+      sources,
+      prefixes: runs.map((r) => r.prefix),
+      runThreads: runs.map((r) => r.thread),
+      counts: runs.map((r) => r.count),
+      missingKeys: missing,
+    },
     lua: `path = "/v1/charges"
-  local total = 0
-  for _, n in ipairs(counts) do total = total + n end
+  if total == nil then
+    total = 0
+    for _, n in ipairs(counts) do total = total + n end
+    missing = {}
+    for _, k in ipairs(missingKeys) do missing[k] = true end
+  end
   local j = ((counter - 1) * ${lua(threads)} + thread_number - 1) % total
-  local run = 1
-  while j >= counts[run] do j = j - counts[run]; run = run + 1 end
-  local n = j + 1
-  key = prefixes[run] .. "-" .. runThreads[run] .. "-" .. n
+  local run, n
+  local tries = 0
+  repeat
+    tries = tries + 1
+    local i = j
+    run = 1
+    while i >= counts[run] do i = i - counts[run]; run = run + 1 end
+    n = i + 1
+    key = prefixes[run] .. "-" .. runThreads[run] .. "-" .. n
+    j = (j + 1) % total
+  until not missing[key] or tries > total
   body = ${chargeBody(sourceOf('runThreads[run]', 'n'), true)}`,
   };
 }

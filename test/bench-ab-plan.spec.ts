@@ -5,6 +5,7 @@ import {
   formatAbTable,
   keysOutsideWindow,
   middle,
+  missingCounters,
   ratio,
   tpcbBeside,
   type Block,
@@ -42,6 +43,12 @@ describe('bench A/B plan', () => {
       { prefix: 'bnew', thread: 2, count: 2 },
     ]);
     expect(keysOutsideWindow([{ prefix: 'b', sentByThread: [900, 1000] }], 2000, 16)).toEqual([]);
+  });
+
+  it('finds the keys of a run that have no record, to be passed over', () => {
+    const recorded = ['bx-2-1', 'bx-2-2', 'bx-2-4', 'bx-1-3', 'bx-2-9'];
+    expect(missingCounters({ prefix: 'bx', thread: 2, count: 5 }, recorded)).toEqual([3, 5]);
+    expect(missingCounters({ prefix: 'bx', thread: 2, count: 2 }, recorded)).toEqual([]);
   });
 
   it('gives the median (the lower middle of an even count) and the range, leaving out what is unknown', () => {

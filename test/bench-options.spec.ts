@@ -28,12 +28,14 @@ describe('bench options', () => {
       keepBuild: true,
       seconds: 5,
     });
-    expect(parseOptions(['--against', '9881f9f^']).against).toBe('9881f9f^');
+    expect(parseOptions(['--against', '9881f9f^', '--with', '9881f9f'])).toMatchObject({ against: '9881f9f^', with: '9881f9f' });
+    expect(parseOptions(['--against', 'main']).with).toBeUndefined();
   });
 
   it('refuses an A/B flag without --against, and a single-build flag with it', () => {
     expect(() => parseOptions(['--alternations', '2'])).toThrow('--alternations is only for an A/B run (--against <ref>)');
     expect(() => parseOptions(['--keep-build'])).toThrow('--keep-build is only for an A/B run');
+    expect(() => parseOptions(['--with', 'main'])).toThrow('--with is only for an A/B run');
     expect(() => parseOptions(['--against', 'main', '--keys', '1000'])).toThrow(
       '--keys is only for a single-build run, not with --against',
     );
@@ -46,6 +48,7 @@ describe('bench options', () => {
     expect(() => parseOptions(['--against', 'main', '--alternations', '0'])).toThrow('--alternations must be a whole number of at least 1');
     expect(() => parseOptions(['--speed'])).toThrow();
     expect(() => parseOptions(['--against', 'main; rm -rf /'])).toThrow('--against must be a git ref');
+    expect(() => parseOptions(['--against', 'main', '--with', '$(id)'])).toThrow('--with must be a git ref');
     expect(() => parseOptions(['--against', '--quick'])).toThrow();
   });
 });
