@@ -63,8 +63,10 @@ export interface PhaseFigures {
   p99Ms: number;
   /** The service process's CPU per request, µs. */
   serviceUs: number | undefined;
-  /** The whole machine's busy CPU per request, µs. */
+  /** The whole machine's busy CPU per request, µs (other programs on the machine included). */
   machineUs: number | undefined;
+  /** PostgreSQL's server processes' CPU per request, µs, when it runs on this machine. */
+  databaseUs?: number;
   /** Answers that were not 2xx, and socket errors. */
   failed: number;
 }
@@ -111,6 +113,7 @@ export function figureRows(a: Block[], b: Block[], peakRss: { a: number | undefi
     row('fresh-key charges p50 ms', (x) => x.charges.p50Ms, 1),
     row('fresh-key charges p99 ms', (x) => x.charges.p99Ms, 1, { target: { op: '≤', value: 20 } }),
     row('service CPU µs per charge', (x) => x.charges.serviceUs, 0),
+    row('PostgreSQL CPU µs per charge', (x) => x.charges.databaseUs, 0),
     row('machine CPU µs per charge', (x) => x.charges.machineUs, 0),
     row('replays of recent keys/s (in memory)', (x) => x.recent.perSecond, 0),
     row('replays of recent keys × TPC-B', (x) => x.recent.perSecond / x.tpcb, 2, { target: { op: '≥', value: 2 } }),
@@ -119,6 +122,7 @@ export function figureRows(a: Block[], b: Block[], peakRss: { a: number | undefi
     row('replays outside the memory window × TPC-B', (x) => x.old.perSecond / x.tpcb, 2, { target: { op: '≥', value: 2 } }),
     row('replays outside the memory window p99 ms', (x) => x.old.p99Ms, 1),
     row('service CPU µs per replay outside the window', (x) => x.old.serviceUs, 0),
+    row('PostgreSQL CPU µs per replay outside the window', (x) => x.old.databaseUs, 0),
     row('failed answers (all phases)', (x) => x.charges.failed + x.recent.failed + x.old.failed, 0, {
       noRatio: true,
       target: { op: '≤', value: 0 },

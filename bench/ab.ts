@@ -16,7 +16,7 @@ import {
   type KeyRun,
   type PhaseFigures,
 } from './ab-plan.js';
-import { measureCpu, microsecondsEach } from './cpu.js';
+import { localPostmaster, measureCpu, microsecondsEach, type CpuUse } from './cpu.js';
 import { Pgbench, sql, withDatabase } from './database.js';
 import type { Options } from './options.js';
 import { answersByStatus, failedAnswersBetween, idempotencyOutcomes } from './statuses.js';
@@ -78,12 +78,16 @@ export async function runAb(settings: Options): Promise<void> {
       B: otherB ? await start('B', otherB.label, otherB.dir) : await start('B', await thisCheckout(repo), undefined),
     };
     pgbench = await Pgbench.prepare(serverUrl);
+    const [backend] = await sql(serverUrl, ['SELECT pg_backend_pid() AS pid']);
+    const postmaster = await localPostmaster(Number((backend!.rows[0] as { pid: number }).pid));
 
     /** A load phase; a replay phase also counts its keyed requests that ran as new (its keys were never recorded). */
     const load = async (under: BuildUnderTest, workload: Workload, seconds = settings.seconds, replay = false) => {
       const before = await serviceMetrics(under.service.url);
-      const result = await measureCpu(under.service.pid, () =>
-        runWrk(under.service.url, under.merchant.apiKey, workload, seconds, settings.connections),
+      const result = await measureCpu(
+        under.service.pid,
+        () => runWrk(under.service.url, under.merchant.apiKey, workload, seconds, settings.connections),
+        postmaster,
       );
       const after = await settled(under.service.url);
       const failed = failedAnswersBetween(answersByStatus(before), answersByStatus(after));
@@ -198,12 +202,13 @@ async function withRecords(under: BuildUnderTest, runs: KeyRun[]): Promise<KeyRu
   );
 }
 
-function figuresOf(result: LoadResult & { cpu: { machineMs: number; serviceMs: number | undefined }; errors: number }): PhaseFigures {
+function figuresOf(result: LoadResult & { cpu: CpuUse }): PhaseFigures {
   return {
     perSecond: result.perSecond,
     p50Ms: result.p50Ms,
     p99Ms: result.p99Ms,
     serviceUs: microsecondsEach(result.cpu.serviceMs, result.requests),
+    databaseUs: microsecondsEach(result.cpu.databaseMs, result.requests),
     machineUs: microsecondsEach(result.cpu.machineMs, result.requests),
     failed: result.non2xx + result.errors,
   };
@@ -233,6 +238,7 @@ function print(settings: Options, a: BuildUnderTest, b: BuildUnderTest, rss: { a
         ? `, more than the ${settings.window} a process keeps (--window).`
         : `: FEWER than the ${settings.window} a process keeps, so once walked they came from memory; run longer phases.`) +
       `\nFailed answers: not 2xx, socket errors, and replays that ran as new charges (none, when every replayed key had its record).` +
-      `\nCPU µs: the service process's own (user + system) per request; machine: all cores' busy time per request.`,
+      `\nCPU µs per request: the service process's own (user + system); PostgreSQL's server processes' (a server on this machine);` +
+      ` the machine's: all cores' busy time, whatever ran (on a shared machine, other people's work too).`,
   );
 }
