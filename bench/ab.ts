@@ -78,8 +78,7 @@ export async function runAb(settings: Options): Promise<void> {
       B: otherB ? await start('B', otherB.label, otherB.dir) : await start('B', await thisCheckout(repo), undefined),
     };
     pgbench = await Pgbench.prepare(serverUrl);
-    const [backend] = await sql(serverUrl, ['SELECT pg_backend_pid() AS pid']);
-    const postmaster = await localPostmaster(Number((backend!.rows[0] as { pid: number }).pid));
+    const postmaster = await localPostmaster(serverUrl);
 
     /** A load phase; a replay phase also counts its keyed requests that ran as new (its keys were never recorded). */
     const load = async (under: BuildUnderTest, workload: Workload, seconds = settings.seconds, replay = false) => {

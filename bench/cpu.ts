@@ -1,4 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
+import pg from 'pg';
 
 // What a phase cost in CPU, read from Linux's /proc. Rates move with how fast this machine happens
 // to be (on a shared virtual machine, by a fifth within an hour); CPU time per request moves less,
@@ -95,12 +96,19 @@ export async function measureCpu<T extends object>(
 }
 
 /**
- * The postmaster of the PostgreSQL server at `url` when it runs on this machine (a backend's
- * parent), else undefined: its processes' CPU can then be counted.
+ * The postmaster of the PostgreSQL server at `url` when it runs on this machine (the parent of a
+ * backend, read while that backend's connection is open), else undefined.
  */
-export async function localPostmaster(backendPid: number): Promise<number | undefined> {
-  const stat = await readFile(`/proc/${backendPid}/stat`, 'utf8').catch(() => undefined);
-  return stat === undefined ? undefined : parentPid(stat);
+export async function localPostmaster(url: string): Promise<number | undefined> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const stat = await readFile(`/proc/${rows[0]!.pid}/stat`, 'utf8').catch(() => undefined);
+    return stat === undefined ? undefined : parentPid(stat);
+  } finally {
+    await client.end();
+  }
 }
 
 /** Microseconds per operation, or undefined. */
