@@ -223,7 +223,7 @@ async function thisCheckout(repo: string): Promise<string> {
 
 function print(settings: Options, a: BuildUnderTest, b: BuildUnderTest, rss: { a: number | undefined; b: number | undefined }): void {
   console.log(
-    `\nA/B: ${settings.alternations} alternations (pgbench, A, pgbench, B, …), ${settings.connections} connections, ` +
+    `\nA/B: ${settings.alternations} alternation${settings.alternations === 1 ? '' : 's'} (pgbench, A, pgbench, B, …), ${settings.connections} connections, ` +
       `phases of ${settings.seconds} s; medians over the alternations, their range in parentheses\n`,
   );
   console.log(`A = ${a.label}\nB = ${b.label}\n`);
