@@ -82,13 +82,13 @@ export async function runAb(settings: Options): Promise<void> {
 
     /** A load phase; a replay phase also counts its keyed requests that ran as new (its keys were never recorded). */
     const load = async (under: BuildUnderTest, workload: Workload, seconds = settings.seconds, replay = false) => {
-      const before = await serviceMetrics(under.service.url);
+      const before = await metricsOf(under);
       const result = await measureCpu(
         under.service.pid,
         () => runWrk(under.service.url, under.merchant.apiKey, workload, seconds, settings.connections),
         postmaster,
       );
-      const after = await settled(under.service.url);
+      const after = await settled(under);
       const failed = failedAnswersBetween(answersByStatus(before), answersByStatus(after));
       if (failed || result.errors > 0) log(`  ${under.build}: failed answers: ${failed || 'none'}; socket errors: ${result.errors}`);
       const ranAsNew = replay ? (idempotencyOutcomes(after).get('new') ?? 0) - (idempotencyOutcomes(before).get('new') ?? 0) : 0;
@@ -158,15 +158,29 @@ export async function runAb(settings: Options): Promise<void> {
 }
 
 /**
+ * A build's /metrics text, or nothing from a build that has none (another ref may not): its failed
+ * answers by status and its replays that ran as new then go uncounted, and the run says so once.
+ */
+async function metricsOf(under: BuildUnderTest): Promise<string> {
+  return serviceMetrics(under.service.url).catch((error: unknown) => {
+    if (!warnedNoMetrics.has(under.build))
+      log(`  ${under.build} has no /metrics (${String(error)}): its failures by status are not counted`);
+    warnedNoMetrics.add(under.build);
+    return '';
+  });
+}
+const warnedNoMetrics = new Set<Build>();
+
+/**
  * Reads /metrics until the count of answers stops moving: requests still in flight when wrk
  * stopped are answered, and counted, before the next phase's first reading.
  */
-async function settled(url: string): Promise<string> {
+async function settled(under: BuildUnderTest): Promise<string> {
   const answered = (text: string) => [...answersByStatus(text).values()].reduce((sum, n) => sum + n, 0);
-  let text = await serviceMetrics(url);
+  let text = await metricsOf(under);
   for (let tries = 0; tries < 50; tries++) {
     await sleep(200);
-    const next = await serviceMetrics(url);
+    const next = await metricsOf(under);
     if (answered(next) === answered(text)) return next;
     text = next;
   }
@@ -185,15 +199,16 @@ async function withRecords(under: BuildUnderTest, runs: KeyRun[]): Promise<KeyRu
       const id = `${under.build}:${run.prefix}-${run.thread}-${run.count}`;
       let missing = missingByRun.get(id);
       if (!missing) {
-        const [result] = await sql(
+        // A build whose records live elsewhere: nothing is passed over, and replays that run as new are counted.
+        const recorded = await sql(
           under.databaseUrl,
           [`SELECT key FROM idempotency_keys WHERE merchant_id = $1 AND key LIKE $2`],
           [under.merchant.id, `${run.prefix}-${run.thread}-%`],
+        ).then(
+          ([result]) => result!.rows.map((row: { key: string }) => row.key),
+          () => undefined,
         );
-        missing = missingCounters(
-          run,
-          result!.rows.map((row: { key: string }) => row.key),
-        );
+        missing = recorded === undefined ? [] : missingCounters(run, recorded);
         missingByRun.set(id, missing);
       }
       return { ...run, missing };
