@@ -17,36 +17,40 @@
  * It ends with one table and the ratio line. The exit code is 0 whether targets are met or not.
  *
  * Usage: npm run bench -- [--seconds 10] [--rounds 3] [--warmup 30] [--cold 15] [--connections 16]
- *                        [--keys 10000000] [--history 10000000] [--profile]
+ *                        [--keys 10000000] [--history 10000000] [--profile] [--quick]
+ *
+ * With --against <git ref>, two builds side by side instead (bench/ab.ts):
+ *        npm run bench -- --against <ref> [--with <ref>] [--alternations 2] [--seconds 10] [--warmup 30]
+ *                        [--connections 16] [--window 2000] [--keep-build] [--quick]
  */
-import { execFile } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { parseArgs, promisify } from 'node:util';
+import { randomBytes } from 'node:crypto';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/database/embedded-postgres.js';
 import { ServiceProcess } from '../testing/service-process.js';
-import { fillHistory, fillIdempotencyKeys, Pgbench, sql } from './database.js';
+import { runAb } from './ab.js';
+import { fillHistory, fillIdempotencyKeys, Pgbench } from './database.js';
 import { measureCpu, microsecondsEach, type CpuUse } from './cpu.js';
-import { answersByStatus, failedAnswersBetween } from './statuses.js';
-import { lua, runWrk, type LoadResult, type Workload } from './wrk.js';
+import { parseOptions, type Options } from './options.js';
+import { failedAnswersBetween } from './statuses.js';
+import { log, median, peakRssMiB, requireTools, serviceAnswers } from './tools.js';
+import {
+  authorize,
+  capture,
+  charges,
+  deposit,
+  idsOf,
+  reads,
+  recordCharges,
+  refund,
+  replays,
+  setUp,
+  upsert,
+  type Merchant,
+} from './workloads.js';
+import { runWrk, type LoadResult, type Workload } from './wrk.js';
 
-const execFileAsync = promisify(execFile);
-const ACCOUNTS = 200;
-const DEPOSIT = 1_000_000_000;
 /** Replays concentrate on a few keys, as the retries of a flaky network do. */
 const REPLAY_KEYS = 20;
 const PROFILE_DIR = '.data/bench-profile';
-
-interface Options {
-  seconds: number;
-  rounds: number;
-  warmup: number;
-  cold: number;
-  connections: number;
-  keys: number;
-  history: number;
-  profile: boolean;
-}
 
 /** A load phase's result, and a pgbench phase's, with the CPU it cost; a load's failed answers by status. */
 type MeasuredLoad = LoadResult & { cpu: CpuUse; failed: string };
@@ -59,65 +63,10 @@ interface Row {
   ratio?: string;
 }
 
-const log = (line: string) => console.error(`[bench] ${line}`);
-
-function options(): Options {
-  const { values } = parseArgs({
-    options: {
-      seconds: { type: 'string', default: '10' },
-      rounds: { type: 'string', default: '3' },
-      warmup: { type: 'string', default: '30' },
-      cold: { type: 'string', default: '15' },
-      connections: { type: 'string', default: '16' },
-      keys: { type: 'string', default: '0' },
-      history: { type: 'string', default: '0' },
-      profile: { type: 'boolean', default: false },
-    },
-  });
-  const whole = (name: string, raw: string, min: number) => {
-    if (!/^\d+$/.test(raw) || Number(raw) < min) throw new Error(`--${name} must be a whole number of at least ${min}, got "${raw}"`);
-    return Number(raw);
-  };
-  return {
-    seconds: whole('seconds', values.seconds, 1),
-    rounds: whole('rounds', values.rounds, 1),
-    warmup: whole('warmup', values.warmup, 0),
-    cold: whole('cold', values.cold, 1),
-    connections: whole('connections', values.connections, 1),
-    keys: whole('keys', values.keys, 0),
-    history: whole('history', values.history, 0),
-    profile: values.profile,
-  };
-}
-
-/** wrk and pgbench from Debian's packages: installed when missing (as root), or a clear refusal. */
-async function requireTools(): Promise<void> {
-  const missing = [];
-  for (const [tool, pkg] of [
-    ['wrk', 'wrk'],
-    ['pgbench', 'postgresql'],
-  ] as const) {
-    if (!(await onPath(tool))) missing.push(pkg);
-  }
-  if (missing.length === 0) return;
-  if (process.getuid?.() !== 0) throw new Error(`the bench needs ${missing.join(' and ')}: apt-get install ${missing.join(' ')}`);
-  log(`installing ${missing.join(', ')} from Debian's packages`);
-  await execFileAsync('apt-get', ['update']);
-  await execFileAsync('apt-get', ['install', '-y', ...missing], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-}
-
-async function onPath(tool: string): Promise<boolean> {
-  return execFileAsync('sh', ['-c', `command -v ${tool}`]).then(
-    () => true,
-    () => false,
-  );
-}
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-
 async function main(): Promise<void> {
-  const settings = options();
+  const settings = parseOptions(process.argv.slice(2));
   await requireTools();
+  if (settings.against !== undefined) return runAb(settings);
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) {
@@ -220,12 +169,6 @@ async function main(): Promise<void> {
   }
 }
 
-interface Merchant {
-  id: string;
-  apiKey: string;
-  sources: string[];
-}
-
 interface Rounds {
   rows: Row[];
   charges: number;
@@ -273,133 +216,12 @@ async function rounds(
 }
 
 // ------------------------------------------------------------------------------------------------
-// Set-up and workloads
-
-async function post(url: string, token: string, route: string, body: unknown, key: string = randomUUID()) {
-  const response = await fetch(url + route, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': key },
-    body: JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (response.status >= 300) throw new Error(`POST ${route}: ${response.status} ${text}`);
-  return JSON.parse(text) as Record<string, unknown>;
-}
-
-async function setUp(url: string, adminToken: string): Promise<Merchant> {
-  const merchant = await post(url, adminToken, '/v1/merchants', { name: 'bench' });
-  const apiKey = String(merchant.api_key);
-  const sources: string[] = [];
-  for (let batch = 0; batch < ACCOUNTS / 20; batch++) {
-    sources.push(
-      ...(await Promise.all(
-        Array.from({ length: 20 }, async () => {
-          const account = await post(url, apiKey, '/v1/accounts', { currency: 'usd' });
-          await post(url, apiKey, `/v1/accounts/${String(account.id)}/deposits`, { amount: DEPOSIT });
-          return String(account.id);
-        }),
-      )),
-    );
-  }
-  return { id: String(merchant.id), apiKey, sources };
-}
-
-/** Charges made once, whose key and body the replay phases repeat. */
-async function recordCharges(url: string, merchant: Merchant, count: number) {
-  return Promise.all(
-    Array.from({ length: count }, async (_, i) => {
-      const body = JSON.stringify({ amount: 100, currency: 'usd', source: merchant.sources[i % merchant.sources.length] });
-      const key = randomUUID();
-      await post(url, merchant.apiKey, '/v1/charges', JSON.parse(body), key);
-      return { key, body };
-    }),
-  );
-}
-
-async function idsOf(url: string, merchantId: string, where: string): Promise<string[]> {
-  const [result] = await sql(url, [`SELECT id FROM charges WHERE merchant_id = $1 AND ${where}`], [merchantId]);
-  return result!.rows.map((row: { id: string }) => row.id);
-}
-
-const freshKey = 'key = prefix .. "-" .. thread_number .. "-" .. counter';
-
-function charges(sources: string[], capture = true): Workload {
-  return {
-    method: 'POST',
-    tables: { sources },
-    lua: `path = "/v1/charges"; ${freshKey}
-  body = string.format('{"amount":100,"currency":"usd","source":"%s"${capture ? '' : ',"capture":false'}}', pick(sources))`,
-  };
-}
-
-const authorize = (sources: string[]) => charges(sources, false);
-
-function replays(keyed: { key: string; body: string }[]): Workload {
-  return {
-    method: 'POST',
-    tables: { keys: keyed.map((k) => k.key), bodies: keyed.map((k) => k.body) },
-    lua: `path = "/v1/charges"; local i = math.random(#keys); key = keys[i]; body = bodies[i]`,
-  };
-}
-
-/** Each authorisation captured once: thread t takes every t-th id, in turn. */
-function capture(ids: string[]): Workload {
-  return {
-    method: 'POST',
-    tables: { ids },
-    lua: `${freshKey}; body = "{}"
-  local i = ((counter - 1) * 2 + thread_number - 1) % #ids + 1
-  path = "/v1/charges/" .. ids[i] .. "/capture"`,
-  };
-}
-
-function refund(ids: string[]): Workload {
-  return { method: 'POST', tables: { ids }, lua: `${freshKey}; body = '{"amount":1}'; path = "/v1/charges/" .. pick(ids) .. "/refunds"` };
-}
-
-function deposit(sources: string[]): Workload {
-  return {
-    method: 'POST',
-    tables: { sources },
-    lua: `${freshKey}; body = '{"amount":100}'; path = "/v1/accounts/" .. pick(sources) .. "/deposits"`,
-  };
-}
-
-function upsert(): Workload {
-  return { method: 'PUT', lua: `${freshKey}; body = '{"currency":"usd","name":"bench"}'; path = "/v1/accounts/" .. key` };
-}
-
-function reads(source: string): [string, Workload][] {
-  const get = (route: string): Workload => ({ method: 'GET', lua: `path = ${lua(route)}` });
-  return [
-    ['GET /v1/balance', get('/v1/balance')],
-    ['GET /v1/charges?limit=10', get('/v1/charges?limit=10')],
-    ['GET /v1/charges?source=…&limit=10', get(`/v1/charges?source=${source}&limit=10`)],
-    ['GET /v1/charges/{id}', get('/v1/charges/ch_hist_12345')],
-    ['GET /v1/accounts/{id}/entries?limit=10', get(`/v1/accounts/${source}/entries?limit=10`)],
-  ];
-}
-
-// ------------------------------------------------------------------------------------------------
 // Report
 
 /** A phase's failures: the count, then which statuses (from the service) and socket errors (wrk's). */
 function failures(result: MeasuredLoad): string {
   const which = [result.failed, result.errors > 0 ? `socket errors: ${result.errors}` : ''].filter(Boolean).join(', ');
   return `${result.non2xx + result.errors}${which ? ` (${which})` : ''}`;
-}
-
-/** The service's answers so far by status (its /metrics), to say what a phase's non-2xx were. */
-async function serviceAnswers(url: string): Promise<Map<number, number>> {
-  const response = await fetch(`${url}/metrics`);
-  if (!response.ok) throw new Error(`GET /metrics answered ${response.status}`);
-  return answersByStatus(await response.text());
-}
-
-async function peakRssMiB(pid: number | undefined): Promise<number | undefined> {
-  const status = pid ? await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined) : undefined;
-  const kib = status?.match(/^VmHWM:\s+(\d+) kB$/m)?.[1];
-  return kib === undefined ? undefined : Number(kib) / 1024;
 }
 
 function print(rows: Row[], settings: Options, summary: { warm: Rounds; cold: LoadResult; rss: number | undefined }): void {

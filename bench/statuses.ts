@@ -21,3 +21,16 @@ export function failedAnswersBetween(before: Map<number, number>, after: Map<num
     .map(([status, count]) => `${status}: ${count}`)
     .join(', ');
 }
+
+/**
+ * Keyed requests so far by outcome (new, replayed, mismatch, in_progress), from
+ * idempotency_requests_total: a replay phase whose keys were never recorded would run new charges
+ * and look like replays to wrk.
+ */
+export function idempotencyOutcomes(metricsText: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const [, outcome, value] of metricsText.matchAll(/^idempotency_requests_total\{[^}]*\boutcome="(\w+)"[^}]*\} (\d+(?:\.\d+)?)$/gm)) {
+    counts.set(outcome!, (counts.get(outcome!) ?? 0) + Number(value));
+  }
+  return counts;
+}

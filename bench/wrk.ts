@@ -16,7 +16,14 @@ export interface LoadResult {
   errors: number;
   p50Ms: number;
   p99Ms: number;
+  /** The phase's key prefix (see Workload). */
+  prefix: string;
+  /** Requests each wrk thread made, by thread number from 1: its `counter` when the phase ended. */
+  sentByThread: number[];
 }
+
+/** wrk's threads for a number of connections: one per core of this 2-core machine, at most. */
+export const wrkThreads = (connections: number) => Math.min(2, connections);
 
 /**
  * One kind of request, as a Lua `request()` body for wrk. It may use `counter` (this thread's
@@ -27,11 +34,15 @@ export interface Workload {
   /** Lua statements that set `path` and `body` (and `key` for writes). */
   lua: string;
   /** Lua tables the statements use, by name. */
-  tables?: Record<string, readonly string[]>;
+  tables?: Record<string, readonly (string | number)[]>;
 }
 
-/** A Lua string literal: JSON's escapes of printable ASCII mean the same in Lua. */
-export function lua(value: string): string {
+/** A Lua literal: a number, or a string (JSON's escapes of printable ASCII mean the same in Lua). */
+export function lua(value: string | number): string {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`cannot put ${value} into a wrk script`);
+    return String(value);
+  }
   if (!/^[\x20-\x7e]*$/.test(value)) throw new Error(`cannot put ${JSON.stringify(value)} into a wrk script`);
   return JSON.stringify(value);
 }
@@ -41,10 +52,11 @@ export async function runWrk(url: string, apiKey: string, workload: Workload, se
   const dir = await mkdtemp(path.join(tmpdir(), 'bench-wrk-'));
   try {
     const script = path.join(dir, 'load.lua');
-    await writeFile(script, wrkScript(apiKey, workload));
+    const prefix = `b${randomBytes(5).toString('hex')}`;
+    await writeFile(script, wrkScript(apiKey, workload, prefix));
     const args = [
       '-t',
-      String(Math.min(2, connections)),
+      String(wrkThreads(connections)),
       '-c',
       String(connections),
       '-d',
@@ -56,7 +68,7 @@ export async function runWrk(url: string, apiKey: string, workload: Workload, se
       url,
     ];
     const { stdout } = await execFileAsync('wrk', args, { maxBuffer: 16 * 1024 * 1024 });
-    return parseResult(stdout);
+    return { ...parseResult(stdout), prefix };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -65,9 +77,10 @@ export async function runWrk(url: string, apiKey: string, workload: Workload, se
 /**
  * Each wrk thread runs its own Lua state: `setup` numbers the threads so that keys made of the
  * phase's prefix, the thread number and a counter are unique without coordination. `done` prints
- * one JSON line read from wrk's exact histogram and counters.
+ * one JSON line read from wrk's exact histogram and counters, and each thread's counter (a global
+ * of its state, so that `done` can read it), which says which keys a phase made.
  */
-function wrkScript(apiKey: string, workload: Workload): string {
+function wrkScript(apiKey: string, workload: Workload, prefix: string): string {
   const tables = Object.entries(workload.tables ?? {})
     .map(([name, values]) => `local ${name} = { ${values.map(lua).join(', ')} }`)
     .join('\n');
@@ -75,18 +88,18 @@ function wrkScript(apiKey: string, workload: Workload): string {
 wrk.method = ${lua(workload.method)}
 wrk.headers["Authorization"] = ${lua(`Bearer ${apiKey}`)}
 wrk.headers["Content-Type"] = "application/json"
-local prefix = ${lua(`b${randomBytes(5).toString('hex')}`)}
+local prefix = ${lua(prefix)}
 ${tables}
-local threads = 0
+local threads = {}
 function setup(thread)
-  threads = threads + 1
-  thread:set("thread_number", threads)
+  table.insert(threads, thread)
+  thread:set("thread_number", #threads)
 end
 function init(args)
   math.randomseed(os.time() + thread_number)
 end
 local function pick(list) return list[math.random(#list)] end
-local counter = 0
+counter = 0
 function request()
   counter = counter + 1
   local path, body, key
@@ -96,18 +109,20 @@ function request()
 end
 function done(summary, latency, requests)
   local e = summary.errors
+  local sent = {}
+  for i, thread in ipairs(threads) do sent[i] = string.format('%.0f', thread:get("counter")) end
   io.write(string.format(
-    'BENCH_RESULT {"requests":%.0f,"duration_us":%.0f,"status_errors":%.0f,"socket_errors":%.0f,"p50_us":%.0f,"p99_us":%.0f}\\n',
+    'BENCH_RESULT {"requests":%.0f,"duration_us":%.0f,"status_errors":%.0f,"socket_errors":%.0f,"p50_us":%.0f,"p99_us":%.0f,"sent":[%s]}\\n',
     summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(99)))
+    latency:percentile(50), latency:percentile(99), table.concat(sent, ",")))
 end
 `;
 }
 
-function parseResult(stdout: string): LoadResult {
+function parseResult(stdout: string): Omit<LoadResult, 'prefix'> {
   const line = /^BENCH_RESULT (\{.*\})$/m.exec(stdout)?.[1];
   if (line === undefined) throw new Error(`wrk printed no result line:\n${stdout}`);
-  const raw = JSON.parse(line) as Record<string, number>;
+  const { sent, ...raw } = JSON.parse(line) as Record<string, number> & { sent: number[] };
   const seconds = raw.duration_us! / 1e6;
   return {
     requests: raw.requests!,
@@ -117,5 +132,6 @@ function parseResult(stdout: string): LoadResult {
     errors: raw.socket_errors!,
     p50Ms: raw.p50_us! / 1000,
     p99Ms: raw.p99_us! / 1000,
+    sentByThread: sent,
   };
 }

@@ -1,4 +1,4 @@
-import { machineBusyTicks, microsecondsEach, processCpuTicks } from '../bench/cpu.js';
+import { machineBusyTicks, microsecondsEach, parentPid, processCpuTicks } from '../bench/cpu.js';
 
 // The bench's CPU columns read Linux's /proc; these are its formats, as the kernel writes them.
 describe('bench CPU accounting', () => {
@@ -16,5 +16,11 @@ describe('bench CPU accounting', () => {
     expect(microsecondsEach(1500, 1000)).toBe(1500);
     expect(microsecondsEach(undefined, 1000)).toBeUndefined();
     expect(microsecondsEach(10, 0)).toBeUndefined();
+  });
+});
+
+describe('bench CPU of PostgreSQL', () => {
+  it("reads a process's parent after its command name, to find a postmaster's children", () => {
+    expect(parentPid('4242 (postgres: bench (x) idle) S 977 4242 4242 0 -1 4194560 300 0 0 0 1234 567 0 0 20 0 1 0 100 0 0\n')).toBe(977);
   });
 });

@@ -1,4 +1,4 @@
-import { answersByStatus, failedAnswersBetween } from '../bench/statuses.js';
+import { answersByStatus, failedAnswersBetween, idempotencyOutcomes } from '../bench/statuses.js';
 
 // The bench says which statuses a phase's failed answers had, from the service's /metrics text.
 describe('bench failed answers by status', () => {
@@ -31,5 +31,22 @@ http_request_duration_seconds_count{method="PUT",route="/v1/accounts/:id",status
         ]),
       ),
     ).toBe('422: 1, 503: 2');
+  });
+});
+
+describe('bench keyed requests by outcome', () => {
+  it('sums idempotency_requests_total by outcome, so that a replay phase can count the replays that ran as new', () => {
+    const text = `# TYPE idempotency_requests_total counter
+idempotency_requests_total{outcome="new"} 120
+idempotency_requests_total{outcome="replayed"} 4000
+idempotency_requests_total_created{outcome="new"} 17000000
+http_requests_total{method="POST",route="/v1/charges",status="201"} 4120
+`;
+    expect(idempotencyOutcomes(text)).toEqual(
+      new Map([
+        ['new', 120],
+        ['replayed', 4000],
+      ]),
+    );
   });
 });

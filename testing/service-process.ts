@@ -22,8 +22,12 @@ export interface SpawnedService {
  * Starts the service with exactly `env` (and PATH): nothing of this process's environment leaks
  * in. `echo` also copies its stderr to ours. `nodeOptions` go before the script (--cpu-prof, ...).
  */
-export function spawnService(env: Record<string, string>, options: { echo?: boolean; nodeOptions?: string[] } = {}): SpawnedService {
+export function spawnService(
+  env: Record<string, string>,
+  options: { echo?: boolean; nodeOptions?: string[]; cwd?: string } = {},
+): SpawnedService {
   const child = spawn(process.execPath, [...(options.nodeOptions ?? []), 'dist/src/main.js'], {
+    cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -62,6 +66,8 @@ export interface ServiceOptions {
   /** Copy the service's stderr to ours (the chaos harness shows it). */
   echo?: boolean;
   nodeOptions?: string[];
+  /** The checkout whose build runs (the bench's A/B run starts another commit's); this one by default. */
+  cwd?: string;
 }
 
 /**
@@ -118,7 +124,7 @@ export class ServiceProcess {
           LOG_LEVEL: 'error',
           ...this.options.env,
         },
-        { echo: this.options.echo, nodeOptions: this.options.nodeOptions },
+        { echo: this.options.echo, nodeOptions: this.options.nodeOptions, cwd: this.options.cwd },
       );
       const { child } = spawned;
       if (await waitUntilReady(this.url, child, giveUpAt - Date.now())) {
