@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 import pg from 'pg';
 import { classifyDatabaseError, DatabaseUnavailableError, lostConnection, sqlState } from '../common/database-errors.js';
 
@@ -73,7 +74,13 @@ export class Sql {
   private readonly watchers = new Set<StatementWatcher>();
 
   constructor(private readonly options: SqlOptions) {
-    this.pool = new pg.Pool({ connectionString: options.url, max: options.poolSize, ...options.clientSettings, pipeline: true });
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize,
+      ...options.clientSettings,
+      pipeline: true,
+      Client: SocketKeepingClient,
+    });
     // A connection the server ends emits 'error' on its client; unheard, it would end the process.
     // pg-pool listens only while the client is idle, so every client gets a listener for its life.
     this.pool.on('connect', (client) => client.on('error', (error) => options.onLost?.(sqlState(error))));
@@ -271,12 +278,27 @@ export class SqlTransaction {
   }
 }
 
+/**
+ * pg's client, keeping the socket it connects through: the socket is made here and handed to pg by
+ * its public `stream` option, so that Connection can cork it (Writable's public cork/uncork).
+ */
+class SocketKeepingClient extends pg.Client {
+  readonly socket: Socket;
+
+  constructor(config?: string | pg.ClientConfig) {
+    const socket = new Socket();
+    super({ ...(typeof config === 'string' ? { connectionString: config } : config), stream: () => socket });
+    this.socket = socket;
+  }
+}
+
 /** A pooled client, sending statements in pipeline mode and counting round trips. */
 class Connection {
   /** Set when a statement failed without an answer from the server: the connection is closed. */
   lost: unknown;
   private answeredSinceLastSend = true;
   private released = false;
+  private coalescing = false;
 
   constructor(
     private readonly client: pg.PoolClient,
@@ -286,6 +308,7 @@ class Connection {
   ) {}
 
   send(statement: Statement): Promise<pg.QueryResult> {
+    this.coalesceWrites();
     for (const watcher of this.watchers) watcher(statement);
     if (this.answeredSinceLastSend) this.traffic.roundTrips++;
     this.answeredSinceLastSend = false;
@@ -302,6 +325,23 @@ class Connection {
         throw error;
       },
     );
+  }
+
+  /**
+   * Statements sent in the same tick leave in one write. In pipeline mode pg writes each statement
+   * on its own, and on loopback every write also does the receiving side's TCP work: a profile of
+   * replays from the database had a third of the service's busy time in `writev`. So the socket is
+   * corked at the first statement of a tick and uncorked when the tick ends, before anything waits.
+   */
+  private coalesceWrites(): void {
+    const socket = this.client instanceof SocketKeepingClient ? this.client.socket : undefined;
+    if (this.coalescing || !socket) return;
+    this.coalescing = true;
+    socket.cork();
+    process.nextTick(() => {
+      this.coalescing = false;
+      socket.uncork();
+    });
   }
 
   /** Back to the pool; with an error, pg-pool closes the connection instead. */
