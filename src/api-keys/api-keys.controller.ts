@@ -214,7 +214,7 @@ export class ApiKeysController {
     @Body() body: CreateApiKeyDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ApiKeyDto> {
-    return located(reply, await this.keys.createForMerchant(tx, merchantId, body, by));
+    return located(reply, await this.keys.create(tx, merchantId, body, by));
   }
 
   @Delete('v1/merchants/:merchant_id/api_keys/:id')

@@ -23,13 +23,8 @@ export class ApiKeysService {
     private readonly known: KnownKeysService,
   ) {}
 
-  /** A key of the authenticated merchant. */
-  create(tx: SqlTransaction, merchantId: string, body: CreateApiKeyDto, by: Actor): Promise<ApiKeyDto> {
-    return this.createForMerchant(tx, merchantId, body, by);
-  }
-
-  /** A key of any merchant (the admin's way): 404 for an unknown merchant. */
-  async createForMerchant(tx: SqlTransaction, merchantId: string, body: CreateApiKeyDto, by: Actor): Promise<ApiKeyDto> {
+  /** A key of the merchant (its own, or any merchant's by the admin): 404 for an unknown merchant. */
+  async create(tx: SqlTransaction, merchantId: string, body: CreateApiKeyDto, by: Actor): Promise<ApiKeyDto> {
     if (body.expires_at !== undefined && !(Date.parse(body.expires_at) > Date.now())) {
       throw new ValidationFailedError([{ field: 'expires_at', message: 'expires_at must be in the future' }]);
     }
