@@ -6,7 +6,8 @@ import { startService } from './service.js';
 const REVOCATION_BOUND_MS = 1_000;
 
 /**
- * 12. Keys rolled and revoked under load, on two instances. The mixed workload runs throughout;
+ * 12. Keys rolled and revoked under load, on two instances. Keyed charges run throughout (sent to
+ * either instance, as scenario 5's);
  * beside it, a "deployment" holds one key of the merchant and charges with it on both instances
  * while the key is rolled with an overlap (the deployment switches to the new secret at a drawn
  * moment inside the overlap, as a rolling deploy would), and spare keys are created, used and
@@ -22,7 +23,14 @@ export async function keyRotation(settings: Settings): Promise<ScenarioResult> {
   const rounds = settings.quick ? 4 : 12;
   let faults = 0;
   let running = true;
-  const load = workload.run(4, () => running);
+  const load = Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (running) {
+        const body = { amount: random.int(1, 300), currency: 'usd', source: random.pick(workload.accounts), capture: random.chance(0.8) };
+        await parts.client.send('POST', '/v1/charges', body, random.uuid());
+      }
+    }),
+  );
 
   const call = async (method: string, path: string, secret: string, body?: unknown) => {
     history.requests++;
