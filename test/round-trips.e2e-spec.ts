@@ -48,7 +48,7 @@ describe('round trips and statements per request', () => {
     expect(traffic).toEqual({ roundTrips: 0, statements: 0 });
   });
 
-  it('a replay from the database: answered after one round trip; its ROLLBACK follows, after the answer', async () => {
+  it('a replay from the database, of a key another process answered: answered after one round trip; its ROLLBACK follows', async () => {
     const source = await merchant.account(10_000);
     await merchant.post('/v1/charges', { amount: 100, currency: 'usd', source }, 'rt-database');
     const fresh = await TestApp.start();
@@ -68,6 +68,29 @@ describe('round trips and statements per request', () => {
       expect(traffic).toEqual({ roundTrips: 2, statements: 5 });
     } finally {
       await fresh.close();
+    }
+  });
+
+  it('a replay of a key this process answered, whose answer has left its memory: one round trip, one statement', async () => {
+    const source = await merchant.account(10_000);
+    const forgetful = await TestApp.start({ replayMemoryEntries: 0 });
+    try {
+      const other = forgetful.app.get(Sql);
+      const charge = () =>
+        forgetful.request('POST', '/v1/charges', {
+          token: merchant.apiKey,
+          body: { amount: 100, currency: 'usd', source },
+          key: 'rt-forgotten',
+        });
+      expect((await charge()).status).toBe(201);
+      const traffic = await counted(other, async () => {
+        const reply = await charge();
+        expect(reply.headers.get('idempotent-replayed')).toBe('true');
+      });
+      // the record's lookup, outside any transaction; the handler never runs
+      expect(traffic).toEqual({ roundTrips: 1, statements: 1 });
+    } finally {
+      await forgetful.close();
     }
   });
 

@@ -11,6 +11,8 @@ export interface AppConfig {
   /** True when ADMIN_TOKEN was unset and a token was generated for this run (printed once). */
   adminTokenGenerated: boolean;
   idempotencyTtlSeconds: number;
+  /** How many recorded answers a process keeps in memory to replay without the database (0: none). */
+  replayMemoryEntries: number;
   /** Requests per second per API key; 0 disables rate limiting. */
   rateLimitPerSecond: number;
   /** Where the rate limits' buckets live, shared by every instance; unset: in this process. */
@@ -149,6 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     adminToken: adminToken || `admin_${randomBytes(24).toString('base64url')}`,
     adminTokenGenerated: !adminToken,
     idempotencyTtlSeconds: integer(env, 'IDEMPOTENCY_TTL_SECONDS', 86400, 1, 31 * 86400),
+    replayMemoryEntries: integer(env, 'REPLAY_MEMORY_ENTRIES', 2_000, 0, 100_000),
     rateLimitPerSecond: integer(env, 'RATE_LIMIT_PER_SECOND', 100, 0, 1_000_000),
     redisUrl: redisUrl(env),
     redisKeyPrefix: redisKeyPrefix(env),

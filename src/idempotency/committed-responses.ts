@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { AnsweredKeys } from './answered-keys.js';
 import type { RecordedResponse } from './idempotency.repository.js';
 
 export interface CommittedResponse {
@@ -36,6 +37,9 @@ const EXPIRY_MARGIN_MS = 1_000;
  * An answer is kept for the time the database said it has left, counted on this process's monotonic
  * clock from when it was read: the process's wall clock, which may run apart from PostgreSQL's,
  * never decides whether an answer is still good.
+ *
+ * Past the last `maxEntries` answers, only a trace is kept: that this process answered the key
+ * (answered-keys.ts), so that its replay reads the record first instead of running the handler.
  */
 export class CommittedResponses {
   private readonly entries = new Map<string, RememberedResponse & { deadline: number; recordedAt: number; bytes: number }>();
@@ -46,7 +50,13 @@ export class CommittedResponses {
     private readonly maxBytes: number,
     /** Milliseconds on a clock that only moves forward (tests pass their own). */
     private readonly monotonicNow: () => number = () => performance.now(),
+    private readonly answered = new AnsweredKeys(),
   ) {}
+
+  /** Whether this process has (probably) answered the key lately, whether or not it still holds the answer. */
+  answeredBefore(merchantId: string, key: string): boolean {
+    return this.answered.mayHave(merchantId, key);
+  }
 
   get(merchantId: string, key: string): RememberedResponse | undefined {
     const id = entryId(merchantId, key);
@@ -68,6 +78,7 @@ export class CommittedResponses {
   }
 
   remember(merchantId: string, key: string, committed: CommittedResponse): void {
+    this.answered.add(merchantId, key);
     if (this.maxEntries === 0) return;
     const now = this.monotonicNow();
     const deadline = now + committed.secondsLeft * 1000 - EXPIRY_MARGIN_MS;

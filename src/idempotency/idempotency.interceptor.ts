@@ -18,8 +18,7 @@ import { parseIdempotencyKey, requestFingerprint } from './request-fingerprint.j
 
 /** Keys of requests authenticated with the admin token live in their own scope. */
 export const ADMIN_SCOPE = '_admin';
-/** Committed answers kept in memory for replays: bounded so the process stays small. */
-const COMMITTED_RESPONSES_MAX = 2_000;
+/** Committed answers kept in memory for replays (REPLAY_MEMORY_ENTRIES of them, at most these bytes). */
 const COMMITTED_RESPONSES_MAX_BYTES = 4 * 1024 * 1024;
 
 /**
@@ -42,7 +41,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     private readonly reflector: Reflector,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
-    this.service = new IdempotencyService(store, new CommittedResponses(COMMITTED_RESPONSES_MAX, COMMITTED_RESPONSES_MAX_BYTES), {
+    this.service = new IdempotencyService(store, new CommittedResponses(config.replayMemoryEntries, COMMITTED_RESPONSES_MAX_BYTES), {
       ttlSeconds: config.idempotencyTtlSeconds,
       inFlightWaitMs: 1_000,
       inFlightPollMs: 25,

@@ -84,6 +84,53 @@ describe('IdempotencyService', () => {
     expect(outcomes).toEqual(['new', 'mismatch']);
   });
 
+  describe('a key this process answered, whose answer has left its memory', () => {
+    /** A process that keeps no answer in memory, only the trace that it answered (answered-keys.ts). */
+    function forgetful() {
+      const setup = setUp();
+      const idempotency = setup.service(new CommittedResponses(0, 1_000_000, () => setup.store.now));
+      const calls = { open: 0, find: 0 };
+      const open = setup.store.open.bind(setup.store);
+      const find = setup.store.find.bind(setup.store);
+      setup.store.open = (key) => ((calls.open += 1), open(key));
+      setup.store.find = (key) => ((calls.find += 1), find(key));
+      return { ...setup, idempotency, calls };
+    }
+
+    it('is replayed from one read of its record; the handler never runs', async () => {
+      const { store, outcomes, observe, idempotency, calls } = forgetful();
+      await idempotency.execute(call('k'), countingHandler('charge').run, asIs, observe);
+      const again = countingHandler('second charge');
+      const answer = await idempotency.execute(call('k'), again.run, asIs, observe);
+      expect(answer).toMatchObject({ kind: 'replayed', from: 'database', response: created('charge') });
+      expect(again.calls).toBe(0);
+      expect(calls).toEqual({ open: 1, find: 1 });
+      expect(store.committed).toEqual(['charge']);
+      expect(outcomes).toEqual(['new', 'replayed']);
+    });
+
+    it('refuses another request with it from that read (422); the handler never runs', async () => {
+      const { outcomes, observe, idempotency, calls } = forgetful();
+      await idempotency.execute(call('k'), countingHandler('charge').run, asIs, observe);
+      const other = countingHandler('other');
+      await expect(idempotency.execute(call('k', 'fp-b'), other.run, asIs, observe)).rejects.toBeInstanceOf(IdempotencyKeyReusedError);
+      expect(other.calls).toBe(0);
+      expect(calls).toEqual({ open: 1, find: 1 });
+      expect(outcomes).toEqual(['new', 'mismatch']);
+    });
+
+    it('runs once as new when its record has expired: the read finds nothing, the claim decides', async () => {
+      const { store, observe, idempotency, calls } = forgetful();
+      await idempotency.execute(call('k'), countingHandler('first').run, asIs, observe);
+      store.now += 61_000;
+      const second = countingHandler('second');
+      expect(await idempotency.execute(call('k'), second.run, asIs, observe)).toMatchObject({ kind: 'new' });
+      expect(second.calls).toBe(1);
+      expect(calls).toEqual({ open: 2, find: 1 });
+      expect(store.committed).toEqual(['first', 'second']);
+    });
+  });
+
   it('answers a recorded key before the handler’s own failure (a 400 before its first statement)', async () => {
     const { observe, service } = setUp();
     await service().execute(call('k'), countingHandler('charge').run, asIs, observe);

@@ -58,6 +58,7 @@ type Settled = { ok: true; response: RecordedResponse } | { ok: false; error: un
  * with its effect, replay a recorded response, wait for a twin in flight, refuse another request.
  *
  *   remembered here? ──▶ replay it (another request: 422)
+ *   answered here before? ──▶ read its record (one round trip) ──▶ replay it (another request: 422)
  *   open: lookup + BEGIN + claim, in the round trip of the handler's first statement
  *     claimed ──▶ handler's answer + record + COMMIT in one round trip ──▶ new
  *     refused, recorded ──▶ replay (another request: 422); the handler's statements took no effect
@@ -90,6 +91,13 @@ export class IdempotencyService<Tx> {
       this.refuseAnother(known, call, observe);
       observe('replayed', known.ageSeconds);
       return { kind: 'replayed', from: 'memory', response: known.response, expiresAt: known.expiresAt };
+    }
+    if (this.committed.answeredBefore(call.merchantId, call.key)) {
+      // A key this process answered, whose answer has left memory: one read outside any
+      // transaction answers its replay, before anything of the handler runs. Not found (expired,
+      // or the filter's rare false "maybe"): the new key's way below.
+      const stored = await this.store.find(call);
+      if (stored?.response) return this.replayStored(stored, call, observe);
     }
     const opened = await this.store.open(call);
     let ended = false;
