@@ -230,6 +230,12 @@ describe('the service process', () => {
       }
       // The next requests get new connections.
       expect((await post('/v1/charges', merchant.api_key, { amount: 1, currency: 'usd', source: account.id })).status).toBe(201);
+      // Every 503 is counted by what the server said: 57P01 for a terminated session, "connection"
+      // for a connection lost without an answer.
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      const counted = [...metrics.matchAll(/^database_unavailable_total\{sqlstate="([^"]+)"\} (\d+)/gm)];
+      expect(counted.reduce((sum, [, , n]) => sum + Number(n), 0)).toBe(answers.filter((answer) => answer.status === 503).length);
+      for (const [, state] of counted) expect(['57P01', 'connection']).toContain(state);
     } finally {
       terminating = false;
       service.child.kill('SIGKILL');

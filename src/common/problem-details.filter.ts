@@ -1,6 +1,7 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Injectable, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DatabaseUnavailableError } from './database-errors.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { DatabaseUnavailableError, sqlState } from './database-errors.js';
 import {
   DomainError,
   PayloadTooLargeError,
@@ -77,8 +78,11 @@ export function sendProblem(reply: FastifyReply, error: DomainError): void {
 
 /** The one place errors become RFC 9457 application/problem+json (registered as APP_FILTER). */
 @Catch()
+@Injectable()
 export class ProblemDetailsFilter implements ExceptionFilter {
   private readonly logger = new Logger('ProblemDetails');
+
+  constructor(private readonly metrics: MetricsService) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
@@ -87,8 +91,11 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const error = toDomainError(exception, request);
     if (error.status === 500) {
       this.logger.error({ msg: 'unhandled error', reqId: request.id, err: describe(exception) });
-    } else if (error.status === 503) {
-      this.logger.warn({ msg: 'database unavailable', reqId: request.id, err: describe(exception) });
+    } else if (exception instanceof DatabaseUnavailableError) {
+      // What the server said decides what an operator does (a deadlock, a lock timeout, a restart).
+      const state = sqlState(exception.cause);
+      this.metrics.countDatabaseUnavailable(state);
+      this.logger.warn({ msg: 'database unavailable', reqId: request.id, sqlState: state ?? 'connection', err: describe(exception.cause) });
     }
     if (reply.sent) return;
     sendProblem(reply, error);

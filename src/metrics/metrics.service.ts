@@ -58,6 +58,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly databaseUnavailable = new Counter({
+    name: 'database_unavailable_total',
+    help: 'Requests answered 503 because the database could not do it right now, by the SQLSTATE the server gave (connection: no answer from it).',
+    labelNames: ['sqlstate'] as const,
+    registers: [this.registry],
+  });
+
   private readonly acquirerRequests = new Counter({
     name: 'acquirer_requests_total',
     help: 'Requests to the card acquirer by outcome: captured, declined, refused (422), error500, timeout, network, unavailable (503), in_flight (409), unexpected; lookup_captured, lookup_declined, lookup_absent, lookup_failed for the reconciliation read.',
@@ -123,6 +130,10 @@ export class MetricsService {
 
   observeDuplicateAge(outcome: Exclude<IdempotencyOutcome, 'new'>, seconds: number): void {
     this.duplicateAge.observe({ outcome }, seconds);
+  }
+
+  countDatabaseUnavailable(sqlState: string | undefined): void {
+    this.databaseUnavailable.inc({ sqlstate: sqlState ?? 'connection' });
   }
 
   countRateLimitStoreError(): void {
