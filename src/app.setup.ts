@@ -63,6 +63,16 @@ export async function createApp(
   const fastify = app.getHttpAdapter().getInstance();
   // Bodies are JSON or nothing: drop Fastify's text/plain parser so anything else is a 415.
   fastify.removeContentTypeParser('text/plain');
+  // An empty body is no body, whatever Content-Type says: clients that set application/json on
+  // every request send it with a DELETE or a POST that takes no parameters (a capture). A body
+  // that is there is parsed by Fastify's own parser, prototype-poisoning protection included.
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.removeContentTypeParser('application/json');
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body.toString();
+    if (text === '') return done(null, undefined);
+    parseJson(request, text, done);
+  });
   const metrics = app.get(MetricsService);
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('X-Request-Id', request.id);

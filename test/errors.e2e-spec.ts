@@ -43,6 +43,20 @@ describe('errors are problem+json with a stable code', () => {
     );
   });
 
+  it('an empty body is no body, whatever Content-Type says: a DELETE and a capture with application/json and nothing', async () => {
+    const json = { 'content-type': 'application/json' };
+    const source = await merchant.account(100);
+    const authorized = await merchant.post('/v1/charges', { amount: 10, currency: 'usd', source, capture: false });
+    expect(authorized.status).toBe(201);
+    const captured = await merchant.request('POST', `/v1/charges/${authorized.body.id}/capture`, { raw: '', headers: json });
+    expect(captured.status).toBe(200);
+    expect(captured.body.status).toBe('succeeded');
+    const key = await merchant.request('POST', '/v1/api_keys', { body: { name: 'to revoke' } });
+    expect(key.status).toBe(201);
+    const revoked = await merchant.request('DELETE', `/v1/api_keys/${key.body.id}`, { raw: '', headers: json });
+    expect(revoked.status).toBe(200);
+  });
+
   it.each([['[1,2]'], ['"text"'], ['null'], ['42'], ['{"amount":1e400,"currency":"usd","source":"x"}'], ['{"__proto__":{"admin":true}}']])(
     '400 for the JSON %s',
     async (raw) => {
