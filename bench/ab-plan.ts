@@ -77,6 +77,8 @@ export interface Block {
   recent: PhaseFigures;
   old: PhaseFigures;
   tpcb: number;
+  /** pgbench's own p99 latency beside it, ms. */
+  tpcbP99Ms: number;
 }
 
 export interface Target {
@@ -108,6 +110,7 @@ export function figureRows(a: Block[], b: Block[], peakRss: { a: number | undefi
   });
   return [
     row('pgbench TPC-B beside, tps', (x) => x.tpcb, 0),
+    row('pgbench TPC-B p99 ms beside', (x) => x.tpcbP99Ms, 1),
     row('fresh-key charges/s', (x) => x.charges.perSecond, 0, { ratioTarget: '≥ 1.10 when A is ad8c3be' }),
     row('fresh-key charges × TPC-B', (x) => x.charges.perSecond / x.tpcb, 2),
     row('fresh-key charges p50 ms', (x) => x.charges.p50Ms, 1),

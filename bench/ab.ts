@@ -109,11 +109,13 @@ export async function runAb(settings: Options): Promise<void> {
 
     const steps = abSchedule(settings.alternations);
     const tps: (number | undefined)[] = [];
-    const pending: { under: BuildUnderTest; index: number; block: Omit<Block, 'tpcb'> }[] = [];
+    const tpsP99: (number | undefined)[] = [];
+    const pending: { under: BuildUnderTest; index: number; block: Omit<Block, 'tpcb' | 'tpcbP99Ms'> }[] = [];
     for (const [index, step] of steps.entries()) {
       if (step.kind === 'pgbench') {
-        tps[index] = (await pgbench.run(settings.seconds, settings.connections)).tps;
-        log(`pgbench: ${tps[index].toFixed(0)} tps`);
+        const reference = await pgbench.run(settings.seconds, settings.connections);
+        [tps[index], tpsP99[index]] = [reference.tps, reference.p99Ms];
+        log(`pgbench: ${reference.tps.toFixed(0)} tps (p99 ${reference.p99Ms.toFixed(1)} ms)`);
         continue;
       }
       const under = builds[step.build];
@@ -136,7 +138,8 @@ export async function runAb(settings: Options): Promise<void> {
       );
       pending.push({ under, index, block: { charges: fresh.figures, recent: recent.figures, old: old.figures } });
     }
-    for (const { under, index, block } of pending) under.blocks.push({ ...block, tpcb: tpcbBeside(steps, tps, index) });
+    for (const { under, index, block } of pending)
+      under.blocks.push({ ...block, tpcb: tpcbBeside(steps, tps, index), tpcbP99Ms: tpcbBeside(steps, tpsP99, index) });
 
     const rss = { a: await peakRssMiB(builds.A.service.pid), b: await peakRssMiB(builds.B.service.pid) };
     const logged = [builds.A, builds.B].map((under) => ({

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { sqlState } from '../src/common/database-errors.js';
@@ -53,19 +56,46 @@ export class Pgbench {
     return new Pgbench(serverUrl);
   }
 
-  /** TPC-B transactions per second, and how many ran: `-c connections -j 2 -M prepared`, as long as a service phase. */
-  async run(seconds: number, connections: number): Promise<{ tps: number; transactions: number }> {
-    const args = ['-c', String(connections), '-j', String(Math.min(2, connections)), '-M', 'prepared', '-T', String(seconds), '-n'];
-    const { stdout } = await execFileAsync('pgbench', args, { env: libpqEnv(withDatabase(this.serverUrl, PGBENCH_DATABASE)) });
-    const tps = /^tps = ([\d.]+) \(without initial connection time\)$/m.exec(stdout)?.[1];
-    const transactions = /^number of transactions actually processed: (\d+)/m.exec(stdout)?.[1];
-    if (tps === undefined || transactions === undefined) throw new Error(`pgbench printed no tps or transaction count:\n${stdout}`);
-    return { tps: Number(tps), transactions: Number(transactions) };
+  /**
+   * TPC-B transactions per second, how many ran, and their p99 latency (from pgbench's log of every
+   * transaction): `-c connections -j 2 -M prepared`, as long as a service phase. The p99 says what
+   * the server itself takes at that concurrency: a service's p99 cannot be below it for long.
+   */
+  async run(seconds: number, connections: number): Promise<{ tps: number; transactions: number; p99Ms: number }> {
+    const logs = await mkdtemp(path.join(tmpdir(), 'pgbench-log-'));
+    try {
+      const args = ['-c', String(connections), '-j', String(Math.min(2, connections)), '-M', 'prepared', '-T', String(seconds), '-n'];
+      args.push('--log', `--log-prefix=${path.join(logs, 'tx')}`);
+      const { stdout } = await execFileAsync('pgbench', args, { env: libpqEnv(withDatabase(this.serverUrl, PGBENCH_DATABASE)) });
+      const tps = /^tps = ([\d.]+) \(without initial connection time\)$/m.exec(stdout)?.[1];
+      const transactions = /^number of transactions actually processed: (\d+)/m.exec(stdout)?.[1];
+      if (tps === undefined || transactions === undefined) throw new Error(`pgbench printed no tps or transaction count:\n${stdout}`);
+      const latencies: number[] = [];
+      for (const file of await readdir(logs)) latencies.push(...transactionLatenciesUs(await readFile(path.join(logs, file), 'utf8')));
+      return { tps: Number(tps), transactions: Number(transactions), p99Ms: percentile(latencies, 0.99) / 1000 };
+    } finally {
+      await rm(logs, { recursive: true, force: true });
+    }
   }
 
   async drop(): Promise<void> {
     await sql(withDatabase(this.serverUrl, 'postgres'), [`DROP DATABASE IF EXISTS ${PGBENCH_DATABASE} WITH (FORCE)`]);
   }
+}
+
+/** The latency, µs, of each transaction in a pgbench log (`client_id transaction_no time script_no epoch µs`). */
+export function transactionLatenciesUs(log: string): number[] {
+  return log
+    .split('\n')
+    .map((line) => Number(line.split(' ')[2]))
+    .filter((us) => Number.isFinite(us) && us >= 0);
+}
+
+/** The value below which `share` of `values` fall (nearest rank); 0 for none. */
+export function percentile(values: number[], share: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(share * sorted.length) - 1)]!;
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   type Block,
   type PhaseFigures,
 } from '../bench/ab-plan.js';
+import { percentile, transactionLatenciesUs } from '../bench/database.js';
 
 // The pure half of `npm run bench -- --against <ref>`: the order of its phases, the keys it replays
 // outside the memory window, and the table it prints.
@@ -83,6 +84,7 @@ describe('bench A/B plan', () => {
       recent: phase(6000, 3, 60),
       old: phase(3000, 10, 150),
       tpcb,
+      tpcbP99Ms: 12.5,
     });
     const table = formatAbTable(
       figureRows([block(2000, 18, 2500), block(2200, 22, 2500)], [block(2400, 16, 2400), block(2500, 17, 2600)], { a: 150, b: 210 }),
@@ -94,10 +96,26 @@ describe('bench A/B plan', () => {
     );
     expect(line('fresh-key charges × TPC-B')).toMatch(/\| 0\.80 \(0\.80–0\.88\) \| 0\.96 \(0\.96–1\.00\) \| 1\.20 /);
     expect(line('fresh-key charges p99 ms')).toMatch(/\| ≤ 20: A met, B met/);
+    expect(line('pgbench TPC-B p99 ms beside')).toMatch(/\| 12\.5 +\| 12\.5 +\| 1\.00 /);
     expect(line('replays outside the memory window × TPC-B')).toMatch(
       /\| 1\.20 +\| 1\.15 \(1\.15–1\.25\) \| 0\.96 +\| ≥ 2: A not met, B not met +\|$/,
     );
     expect(line('peak RSS of the service, MiB')).toMatch(/\| 150 +\| 210 +\| 1\.40 +\| ≤ 200: A met, B not met/);
     expect(line('failed answers (all phases)')).toMatch(/\| 0 +\| 0 +\| +\| ≤ 0: A met, B met/);
+  });
+});
+
+describe("pgbench's transaction log", () => {
+  it('gives each transaction’s latency, and the p99 by nearest rank', () => {
+    const log = ['0 1 1500 0 1733580000 1', '1 1 250000 0 1733580000 2', '0 2 2500 0 1733580001 3', ''].join('\n');
+    expect(transactionLatenciesUs(log)).toEqual([1500, 250000, 2500]);
+    expect(percentile([5, 1, 4, 2, 3], 0.99)).toBe(5);
+    expect(
+      percentile(
+        Array.from({ length: 100 }, (_, i) => i + 1),
+        0.99,
+      ),
+    ).toBe(99);
+    expect(percentile([], 0.99)).toBe(0);
   });
 });
