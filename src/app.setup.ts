@@ -71,7 +71,7 @@ export async function createApp(
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body.toString();
     if (text === '') return done(null, undefined);
-    parseJson(request, text, done);
+    void parseJson(request, text, done);
   });
   const metrics = app.get(MetricsService);
   fastify.addHook('onRequest', (request, reply, done) => {
