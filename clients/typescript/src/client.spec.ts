@@ -456,7 +456,7 @@ describe('a card charge the acquirer has not decided: 202 pending is not final',
     const { client, sent } = setUp([pending(), declined]);
     const error = await client.createCharge(cardRequest).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ProblemError);
-    expect(error).toMatchObject({ status: 402, code: 'card_declined' });
+    expect(error).toMatchObject({ status: 402, code: 'card_declined', declineCode: 'generic_decline' });
     expect(sent).toHaveLength(2);
   });
 

@@ -40,6 +40,8 @@ export class ProblemError extends PaymentsError {
   readonly detail: string;
   /** Which fields failed validation (400 validation_failed). */
   readonly errors: FieldError[];
+  /** 402 card_declined: the acquirer's reason (`insufficient_funds`, `do_not_honor`, ...). */
+  readonly declineCode: string | undefined;
   /** The Retry-After of the answer in milliseconds, when it had one. */
   readonly retryAfterMs: number | undefined;
   /** X-Request-Id of the answer, to quote to the service's operators. */
@@ -57,6 +59,7 @@ export class ProblemError extends PaymentsError {
     this.title = problem.title;
     this.detail = problem.detail;
     this.errors = problem.errors ?? [];
+    this.declineCode = problem.decline_code;
     this.retryAfterMs = answer.retryAfterMs;
     this.requestId = answer.requestId;
     this.replayed = answer.replayed;

@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     console.log(`  ${url}/?order=${order.id}   ${(amountOf(order) / 100).toFixed(2)} ${order.currency.toUpperCase()}`);
   }
   console.log('The wallet holds 150.00: the first order can be paid once, the second is declined. Ctrl-C stops.');
+  console.log('Either order can be paid by test card too (the simulated acquirer: approved, answer lost, slow or declined).');
 
   const stop = async () => {
     await close(server);
