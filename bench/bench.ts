@@ -12,8 +12,9 @@
  *    all three alike; ratios are medians over the rounds;
  * 3. every other write route once (authorisations, captures, refunds, deposits, account upserts),
  *    against the warm charge rate;
- * 3b. card charges through the simulated acquirer (its own process, testing/acquirer-process.ts)
- *    answering at once (the test card pm_test_ok) and after 50 ms (pm_test_slow_50);
+ * 3b. `--rounds` rounds of [wallet charges, card charges through the simulated acquirer (its own
+ *    process, testing/acquirer-process.ts) answering at once (the test card pm_test_ok), the same
+ *    answering after 50 ms (pm_test_slow_50)]: each card rate against the wallet charges of its round;
  * 4. with --keys N: N live idempotency records of other merchants, then the rounds again;
  * 5. with --history N: N charges of history for the merchant, then the reads.
  * It ends with one table and the ratio line. The exit code is 0 whether targets are met or not.
@@ -144,17 +145,27 @@ async function main(): Promise<void> {
       rows.push({ phase, result, ratio: `${(result.perSecond / warm.charges).toFixed(2)} × charges` });
     }
 
-    log('card charges through the acquirer');
-    for (const latencyMs of ACQUIRER_LATENCIES_MS) {
-      const result = await load(cardCharges(latencyMs));
+    // In rounds beside a phase of wallet charges, as the warm rounds are: each ratio is taken
+    // against the wallet charges of its own round, minutes apart from the warm ones.
+    log(`${settings.rounds} rounds of wallet charges and card charges through the acquirer`);
+    const cardRounds: { wallet: MeasuredLoad; cards: MeasuredLoad[] }[] = [];
+    for (let round = 0; round < settings.rounds; round++) {
+      const wallet = await load(charges(merchant.sources));
+      const cards: MeasuredLoad[] = [];
+      for (const latencyMs of ACQUIRER_LATENCIES_MS) cards.push(await load(cardCharges(latencyMs)));
+      log(
+        `round ${round + 1}: wallet ${wallet.perSecond.toFixed(0)}/s, cards ${cards.map((card) => `${card.perSecond.toFixed(0)}/s`).join(', ')}`,
+      );
+      cardRounds.push({ wallet, cards });
+    }
+    ACQUIRER_LATENCIES_MS.forEach((latencyMs, i) => {
+      const rates = cardRounds.map((round) => round.cards[i]!.perSecond);
+      const result = cardRounds.find((round) => round.cards[i]!.perSecond === median(rates))!.cards[i]!;
+      const ratio = median(cardRounds.map((round) => round.cards[i]!.perSecond / round.wallet.perSecond));
       // Each connection waits for the acquirer in every charge: it cannot make more than connections ÷ latency.
       const bound = latencyMs > 0 ? `, ≤ ${((settings.connections * 1000) / latencyMs).toFixed(0)}/s at ${settings.connections} conns` : '';
-      rows.push({
-        phase: `card charges, acquirer ${latencyMs} ms`,
-        result,
-        ratio: `${(result.perSecond / warm.charges).toFixed(2)} × charges${bound}`,
-      });
-    }
+      rows.push({ phase: `card charges, acquirer ${latencyMs} ms`, result, ratio: `${ratio.toFixed(2)} × wallet charges beside${bound}` });
+    });
 
     if (settings.keys > 0) {
       log(`filling ${settings.keys} idempotency records of other merchants`);
