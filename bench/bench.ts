@@ -12,6 +12,9 @@
  *    all three alike; ratios are medians over the rounds;
  * 3. every other write route once (authorisations, captures, refunds, deposits, account upserts),
  *    against the warm charge rate;
+ * 3b. `--rounds` rounds of [wallet charges, card charges through the simulated acquirer (its own
+ *    process, testing/acquirer-process.ts) answering at once (the test card pm_test_ok), the same
+ *    answering after 50 ms (pm_test_slow_50)]: each card rate against the wallet charges of its round;
  * 4. with --keys N: N live idempotency records of other merchants, then the rounds again;
  * 5. with --history N: N charges of history for the merchant, then the reads.
  * It ends with one table and the ratio line. The exit code is 0 whether targets are met or not.
@@ -25,6 +28,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/database/embedded-postgres.js';
+import { AcquirerProcess } from '../testing/acquirer-process.js';
 import { ServiceProcess } from '../testing/service-process.js';
 import { runAb } from './ab.js';
 import { fillHistory, fillIdempotencyKeys, Pgbench } from './database.js';
@@ -33,8 +37,10 @@ import { parseOptions, type Options } from './options.js';
 import { failedAnswersBetween } from './statuses.js';
 import { log, median, peakRssMiB, requireTools, serviceAnswers } from './tools.js';
 import {
+  ACQUIRER_LATENCIES_MS,
   authorize,
   capture,
+  cardCharges,
   charges,
   deposit,
   idsOf,
@@ -52,8 +58,12 @@ import { runWrk, type LoadResult, type Workload } from './wrk.js';
 const REPLAY_KEYS = 20;
 const PROFILE_DIR = '.data/bench-profile';
 
-/** A load phase's result, and a pgbench phase's, with the CPU it cost; a load's failed answers by status. */
-type MeasuredLoad = LoadResult & { cpu: CpuUse; failed: string };
+/**
+ * A load phase's result, and a pgbench phase's, with the CPU it cost; a load's failed answers by
+ * status, and its 202s (card charges the acquirer had not answered within CHARGE_WAIT_MS: wrk
+ * counts them as done, but they are not).
+ */
+type MeasuredLoad = LoadResult & { cpu: CpuUse; failed: string; pending: number };
 type MeasuredPgbench = Awaited<ReturnType<Pgbench['run']>> & { cpu: CpuUse };
 
 interface Row {
@@ -76,7 +86,10 @@ async function main(): Promise<void> {
   }
   const adminToken = randomBytes(24).toString('hex');
   const nodeOptions = settings.profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
-  let service = await ServiceProcess.start({ databaseUrl, adminToken, nodeOptions });
+  // The card acquirer, its own process with its own journal, as in production: the card phases' test cards set its latency.
+  const acquirer = await AcquirerProcess.start();
+  const env = { ACQUIRER_URL: acquirer.url };
+  let service = await ServiceProcess.start({ databaseUrl, adminToken, nodeOptions, env });
   const pgbench = await Pgbench.prepare(databaseUrl);
   const rows: Row[] = [];
   try {
@@ -85,13 +98,14 @@ async function main(): Promise<void> {
     const load = async (workload: Workload, seconds = settings.seconds): Promise<MeasuredLoad> => {
       const before = await serviceAnswers(service.url);
       const result = await measureCpu(service.pid, () => runWrk(service.url, merchant.apiKey, workload, seconds, settings.connections));
-      return { ...result, failed: failedAnswersBetween(before, await serviceAnswers(service.url)) };
+      const after = await serviceAnswers(service.url);
+      return { ...result, failed: failedAnswersBetween(before, after), pending: (after.get(202) ?? 0) - (before.get(202) ?? 0) };
     };
     const runPgbench = (): Promise<MeasuredPgbench> => measureCpu(service.pid, () => pgbench.run(settings.seconds, settings.connections));
 
     // A new process on a warm database: what a restarted instance meets when traffic arrives.
     await service.kill('SIGTERM');
-    service = await ServiceProcess.start({ databaseUrl, adminToken, nodeOptions });
+    service = await ServiceProcess.start({ databaseUrl, adminToken, nodeOptions, env });
     log(`cold: the first ${settings.cold} s of a new process`);
     const cold = await load(charges(merchant.sources), settings.cold);
 
@@ -131,6 +145,28 @@ async function main(): Promise<void> {
       rows.push({ phase, result, ratio: `${(result.perSecond / warm.charges).toFixed(2)} × charges` });
     }
 
+    // In rounds beside a phase of wallet charges, as the warm rounds are: each ratio is taken
+    // against the wallet charges of its own round, minutes apart from the warm ones.
+    log(`${settings.rounds} rounds of wallet charges and card charges through the acquirer`);
+    const cardRounds: { wallet: MeasuredLoad; cards: MeasuredLoad[] }[] = [];
+    for (let round = 0; round < settings.rounds; round++) {
+      const wallet = await load(charges(merchant.sources));
+      const cards: MeasuredLoad[] = [];
+      for (const latencyMs of ACQUIRER_LATENCIES_MS) cards.push(await load(cardCharges(latencyMs)));
+      log(
+        `round ${round + 1}: wallet ${wallet.perSecond.toFixed(0)}/s, cards ${cards.map((card) => `${card.perSecond.toFixed(0)}/s`).join(', ')}`,
+      );
+      cardRounds.push({ wallet, cards });
+    }
+    ACQUIRER_LATENCIES_MS.forEach((latencyMs, i) => {
+      const rates = cardRounds.map((round) => round.cards[i]!.perSecond);
+      const result = cardRounds.find((round) => round.cards[i]!.perSecond === median(rates))!.cards[i]!;
+      const ratio = median(cardRounds.map((round) => round.cards[i]!.perSecond / round.wallet.perSecond));
+      // Each connection waits for the acquirer in every charge: it cannot make more than connections ÷ latency.
+      const bound = latencyMs > 0 ? `, ≤ ${((settings.connections * 1000) / latencyMs).toFixed(0)}/s at ${settings.connections} conns` : '';
+      rows.push({ phase: `card charges, acquirer ${latencyMs} ms`, result, ratio: `${ratio.toFixed(2)} × wallet charges beside${bound}` });
+    });
+
     if (settings.keys > 0) {
       log(`filling ${settings.keys} idempotency records of other merchants`);
       await fillIdempotencyKeys(databaseUrl, settings.keys);
@@ -164,6 +200,7 @@ async function main(): Promise<void> {
     if (settings.profile) log(`CPU profile written to ${PROFILE_DIR}/ (open it in Chrome DevTools > Performance, or speedscope)`);
   } finally {
     await service.kill('SIGTERM');
+    await acquirer.close();
     await pgbench.drop().catch(() => undefined);
     await embedded?.stop();
   }
@@ -220,7 +257,13 @@ async function rounds(
 
 /** A phase's failures: the count, then which statuses (from the service) and socket errors (wrk's). */
 function failures(result: MeasuredLoad): string {
-  const which = [result.failed, result.errors > 0 ? `socket errors: ${result.errors}` : ''].filter(Boolean).join(', ');
+  const which = [
+    result.failed,
+    result.errors > 0 ? `socket errors: ${result.errors}` : '',
+    result.pending > 0 ? `202 pending: ${result.pending}` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
   return `${result.non2xx + result.errors}${which ? ` (${which})` : ''}`;
 }
 

@@ -83,6 +83,22 @@ export function charges(sources: string[], capture = true): Workload {
 
 export const authorize = (sources: string[]) => charges(sources, false);
 
+/** The acquirer latencies the card phases measure, in milliseconds. */
+export const ACQUIRER_LATENCIES_MS = [0, 50] as const;
+
+/**
+ * Card charges through the acquirer, fresh keys. The simulated acquirer's test cards set its
+ * answer (acquirer/README.md): pm_test_ok at once, pm_test_slow_<ms> after that long in flight.
+ */
+export function cardCharges(acquirerLatencyMs: number): Workload {
+  const card = acquirerLatencyMs > 0 ? `pm_test_slow_${acquirerLatencyMs}` : 'pm_test_ok';
+  return {
+    method: 'POST',
+    lua: `path = "/v1/charges"; ${freshKey}
+  body = ${lua(JSON.stringify({ amount: 100, currency: 'usd', payment_method: card }))}`,
+  };
+}
+
 export function replays(keyed: { key: string; body: string }[]): Workload {
   return {
     method: 'POST',

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CardChargesRepository } from '../src/card-charges/card-charges.repository.js';
+import { CardChargesRepository, CENSUS_SQL } from '../src/card-charges/card-charges.repository.js';
 import { CompleterService } from '../src/card-charges/completer.service.js';
 import { newId } from '../src/common/ids.js';
 import { IdempotencyRepository } from '../src/idempotency/idempotency.repository.js';
@@ -432,6 +432,62 @@ describe('card charges', () => {
     expect(await keyRow(key)).toMatchObject({ recovery_point: 'acquirer_called' });
     expect((await merchant.post('/v1/charges', body, key)).status).toBe(201);
   });
+
+  it('charges_total counts card charges by outcome, once each: a success and a decline, not their replays nor a 202', async () => {
+    const counted = async (outcome: string) => {
+      const text = (await merchant.get('/metrics')).text;
+      return Number(new RegExp(`^charges_total\\{kind="card",outcome="${outcome}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    };
+    const before = { succeeded: await counted('succeeded'), declined: await counted('card_declined') };
+    const ok = { ...CARD, payment_method: 'pm_test_ok' };
+    const declined = { ...CARD, payment_method: 'pm_test_decline_do_not_honor' };
+    const lost = { ...CARD, payment_method: 'pm_test_lost_answer_once' };
+    const [okKey, declinedKey, lostKey] = [randomUUID(), randomUUID(), randomUUID()];
+    expect((await merchant.post('/v1/charges', ok, okKey)).status).toBe(201);
+    expect((await merchant.post('/v1/charges', ok, okKey)).status).toBe(201);
+    expect((await merchant.post('/v1/charges', declined, declinedKey)).status).toBe(402);
+    expect((await merchant.post('/v1/charges', declined, declinedKey)).status).toBe(402);
+    expect((await merchant.post('/v1/charges', lost, lostKey)).status).toBe(202);
+    expect({ succeeded: await counted('succeeded'), declined: await counted('card_declined') }).toEqual({
+      succeeded: before.succeeded + 1,
+      declined: before.declined + 1,
+    });
+    expect((await merchant.post('/v1/charges', lost, lostKey)).status).toBe(201);
+    expect(await counted('succeeded')).toBe(before.succeeded + 2);
+    // The wallet's charges keep their own series.
+    expect((await merchant.get('/metrics')).text).not.toMatch(/^charges_total\{outcome=/m);
+  });
+
+  it('card_charge_keys counts the unfinished keys by recovery point, read through their partial index: a scrape never passes over the finished ones', async () => {
+    const body = { ...CARD, payment_method: 'pm_test_ok' };
+    const started = await handMade(body, 'started', 0);
+    const called = await handMade(body, 'acquirer_called', 1);
+    const text = (await merchant.get('/metrics')).text;
+    // At least these two (other test files may hold unfinished keys of their own at the same time).
+    for (const point of ['started', 'acquirer_called']) {
+      const gauge = new RegExp(`^card_charge_keys\\{recovery_point="${point}"\\} (\\d+)$`, 'm').exec(text)?.[1];
+      expect(Number(gauge)).toBeGreaterThanOrEqual(1);
+    }
+    expect(text).not.toMatch(/card_charge_keys\{recovery_point="finished"\}/);
+    expect(Number(/^card_charge_oldest_unfinished_key_age_seconds (\S+)$/m.exec(text)?.[1])).toBeGreaterThan(0);
+
+    // The plan of the census with sequential scans priced out: only the partial index of the
+    // unfinished keys (the completer's) is read. Counting every key with a recovery point cannot use it.
+    const plan = JSON.stringify(
+      await app.dataSource.transaction(async (manager) => {
+        await manager.query('SET LOCAL enable_seqscan = off');
+        return manager.query(`EXPLAIN (FORMAT JSON) ${CENSUS_SQL}`);
+      }),
+    );
+    expect(plan).toContain('"Index Name":"idempotency_keys_unfinished_idx"');
+    expect(plan).not.toContain('"Node Type":"Seq Scan"');
+    expect(plan.match(/"Index Name":"[^"]+"/g)).toEqual(['"Index Name":"idempotency_keys_unfinished_idx"']);
+
+    // Resolved by the completer, so nothing is left unfinished by this test.
+    await app.app.get(CompleterService).runOnce(0);
+    expect(await keyRow(started.key)).toBeUndefined();
+    expect(await keyRow(called.key)).toMatchObject({ recovery_point: 'finished' });
+  });
 });
 
 describe('card charges while the acquirer is down', () => {
@@ -500,7 +556,7 @@ describe('card charges while the acquirer is down', () => {
     expect(metrics).toMatch(/acquirer_requests_total\{outcome="network"\} 1/);
     expect(metrics).toMatch(/completer_actions_total\{action="rolled_back"\} 1/);
     expect(metrics).toMatch(/idempotency_lease_takeovers_total\{by="completer"\} 2/);
-    expect(metrics).toMatch(/card_charge_keys\{recovery_point="finished"\} \d+/);
+    expect(metrics).toMatch(/charges_total\{kind="card",outcome="acquirer_unavailable"\} [1-9]/);
     expect(metrics).toMatch(/card_charge_oldest_unfinished_key_age_seconds \d/);
 
     const violations = await cardInvariantViolations(

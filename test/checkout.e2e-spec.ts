@@ -3,6 +3,8 @@ import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { AcquirerProcess } from '../testing/acquirer-process.js';
+import { acquirerCaptures, cardInvariantViolations } from '../testing/card-invariants.js';
 import { TcpProxy } from '../testing/tcp-proxy.js';
 import { close, createCheckoutServer, listen } from '../examples/checkout/server/checkout-server.js';
 import { OrderBook, amountOf, type Order } from '../examples/checkout/server/orders.js';
@@ -110,6 +112,7 @@ if (CHROMIUM === undefined) {
   });
 } else {
   describe('the checkout example in Chromium', () => {
+    let acquirer: AcquirerProcess;
     let app: TestApp;
     let merchant: MerchantClient;
     let payments: PaymentsClient;
@@ -185,7 +188,7 @@ if (CHROMIUM === undefined) {
     async function screenshot(page: Page, name: string): Promise<void> {
       await mkdir(SCREENSHOT_DIR, { recursive: true });
       await page.mouse.move(0, 0); // no hover effect on the button in the picture
-      await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`) });
+      await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
     }
 
     async function merchantAvailable(): Promise<number> {
@@ -209,8 +212,35 @@ if (CHROMIUM === undefined) {
       return charge;
     }
 
+    /** Chooses the card and the acquirer's test card on the page. */
+    async function chooseTestCard(page: Page, paymentMethod: string): Promise<void> {
+      await page.getByLabel('Test card', { exact: true }).selectOption(paymentMethod);
+      expect(await page.getByRole('radio', { name: /^Card/ }).isChecked()).toBe(true);
+    }
+
+    /** The payments API's charges of the order (a card charge has no source account to list them by). */
+    async function chargesOf(order: Order): Promise<Charge[]> {
+      return (await payments.listCharges({ limit: 100 }).all()).filter((charge) => charge.metadata.order_id === order.id);
+    }
+
+    async function capturesOf(chargeId: string) {
+      return (await acquirerCaptures(acquirer.url)).filter((capture) => capture.reference === chargeId);
+    }
+
+    /** The card invariants (testing/card-invariants.ts) of this merchant against the acquirer's captures. */
+    async function expectCardInvariants(): Promise<void> {
+      const violations = await cardInvariantViolations(
+        (sql, parameters) => app.dataSource.query(sql, parameters),
+        await acquirerCaptures(acquirer.url),
+        [merchant.id],
+      );
+      expect(violations).toEqual({ doubleCaptures: [], capturesOffTheLedger: [], effectsWithoutCapture: [], unfinishedKeys: [] });
+    }
+
     beforeAll(async () => {
-      app = await TestApp.start();
+      // The simulated card acquirer, its own process: the test cards (pm_test_…) force its answers.
+      acquirer = await AcquirerProcess.start();
+      app = await TestApp.start({ acquirerUrl: acquirer.url });
       merchant = await app.merchant('Acme Outdoor');
       payments = new PaymentsClient({ baseUrl: app.baseUrl, apiKey: merchant.apiKey });
       shop = await openShop(app.baseUrl);
@@ -221,6 +251,7 @@ if (CHROMIUM === undefined) {
       await browser?.close();
       if (shop) await close(shop.server);
       await app?.close();
+      await acquirer?.close();
     });
 
     beforeEach(async () => {
@@ -506,6 +537,88 @@ if (CHROMIUM === undefined) {
         }
       },
     );
+
+    it('a card whose acquirer loses its answer after capturing: the page hears 202 pending, asks again with its key after Retry-After, and the card is charged once', async () => {
+      const { order, shopper } = await newOrder(100_00);
+      const merchantBefore = await merchantAvailable();
+      const traffic = recordPayTraffic();
+      const page = await openCheckout(order, { keepPayEnabled: false });
+      await chooseTestCard(page, 'pm_test_lost_answer_once');
+      // The page's second request waits until the pending state has been seen (and photographed).
+      const pendingSeen = deferred();
+      let requests = 0;
+      await page.route('**/api/pay', async (route) => {
+        if (++requests === 2) await pendingSeen.promise;
+        await route.continue();
+      });
+
+      await payButton(page).click();
+
+      await page.locator('#status[data-state="confirming"]').waitFor();
+      expect(await page.getByRole('status').textContent()).toContain('Waiting for your card issuer');
+      // The payment keeps how it started: the choice is locked while it is undecided.
+      expect(await page.getByRole('radio', { name: /^Shop wallet/ }).isDisabled()).toBe(true);
+      await screenshot(page, 'card-pending');
+      pendingSeen.resolve();
+
+      const shown = await paidChargeShownBy(page);
+      // The first answer was the pending charge (the acquirer had captured, and its answer was lost);
+      // the page asked again with the same key, and the payments API's repeat to the acquirer got the capture.
+      expect(await traffic.answers()).toEqual([
+        { status: 202, body: expect.objectContaining({ status: 'pending', chargeId: shown }) },
+        { status: 200, body: expect.objectContaining({ status: 'paid', chargeId: shown, replayed: false }) },
+      ]);
+      expect(traffic.keys).toHaveLength(2);
+      expect(new Set(traffic.keys).size).toBe(1);
+      expect(await capturesOf(shown)).toEqual([expect.objectContaining({ amount: amountOf(order), currency: 'usd', status: 'captured' })]);
+      expect(await chargesOf(order)).toEqual([
+        expect.objectContaining({ id: shown, amount: amountOf(order), status: 'succeeded', payment_method: 'pm_test_lost_answer_once' }),
+      ]);
+      expect(await merchantAvailable()).toBe(merchantBefore + amountOf(order));
+      expect((await payments.getAccount(shopper)).data.balance).toBe(100_00); // the wallet was not touched
+      await expectCardInvariants();
+    });
+
+    it('a declined card: 402 with the reason shown, nothing charged or captured; another card then pays with a new key', async () => {
+      const { order } = await newOrder(0);
+      const merchantBefore = await merchantAvailable();
+      const traffic = recordPayTraffic();
+      const page = await openCheckout(order);
+      await chooseTestCard(page, 'pm_test_decline_insufficient_funds');
+
+      await payButton(page).click();
+
+      await page.locator('#status[data-state="declined"]').waitFor();
+      const status = await page.getByRole('status').textContent();
+      expect(status).toContain('Payment declined');
+      expect(status).toContain('Your card was declined (insufficient funds). Nothing was charged.');
+      expect(status).toContain('Try another card or pay from your wallet.');
+      expect(await page.getByRole('radio', { name: /^Shop wallet/ }).isDisabled()).toBe(false);
+      await screenshot(page, 'card-declined');
+      const [declined] = await chargesOf(order);
+      expect(declined).toMatchObject({ status: 'failed', decline_code: 'insufficient_funds', amount_captured: 0 });
+      expect(await capturesOf(declined!.id)).toEqual([]);
+      expect(await merchantAvailable()).toBe(merchantBefore);
+
+      await chooseTestCard(page, 'pm_test_ok');
+      await payButton(page).click();
+
+      const shown = await paidChargeShownBy(page);
+      expect(traffic.keys).toHaveLength(2);
+      expect(traffic.keys[1]).not.toBe(traffic.keys[0]);
+      expect((await traffic.answers()).map((answer) => [answer.status, answer.body.status])).toEqual([
+        [402, 'declined'],
+        [200, 'paid'],
+      ]);
+      expect(await capturesOf(shown)).toHaveLength(1);
+      expect(await capturesOf(declined!.id)).toEqual([]);
+      expect((await chargesOf(order)).map((charge) => [charge.id, charge.status])).toEqual([
+        [shown, 'succeeded'],
+        [declined!.id, 'failed'],
+      ]);
+      expect(await merchantAvailable()).toBe(merchantBefore + amountOf(order));
+      await expectCardInvariants();
+    });
 
     it('sessionStorage blocked (storage disabled): the page pays with a key in memory, says a reload starts over, and pays once', async () => {
       const { order, shopper } = await newOrder(200_00);

@@ -37,8 +37,8 @@ describe('operations', () => {
     expect(text).toMatch(/idempotency_requests_total\{outcome="new"\} \d+/);
     expect(text).toMatch(/idempotency_requests_total\{outcome="replayed"\} [1-9]/);
     expect(text).toMatch(/idempotency_requests_total\{outcome="mismatch"\} [1-9]/);
-    expect(text).toMatch(/charges_total\{outcome="succeeded"\} [1-9]/);
-    expect(text).toMatch(/charges_total\{outcome="insufficient_funds"\} [1-9]/);
+    expect(text).toMatch(/charges_total\{kind="wallet",outcome="succeeded"\} [1-9]/);
+    expect(text).toMatch(/charges_total\{kind="wallet",outcome="insufficient_funds"\} [1-9]/);
     expect(text).toMatch(/charge_duration_seconds_count [1-9]/);
   });
 

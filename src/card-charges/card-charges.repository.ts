@@ -203,6 +203,18 @@ SELECT taken.merchant_id AS key_merchant_id, taken.key AS idempotency_key, taken
        taken.attempts, taken.last_outcome, taken.key_age_seconds, ${CHARGE_COLUMNS}
   FROM taken JOIN charges c ON c.merchant_id = taken.merchant_id AND c.id = taken.charge_id`;
 
+/**
+ * What a /metrics scrape reads: the unfinished keys only, whose predicate is the partial index
+ * idempotency_keys_unfinished_idx's (the completer's too). So a scrape costs what the unfinished
+ * keys cost (normally none or a few), not a pass over every finished card key the table keeps for
+ * IDEMPOTENCY_TTL_SECONDS; finished keys are counted by charges_total as they finish.
+ */
+export const CENSUS_SQL = `
+SELECT recovery_point, count(*)::int AS keys, extract(epoch from clock_timestamp() - min(created_at))::float8 AS oldest
+  FROM idempotency_keys
+ WHERE recovery_point IN ${UNFINISHED}
+ GROUP BY recovery_point`;
+
 interface LeasedRow extends ChargeRow {
   idempotency_key: string;
   recovery_point: 'started' | 'acquirer_called';
@@ -367,19 +379,17 @@ export class CardChargesRepository {
     return rows.map((row) => leasedOf(row.key_merchant_id, row.lease_token, row));
   }
 
-  /** Keys by recovery point, and the age of the oldest unfinished one (metrics). */
+  /** Unfinished keys by recovery point, and the age of the oldest (metrics); see CENSUS_SQL. */
   async census(): Promise<{ byPoint: Record<string, number>; oldestUnfinishedSeconds: number }> {
     const rows = await this.sql.query<{ recovery_point: string; keys: number; oldest: number | null }>({
       name: 'card_census',
-      text: `SELECT recovery_point, count(*)::int AS keys,
-                    extract(epoch from clock_timestamp() - min(created_at))::float8 AS oldest
-               FROM idempotency_keys WHERE recovery_point IS NOT NULL GROUP BY recovery_point`,
+      text: CENSUS_SQL,
     });
-    const byPoint: Record<string, number> = { started: 0, acquirer_called: 0, finished: 0 };
+    const byPoint: Record<string, number> = { started: 0, acquirer_called: 0 };
     let oldest = 0;
     for (const row of rows) {
       byPoint[row.recovery_point] = row.keys;
-      if (row.recovery_point !== 'finished' && row.oldest !== null) oldest = Math.max(oldest, Number(row.oldest));
+      if (row.oldest !== null) oldest = Math.max(oldest, Number(row.oldest));
     }
     return { byPoint, oldestUnfinishedSeconds: oldest };
   }

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { SpanKind } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
@@ -10,6 +11,7 @@ import type { CreateChargeDto } from '../charges/dto/charge.dto.js';
 import { IdempotencyKeyReusedError, IdempotencyRequestInProgressError } from '../idempotency/idempotency.errors.js';
 import type { KeyedCall, RecordedResponse } from '../idempotency/idempotency.types.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { inSpan, keyHash, setSpanAttributes } from '../telemetry/spans.js';
 import { AcquirerClient, outcomeOf, type AcquirerPayment } from './acquirer.client.js';
 import { AcquirerUnavailableError, CardDeclinedError } from './card-charges.errors.js';
 import { CardChargesRepository, type CardKeyRecord, type Finish, type LeasedKey } from './card-charges.repository.js';
@@ -49,6 +51,11 @@ const CLAIM_TRIES = 3;
  *
  * A worker (a request, a retry, the completer) holds the key's lease; tx2 and tx3 write only
  * while it does. The same advance() serves all of them.
+ *
+ * With tracing on, a request is a `card_charge` span (a completer's push, `card_charge.complete`)
+ * whose children are its steps: `card_charge.claim` (tx1), `card_charge.calling` (tx2),
+ * `card_charge.acquirer` and `card_charge.lookup` (the acquirer's calls), `card_charge.finish`
+ * (tx3), `card_charge.undecided` (an indeterminate answer counted) and `card_charge.roll_back`.
  */
 @Injectable()
 export class CardChargesService {
@@ -60,24 +67,36 @@ export class CardChargesService {
   ) {}
 
   /** POST /v1/charges with a payment_method. */
-  async create(call: KeyedCall, body: CreateChargeDto, paymentMethod: string): Promise<CardAnswer> {
+  create(call: KeyedCall, body: CreateChargeDto, paymentMethod: string): Promise<CardAnswer> {
+    const attributes = () => ({ 'merchant.id': call.merchantId, 'idempotency.key_hash': keyHash(call.merchantId, call.key) });
+    return inSpan('card_charge', attributes, async () => {
+      const answer = await this.claimOrResume(call, body, paymentMethod);
+      setSpanAttributes({ 'card_charge.answer_status': answer.response.status, 'card_charge.replayed': answer.replayed });
+      return answer;
+    });
+  }
+
+  private async claimOrResume(call: KeyedCall, body: CreateChargeDto, paymentMethod: string): Promise<CardAnswer> {
     const token = randomUUID();
     for (let tries = 0; tries < CLAIM_TRIES; tries++) {
-      const charge = await this.keys.claim(
-        call,
-        {
-          id: newId('ch'),
-          paymentMethod,
-          amount: body.amount,
-          currency: body.currency,
-          description: body.description ?? null,
-          metadata: body.metadata ?? {},
-        },
-        token,
-        this.config.idempotencyLeaseSeconds,
+      const charge = await inSpan('card_charge.claim', {}, () =>
+        this.keys.claim(
+          call,
+          {
+            id: newId('ch'),
+            paymentMethod,
+            amount: body.amount,
+            currency: body.currency,
+            description: body.description ?? null,
+            metadata: body.metadata ?? {},
+          },
+          token,
+          this.config.idempotencyLeaseSeconds,
+        ),
       );
       if (charge) {
         this.metrics.countIdempotency('new');
+        setSpanAttributes({ 'idempotency.outcome': 'new', 'charge.id': charge.id });
         const key: LeasedKey = { ...call, token, recoveryPoint: 'started', attempts: 0, lastOutcome: null, ageSeconds: 0, charge };
         return this.drive(key);
       }
@@ -91,7 +110,7 @@ export class CardChargesService {
   async advance(key: LeasedKey, by: 'request' | 'completer'): Promise<Advance> {
     if (by === 'completer' && key.recoveryPoint === 'started') {
       // Nothing can have gone out: roll it back, so a retry starts clean.
-      return (await this.keys.rollBack(key)) ? { kind: 'rolled_back' } : { kind: 'lost_lease' };
+      return (await inSpan('card_charge.roll_back', {}, () => this.keys.rollBack(key))) ? { kind: 'rolled_back' } : { kind: 'lost_lease' };
     }
     if (key.recoveryPoint === 'acquirer_called' && this.needsLookup(key)) {
       const looked = await this.lookUp(key);
@@ -101,7 +120,7 @@ export class CardChargesService {
         // Nothing made, and no request of the key can still be out (the lease outlasts the call):
         // the payment was never made.
         if (looked === 'absent') return this.finishDeclined(key, 'processing_error', 'horizon_absent');
-        await this.keys.indeterminate(key, 'lookup_unanswered');
+        await this.undecided(key, 'lookup_unanswered');
         return { kind: 'undecided' };
       }
       if (looked === 'absent' && key.lastOutcome === 'error500') return this.finishDeclined(key, 'processing_error', 'error500_absent');
@@ -110,13 +129,23 @@ export class CardChargesService {
       await this.keys.release(key);
       return { kind: 'unavailable' };
     }
-    if (!(await this.keys.calling(key, this.config.idempotencyLeaseSeconds))) return this.lostLease();
-    const answer = await this.acquirer.pay({
-      chargeId: key.charge.id,
-      amount: Number(key.charge.amount),
-      currency: key.charge.currency,
-      paymentMethod: key.charge.payment_method ?? '',
-    });
+    if (!(await inSpan('card_charge.calling', {}, () => this.keys.calling(key, this.config.idempotencyLeaseSeconds))))
+      return this.lostLease();
+    const answer = await inSpan(
+      'card_charge.acquirer',
+      { 'charge.id': key.charge.id },
+      async () => {
+        const answered = await this.acquirer.pay({
+          chargeId: key.charge.id,
+          amount: Number(key.charge.amount),
+          currency: key.charge.currency,
+          paymentMethod: key.charge.payment_method ?? '',
+        });
+        setSpanAttributes({ 'acquirer.outcome': outcomeOf(answered) });
+        return answered;
+      },
+      SpanKind.CLIENT,
+    );
     this.metrics.countAcquirer(outcomeOf(answer));
     switch (answer.kind) {
       case 'captured':
@@ -132,11 +161,11 @@ export class CardChargesService {
         const looked = await this.lookUp(key);
         if (typeof looked === 'object') return looked;
         if (looked === 'absent') return this.finishDeclined(key, 'processing_error', 'error500_absent');
-        await this.keys.indeterminate(key, 'error500');
+        await this.undecided(key, 'error500');
         return { kind: 'undecided' };
       }
       case 'indeterminate':
-        if (!(await this.keys.indeterminate(key, answer.reason))) return this.lostLease();
+        if (!(await this.undecided(key, answer.reason))) return this.lostLease();
         return { kind: 'undecided' };
     }
   }
@@ -146,7 +175,12 @@ export class CardChargesService {
    * otherwise whether the acquirer answered that it holds nothing ('absent') or did not answer.
    */
   private async lookUp(key: LeasedKey): Promise<Advance | 'absent' | 'unanswered'> {
-    const found = await this.acquirer.lookup(key.charge.id);
+    const found = await inSpan(
+      'card_charge.lookup',
+      { 'charge.id': key.charge.id },
+      () => this.acquirer.lookup(key.charge.id),
+      SpanKind.CLIENT,
+    );
     if (!found) {
       this.metrics.countAcquirer('lookup_failed');
       return 'unanswered';
@@ -161,6 +195,11 @@ export class CardChargesService {
     }
     this.metrics.countAcquirer('lookup_absent');
     return 'absent';
+  }
+
+  /** An indeterminate answer: the attempt stays counted, the lease is let go. False when the lease was no longer ours. */
+  private undecided(key: LeasedKey, outcome: string): Promise<boolean> {
+    return inSpan('card_charge.undecided', { 'acquirer.outcome': outcome }, () => this.keys.indeterminate(key, outcome));
   }
 
   private needsLookup(key: LeasedKey): boolean {
@@ -207,8 +246,12 @@ export class CardChargesService {
   }
 
   private async finish(key: LeasedKey, finish: Finish): Promise<Advance> {
-    const times = await this.keys.finish(key, finish, this.config.idempotencyTtlSeconds);
+    const times = await inSpan('card_charge.finish', { 'card_charge.outcome': finish.outcome }, () =>
+      this.keys.finish(key, finish, this.config.idempotencyTtlSeconds),
+    );
     if (!times) return this.lostLease();
+    // Counted once per charge: only the worker whose tx3 committed gets here.
+    this.metrics.countCardCharge(finish.status === 'succeeded' ? 'succeeded' : 'card_declined');
     return { kind: 'finished', response: finish.response, expiresAt: times.expiresAt };
   }
 
@@ -217,26 +260,32 @@ export class CardChargesService {
     return { kind: 'lost_lease' };
   }
 
+  private countOutcome(outcome: 'mismatch' | 'replayed' | 'in_progress'): void {
+    this.metrics.countIdempotency(outcome);
+    setSpanAttributes({ 'idempotency.outcome': outcome });
+  }
+
   /** Another request with a key that has a record. */
   private async resume(call: KeyedCall, record: CardKeyRecord, token: string): Promise<CardAnswer> {
     if (record.fingerprint !== call.fingerprint) {
-      this.metrics.countIdempotency('mismatch');
+      this.countOutcome('mismatch');
       throw new IdempotencyKeyReusedError();
     }
     if (record.response) {
-      this.metrics.countIdempotency('replayed');
+      this.countOutcome('replayed');
       return { response: record.response, replayed: true, expiresAt: record.expiresAt };
     }
     if (record.leaseLive || record.recoveryPoint === null) {
-      this.metrics.countIdempotency('in_progress');
+      this.countOutcome('in_progress');
       throw new IdempotencyRequestInProgressError(1);
     }
     const key = await this.keys.takeLease(call, token, this.config.idempotencyLeaseSeconds);
     if (!key) {
-      this.metrics.countIdempotency('in_progress');
+      this.countOutcome('in_progress');
       throw new IdempotencyRequestInProgressError(1);
     }
     this.metrics.countLeaseTakeover('request');
+    setSpanAttributes({ 'idempotency.outcome': 'resumed', 'charge.id': key.charge.id, 'card_charge.recovery_point': key.recoveryPoint });
     return this.drive(key);
   }
 
@@ -260,7 +309,10 @@ export class CardChargesService {
       case 'finished':
         return { response: waited.response, replayed: false, expiresAt: waited.expiresAt };
       case 'unavailable':
-        if (startedAt === 'started') throw new AcquirerUnavailableError(Math.max(1, Math.ceil(this.config.acquirerCircuitOpenMs / 1000)));
+        if (startedAt === 'started') {
+          this.metrics.countCardCharge('acquirer_unavailable');
+          throw new AcquirerUnavailableError(Math.max(1, Math.ceil(this.config.acquirerCircuitOpenMs / 1000)));
+        }
         return this.pending(key.charge);
       case 'lost_lease': {
         // Answer from the record: whoever holds the key now finishes it.

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { inSpan, keyHash, setSpanAttributes } from '../telemetry/spans.js';
 import { CardChargesRepository } from './card-charges.repository.js';
 import { CardChargesService } from './card-charges.service.js';
 
@@ -63,7 +64,21 @@ export class CompleterService implements OnApplicationBootstrap, OnApplicationSh
         const picked = await this.keys.pick(graceSeconds, BATCH_SIZE, this.config.idempotencyLeaseSeconds, `completer-${randomUUID()}`);
         for (const key of picked) {
           this.metrics.countLeaseTakeover('completer');
-          const advanced = await this.cards.advance(key, 'completer');
+          // Each key's push is a trace of its own (nothing of the request that left it is at hand).
+          const advanced = await inSpan(
+            'card_charge.complete',
+            () => ({
+              'merchant.id': key.merchantId,
+              'idempotency.key_hash': keyHash(key.merchantId, key.key),
+              'charge.id': key.charge.id,
+              'card_charge.recovery_point': key.recoveryPoint,
+            }),
+            async () => {
+              const result = await this.cards.advance(key, 'completer');
+              setSpanAttributes({ 'card_charge.completer_action': result.kind });
+              return result;
+            },
+          );
           const action = advanced.kind === 'unavailable' ? 'undecided' : advanced.kind;
           this.metrics.countCompleter(action);
           if (action === 'rolled_back') done.rolledBack++;

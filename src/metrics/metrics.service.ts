@@ -32,14 +32,14 @@ export class MetricsService {
 
   private readonly charges = new Counter({
     name: 'charges_total',
-    help: 'Charge attempts by outcome (succeeded, authorized, or the problem code).',
-    labelNames: ['outcome'] as const,
+    help: 'Charge attempts by kind (wallet, card) and outcome (succeeded, authorized, or the problem code: insufficient_funds, card_declined, acquirer_unavailable, ...). A card charge counts once, when its key finishes (by the request, a retry or the completer).',
+    labelNames: ['kind', 'outcome'] as const,
     registers: [this.registry],
   });
 
   private readonly chargeDuration = new Histogram({
     name: 'charge_duration_seconds',
-    help: 'Time to execute a new charge inside its transaction (replays excluded).',
+    help: 'Time to execute a new wallet charge inside its transaction (replays excluded; card charges, which wait for the acquirer, are not in it).',
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [this.registry],
   });
@@ -92,19 +92,21 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  /** Set by the card charges' module: reads the keys by recovery point when /metrics is scraped. */
+  /**
+   * Set by the card charges' module: reads the unfinished keys by recovery point when /metrics is
+   * scraped, through the partial index of the unfinished keys: the finished ones, which pile up
+   * for IDEMPOTENCY_TTL_SECONDS, are never read (they are counted by charges_total as they finish).
+   */
   cardKeyCensus: (() => Promise<{ byPoint: Record<string, number>; oldestUnfinishedSeconds: number }>) | undefined;
 
   private readonly cardKeys = new Gauge({
     name: 'card_charge_keys',
-    help: 'Card charge keys by recovery point (started, acquirer_called, finished).',
+    help: 'Unfinished card charge keys by recovery point (started, acquirer_called). Finished ones are counted by charges_total{kind="card"} as they finish.',
     labelNames: ['recovery_point'] as const,
     registers: [this.registry],
     collect: async () => {
-      const census = await this.cardKeyCensus?.().catch(() => undefined);
-      if (!census) return;
-      for (const [point, keys] of Object.entries(census.byPoint)) this.cardKeys.set({ recovery_point: point }, keys);
-      this.oldestUnfinished.set(census.oldestUnfinishedSeconds);
+      const census = await this.scrapeCensus();
+      if (census) for (const [point, keys] of Object.entries(census.byPoint)) this.cardKeys.set({ recovery_point: point }, keys);
     },
   });
 
@@ -112,7 +114,22 @@ export class MetricsService {
     name: 'card_charge_oldest_unfinished_key_age_seconds',
     help: 'Age of the oldest card charge key not yet finished (0 when none); read with card_charge_keys.',
     registers: [this.registry],
+    collect: async () => {
+      const census = await this.scrapeCensus();
+      if (census) this.oldestUnfinished.set(census.oldestUnfinishedSeconds);
+    },
   });
+
+  private census: Promise<{ byPoint: Record<string, number>; oldestUnfinishedSeconds: number } | undefined> | undefined;
+
+  /**
+   * One census per scrape, shared by the two gauges: the registry collects its metrics
+   * concurrently, so a gauge set by the other's collect would show the previous scrape's value.
+   */
+  private scrapeCensus(): Promise<{ byPoint: Record<string, number>; oldestUnfinishedSeconds: number } | undefined> {
+    this.census ??= (this.cardKeyCensus?.() ?? Promise.resolve(undefined)).catch(() => undefined).finally(() => (this.census = undefined));
+    return this.census;
+  }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -141,8 +158,12 @@ export class MetricsService {
   }
 
   observeCharge(outcome: string, seconds: number): void {
-    this.charges.inc({ outcome });
+    this.charges.inc({ kind: 'wallet', outcome });
     this.chargeDuration.observe(seconds);
+  }
+
+  countCardCharge(outcome: string): void {
+    this.charges.inc({ kind: 'card', outcome });
   }
 
   countAcquirer(outcome: string): void {

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { PaymentsAdminClient, PaymentsClient, type PaymentsClientOptions } from './client.js';
 import {
+  ChargePendingError,
   IdempotencyKeyReusedError,
   NetworkError,
   ProblemError,
@@ -413,6 +414,99 @@ describe('only the service decides: every other answer is undecided and retried 
     expect(unknown).toMatchObject({ outcomeUnknown: true, attempts: 3, idempotencyKey: sent[0]!.headers.get('idempotency-key') });
     expect(unknown.lastError).toBeInstanceOf(NetworkError);
     expect(unknown.message).toContain(unknown.idempotencyKey);
+  });
+});
+
+describe('a card charge the acquirer has not decided: 202 pending is not final', () => {
+  const cardRequest = { amount: 500, currency: 'usd', payment_method: 'pm_test_ok' };
+  const pendingCharge = {
+    ...charge,
+    source: null,
+    payment_method: 'pm_test_ok',
+    decline_code: null,
+    status: 'pending',
+    captured: false,
+    amount_captured: 0,
+  };
+  const pending = (retryAfter = '1'): Scripted => ({
+    status: 202,
+    body: pendingCharge,
+    headers: { 'retry-after': retryAfter, location: '/v1/charges/ch_1' },
+  });
+  const succeeded: Scripted = { status: 201, body: { ...pendingCharge, status: 'succeeded', captured: true, amount_captured: 500 } };
+
+  it('repeats the POST with the same key and bytes after each Retry-After until the charge is decided', async () => {
+    const { client, sent, clock, retries } = setUp([pending('1'), pending('2'), succeeded], { retryBudget: { capacity: 5 } });
+
+    const result = await client.createCharge(cardRequest, { idempotencyKey: 'order-9-pay' });
+
+    expect(result).toMatchObject({ status: 201, attempts: 3, idempotencyKey: 'order-9-pay' });
+    expect(result.data.status).toBe('succeeded');
+    expect(sent.map((request) => request.headers.get('idempotency-key'))).toEqual(Array(3).fill('order-9-pay'));
+    expect(new Set(sent.map((request) => request.body)).size).toBe(1);
+    expect(clock.sleeps).toEqual([1_000, 2_000]);
+    // The service answered each time: no retry was counted, no token taken.
+    expect(retries).toEqual([]);
+    expect(client.retryState).toEqual({ tokens: 5, circuit: 'closed' });
+  });
+
+  it('a decline after a 202 is the decided ProblemError card_declined', async () => {
+    const declined = problem(402, 'card_declined') as { status: number; body: Record<string, unknown> };
+    declined.body.decline_code = 'generic_decline';
+    const { client, sent } = setUp([pending(), declined]);
+    const error = await client.createCharge(cardRequest).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ProblemError);
+    expect(error).toMatchObject({ status: 402, code: 'card_declined', declineCode: 'generic_decline' });
+    expect(sent).toHaveLength(2);
+  });
+
+  it('still pending when pendingWaitMs is over: ChargePendingError, an OutcomeUnknownError with the pending charge and the key', async () => {
+    const { client, sent, clock } = setUp([pending(), pending(), pending()]);
+    const error = await client.createCharge(cardRequest, { pendingWaitMs: 2_500 }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ChargePendingError);
+    expect(error).toBeInstanceOf(OutcomeUnknownError);
+    expect(error).toMatchObject({ charge: pendingCharge, retryAfterMs: 1_000, attempts: 3 });
+    expect((error as ChargePendingError).idempotencyKey).toBe(sent[0]!.headers.get('idempotency-key'));
+    expect((error as Error).message).toMatch(/ch_1 is still pending/);
+    expect(clock.sleeps).toEqual([1_000, 1_000]);
+  });
+
+  it('pendingWaitMs 0: the first 202 is thrown at once, for a caller that polls by itself', async () => {
+    const { client, sent, clock } = setUp([pending('3'), succeeded]);
+    const error = await client.createCharge(cardRequest, { pendingWaitMs: 0 }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ charge: { id: 'ch_1', status: 'pending' }, retryAfterMs: 3_000, attempts: 1 });
+    expect(sent).toHaveLength(1);
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it('undecided answers between the 202s are retried as always, within each repeat', async () => {
+    const { client, retries } = setUp([pending(), problem(409, 'idempotency_request_in_progress', { 'retry-after': '1' }), succeeded]);
+    const result = await client.createCharge(cardRequest);
+    expect(result).toMatchObject({ status: 201, attempts: 3 });
+    expect(retries.map((error) => (error as ProblemError).code)).toEqual(['idempotency_request_in_progress']);
+  });
+
+  it("the caller's signal stops the wait between repeats", async () => {
+    const controller = new AbortController();
+    const { client, sent } = setUp([pending(), succeeded], {
+      clock: {
+        now: () => 0,
+        sleep: () => {
+          controller.abort(new Error('the shopper left'));
+          return Promise.reject(new Error('the shopper left'));
+        },
+      },
+    });
+    const error = await client.createCharge(cardRequest, { signal: controller.signal }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(RequestAbortedError);
+    expect(sent).toHaveLength(1);
+  });
+
+  it('refuses a pendingWaitMs that makes no sense before sending', async () => {
+    const { client, sent } = setUp([succeeded]);
+    await expect(client.createCharge(cardRequest, { pendingWaitMs: -1 })).rejects.toThrow(RangeError);
+    await expect(client.createCharge(cardRequest, { pendingWaitMs: undefined })).rejects.toThrow(TypeError);
+    expect(sent).toHaveLength(0);
   });
 });
 

@@ -19,8 +19,18 @@ import type {
   Merchant,
   Refund,
 } from './models.js';
+import { ChargePendingError } from './errors.js';
 import { Paginated } from './pagination.js';
-import { Transport, type CallOptions, type RecordedResult, type Result, type TransportOptions, type WriteOptions } from './transport.js';
+import { isPendingAnswer } from './retry.js';
+import {
+  Transport,
+  type CallOptions,
+  type RecordedResult,
+  type Result,
+  type TransportOptions,
+  type UntilDecidedOptions,
+  type WriteOptions,
+} from './transport.js';
 
 export interface BrowserOptions {
   /**
@@ -47,6 +57,9 @@ export interface ListChargesOptions extends ListOptions {
   /** Only the charges of this source account. */
   source?: string;
 }
+
+/** `pendingWaitMs`: how long to keep repeating a card charge the acquirer has not decided (default: the retry policy's `totalTimeoutMs`; 0: not at all). */
+export type CreateChargeOptions = UntilDecidedOptions;
 
 export interface UpsertAccountOptions extends WriteOptions {
   /** Change the account only if it is still at this version: the `etag` of the result that read it (`"3"`). */
@@ -167,12 +180,21 @@ export class PaymentsClient {
     }, startingAfter);
   }
 
-  /** Charges `source` (capture: false only authorises: the amount is held until captured or cancelled). */
-  createCharge(charge: CreateCharge, options?: WriteOptions): Promise<RecordedResult<Charge>> {
-    return this.transport.write(
+  /**
+   * Charges `source` (capture: false only authorises: the amount is held until captured or
+   * cancelled), or the card `payment_method` through the acquirer. A card charge the acquirer has
+   * not decided yet is answered 202 `pending`, which is not final: the call repeats the request with
+   * the same key and body after each Retry-After, until the charge is `succeeded` (201) or declined
+   * (a ProblemError `card_declined`), for up to `pendingWaitMs`; then it throws ChargePendingError,
+   * with the pending charge and the key to ask again with.
+   */
+  createCharge(charge: CreateCharge, options: CreateChargeOptions = {}): Promise<RecordedResult<Charge>> {
+    return this.transport.writeUntilDecided(
       charge,
       (key, attempt) => this.api.POST('/v1/charges', { params: { header: { 'Idempotency-Key': key } }, body: charge, ...attempt }),
       options,
+      (result) => isPendingAnswer(result.status),
+      (result, retryAfterMs, context) => new ChargePendingError(result.data, retryAfterMs, context),
     );
   }
 

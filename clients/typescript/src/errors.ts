@@ -1,4 +1,4 @@
-import type { FieldError, Problem, ProblemCode } from './models.js';
+import type { Charge, FieldError, Problem, ProblemCode } from './models.js';
 
 /** What every error of this client carries. */
 export interface CallContext {
@@ -40,6 +40,8 @@ export class ProblemError extends PaymentsError {
   readonly detail: string;
   /** Which fields failed validation (400 validation_failed). */
   readonly errors: FieldError[];
+  /** 402 card_declined: the acquirer's reason (`insufficient_funds`, `do_not_honor`, ...). */
+  readonly declineCode: string | undefined;
   /** The Retry-After of the answer in milliseconds, when it had one. */
   readonly retryAfterMs: number | undefined;
   /** X-Request-Id of the answer, to quote to the service's operators. */
@@ -57,6 +59,7 @@ export class ProblemError extends PaymentsError {
     this.title = problem.title;
     this.detail = problem.detail;
     this.errors = problem.errors ?? [];
+    this.declineCode = problem.decline_code;
     this.retryAfterMs = answer.retryAfterMs;
     this.requestId = answer.requestId;
     this.replayed = answer.replayed;
@@ -197,6 +200,26 @@ export class CircuitOpenError extends OutcomeUnknownError {
       context,
     );
     this.retryAt = retryAt;
+  }
+}
+
+/**
+ * A card charge its acquirer has not decided yet: the service answered 202 with the charge
+ * `pending`, and still did when the call's `pendingWaitMs` ran out. The charge exists and will end
+ * `succeeded` or `failed`; the money may move. Repeat the call with the same `idempotencyKey` after
+ * `retryAfterMs` (a repeat also pushes the charge on), or poll `getCharge(charge.id)`. Never report
+ * it as failed, and never pay again under a new key.
+ */
+export class ChargePendingError extends OutcomeUnknownError {
+  /** The pending charge, as the last answer showed it. */
+  readonly charge: Charge;
+  /** The last answer's Retry-After, in milliseconds. */
+  readonly retryAfterMs: number;
+
+  constructor(charge: Charge, retryAfterMs: number, context: CallContext) {
+    super(`the charge ${charge.id} is still pending at the card acquirer`, undefined, context);
+    this.charge = charge;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 

@@ -1,6 +1,7 @@
 export { PaymentsAdminClient, PaymentsClient } from './client.js';
 export type {
   BrowserOptions,
+  CreateChargeOptions,
   ListChargesOptions,
   ListOptions,
   PaymentsAdminClientOptions,
@@ -8,6 +9,7 @@ export type {
   UpsertAccountOptions,
 } from './client.js';
 export {
+  ChargePendingError,
   CircuitOpenError,
   IdempotencyKeyReusedError,
   NetworkError,
@@ -31,6 +33,7 @@ export {
   DEFAULT_RETRY_POLICY,
   backoffDelayMs,
   isDecidedProblem,
+  isPendingAnswer,
   isUndecided,
   parseRetryAfter,
   retryDelayMs,
@@ -39,7 +42,17 @@ export {
 export type { CircuitBreakerPolicy, RandomSource, RetryBudgetPolicy, RetryPolicy } from './retry.js';
 export type { components, operations, paths } from './schema.js';
 export { DEFAULT_TIMEOUT_MS, newIdempotencyKey, systemClock } from './transport.js';
-export type { AttemptInit, CallOptions, Clock, RecordedResult, Result, RetryEvent, TransportOptions, WriteOptions } from './transport.js';
+export type {
+  AttemptInit,
+  CallOptions,
+  Clock,
+  RecordedResult,
+  Result,
+  RetryEvent,
+  TransportOptions,
+  UntilDecidedOptions,
+  WriteOptions,
+} from './transport.js';
 export {
   DEFAULT_WEBHOOK_TOLERANCE_SECONDS,
   WebhookVerificationError,

@@ -6,6 +6,7 @@ import {
   DEFAULT_RETRY_POLICY,
   backoffDelayMs,
   isDecidedProblem,
+  isPendingAnswer,
   parseRetryAfter,
   retryDelayMs,
   seededRandom,
@@ -137,6 +138,16 @@ describe('which answers decide a request', () => {
 
   it('nothing is decided by a body that is not problem+json, whatever it says', () => {
     expect(isDecidedProblem(402, 'insufficient_funds', false)).toBe(false);
+  });
+});
+
+describe('which successes are not final', () => {
+  it('202 (a card charge pending at the acquirer) is accepted, not decided: repeated after Retry-After', () => {
+    expect(isPendingAnswer(202)).toBe(true);
+  });
+
+  it.each([200, 201, 204])('%i is the result', (status) => {
+    expect(isPendingAnswer(status)).toBe(false);
   });
 });
 

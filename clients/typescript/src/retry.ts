@@ -190,6 +190,17 @@ export function isDecidedProblem(status: number, code: string | undefined, isPro
   return (DECIDED_PROBLEMS as Record<string, number | undefined>)[code] === status;
 }
 
+/**
+ * Whether a success answer is "accepted, not decided yet": a 202 (RFC 9110: accepted, processing not
+ * complete). The service answers it for a card charge its acquirer has not decided (the charge,
+ * `pending`, with Retry-After; not recorded). It is not final: `createCharge` repeats the request
+ * with the same key and body after Retry-After until the charge is `succeeded` (201) or declined
+ * (402 `card_declined`), and throws `ChargePendingError` when its `pendingWaitMs` runs out first.
+ */
+export function isPendingAnswer(status: number): boolean {
+  return status === 202;
+}
+
 /** The negation of isDecidedProblem for a problem+json answer of the service (kept for callers of 0.1). */
 export function isUndecided(status: number, code: string | undefined): boolean {
   return !isDecidedProblem(status, code, true);

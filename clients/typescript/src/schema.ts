@@ -13,7 +13,7 @@ export interface paths {
         };
         /**
          * Prometheus metrics.
-         * @description http_requests_total and http_request_duration_seconds by method, route and status; idempotency_requests_total by outcome; charges_total by outcome; charge_duration_seconds.
+         * @description http_requests_total and http_request_duration_seconds by method, route and status; idempotency_requests_total by outcome; charges_total by kind (wallet, card) and outcome; charge_duration_seconds; the card charges' acquirer_requests_total and card_charge_keys.
          */
         get: operations["getMetrics"];
         put?: never;
@@ -921,9 +921,9 @@ export interface operations {
                 };
                 content: {
                     /**
-                     * @example # HELP charges_total Charges by outcome.
+                     * @example # HELP charges_total Charges by kind and outcome.
                      *     # TYPE charges_total counter
-                     *     charges_total{outcome="succeeded"} 42
+                     *     charges_total{kind="wallet",outcome="succeeded"} 42
                      */
                     "text/plain": string;
                 };

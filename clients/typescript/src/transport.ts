@@ -122,6 +122,18 @@ export interface WriteOptions extends CallOptions {
   idempotencyKey?: string;
 }
 
+export interface UntilDecidedOptions extends WriteOptions {
+  /**
+   * How long the call keeps repeating a request whose answer is "accepted, not decided yet" (a card
+   * charge's 202 pending) before it throws ChargePendingError. Default: the retry policy's
+   * `totalTimeoutMs`; 0: at the first such answer.
+   */
+  pendingWaitMs?: number;
+}
+
+/** The wait before repeating a pending answer that names none (the service always sends Retry-After). */
+const DEFAULT_PENDING_RETRY_AFTER_MS = 1_000;
+
 export interface Result<T> {
   data: T;
   status: number;
@@ -224,6 +236,11 @@ function checkCallOptions(options: CallOptions): void {
   }
 }
 
+function checkWait(value: unknown, name: string): void {
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${typeof value}`);
+  if (!Number.isFinite(value) || value < 0) throw new RangeError(`${name} must be a finite number ≥ 0, got ${value}`);
+}
+
 function checkTimeout(value: unknown, name: string): void {
   if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${typeof value}`);
   if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a finite number > 0, got ${value}`);
@@ -300,7 +317,55 @@ export class Transport {
   ): Promise<RecordedResult<DataOf<S>>> {
     checkCallOptions(options);
     const idempotencyKey = 'idempotencyKey' in options ? checkIdempotencyKey(options.idempotencyKey) : newIdempotencyKey();
+    return this.writeOnce(serialiseBody(body), idempotencyKey, send, options);
+  }
+
+  /**
+   * A write whose answer may be "accepted, not decided yet" (`isPending`: a card charge's 202
+   * pending). Such an answer is not final: the same request, with the same key and the same bytes,
+   * is repeated after its Retry-After (each repeat a write with its own retries of undecided answers)
+   * until the answer is decided or `pendingWaitMs` is over; then the call throws what `pendingError`
+   * makes of the last pending answer. Repeats of a pending answer cost no retry tokens and leave the
+   * circuit closed: the service answered.
+   */
+  async writeUntilDecided<S extends Sent>(
+    body: unknown,
+    send: (idempotencyKey: string, attempt: AttemptInit) => Promise<S>,
+    options: UntilDecidedOptions,
+    isPending: (result: RecordedResult<DataOf<S>>) => boolean,
+    pendingError: (result: RecordedResult<DataOf<S>>, retryAfterMs: number, context: CallContext) => Error,
+  ): Promise<RecordedResult<DataOf<S>>> {
+    const { pendingWaitMs, ...write } = options;
+    checkCallOptions(write);
+    if (pendingWaitMs !== undefined || 'pendingWaitMs' in options) checkWait(pendingWaitMs, 'pendingWaitMs');
+    const idempotencyKey = 'idempotencyKey' in write ? checkIdempotencyKey(write.idempotencyKey) : newIdempotencyKey();
     const serialised = serialiseBody(body);
+    const policy = { ...this.policy, ...write.retry };
+    const giveUpAt = this.clock.now() + (pendingWaitMs ?? policy.totalTimeoutMs);
+    let attempts = 0;
+    for (;;) {
+      const result = await this.writeOnce(serialised, idempotencyKey, send, write);
+      attempts += result.attempts;
+      if (!isPending(result)) return { ...result, attempts };
+      const retryAfterMs = parseRetryAfter(result.headers.get('retry-after'), this.clock.now()) ?? DEFAULT_PENDING_RETRY_AFTER_MS;
+      const delayMs = Math.max(retryAfterMs, Math.min(policy.minDelayMs, policy.maxDelayMs));
+      const context: CallContext = { idempotencyKey, attempts, traceId: result.traceId };
+      if (this.clock.now() + delayMs > giveUpAt) throw pendingError({ ...result, attempts }, retryAfterMs, context);
+      try {
+        await this.clock.sleep(delayMs, write.signal);
+      } catch (error) {
+        if (write.signal?.aborted) throw new RequestAbortedError(write.signal.reason, context);
+        throw error;
+      }
+    }
+  }
+
+  private async writeOnce<S extends Sent>(
+    serialised: string | undefined,
+    idempotencyKey: string,
+    send: (idempotencyKey: string, attempt: AttemptInit) => Promise<S>,
+    options: WriteOptions,
+  ): Promise<RecordedResult<DataOf<S>>> {
     const result = await this.call({
       idempotencyKey,
       body: serialised,

@@ -1,5 +1,5 @@
-import type { OrderView, PaymentView } from '../shared/checkout-api';
-import { PaymentKeys, payUntilDecided, type PaymentOutcome } from './payment';
+import { TEST_CARDS, type OrderView, type PaymentView } from '../shared/checkout-api';
+import { PaymentKeys, payUntilDecided, type PaymentOutcome, type PendingPayment } from './payment';
 
 type StatusState = 'loading' | 'idle' | 'paying' | 'confirming' | 'paid' | 'declined' | 'failed' | 'unconfirmed' | 'error';
 
@@ -23,6 +23,28 @@ const status = element('status', document.getElementById('status'));
 const statusTitle = element('status-title', document.getElementById('status-title'));
 const statusDetail = element('status-detail', document.getElementById('status-detail'));
 const storageNotice = element('storage-notice', document.getElementById('storage-notice'));
+const methods = element('methods', document.getElementById('methods')) as HTMLFieldSetElement;
+const cardMethod = element('method-card', document.getElementById('method-card')) as HTMLInputElement;
+const testCard = element('test-card', document.getElementById('test-card')) as HTMLSelectElement;
+
+testCard.replaceChildren(...TEST_CARDS.map((card) => new Option(card.label, card.paymentMethod)));
+testCard.addEventListener('change', () => (cardMethod.checked = true));
+
+/** The card the shopper chose, or undefined for the wallet. */
+function chosenPaymentMethod(): string | undefined {
+  return cardMethod.checked ? testCard.value : undefined;
+}
+
+/** Shows how a payment pays; while it is undecided the choice is locked, since the payment keeps how it started. */
+function showPaymentMethod(paymentMethod: string | undefined, locked: boolean): void {
+  if (paymentMethod !== undefined) {
+    cardMethod.checked = true;
+    testCard.value = paymentMethod;
+  } else {
+    for (const input of form.querySelectorAll<HTMLInputElement>('input[name="method"]')) input.checked = input.value === 'wallet';
+  }
+  methods.disabled = locked;
+}
 
 function element<T extends Element>(name: string, found: T | null): T {
   if (!found) throw new Error(`the page has no #${name}`);
@@ -107,11 +129,18 @@ function showOutcome(order: OrderView, key: string, outcome: PaymentOutcome): vo
       return;
     case 'declined':
       keys.forget(order.id, key);
+      methods.disabled = false;
       setPayButton(payAgain);
-      showStatus('declined', 'Payment declined', `${outcome.detail} Top up your wallet, then pay again.`, true);
+      showStatus(
+        'declined',
+        'Payment declined',
+        `${outcome.detail} ${outcome.reason === 'card_declined' ? 'Try another card or pay from your wallet.' : 'Top up your wallet, then pay again.'}`,
+        true,
+      );
       return;
     case 'failed':
       keys.forget(order.id, key);
+      methods.disabled = false;
       setPayButton(payAgain);
       showStatus('failed', 'Payment not made', outcome.detail, true);
       return;
@@ -123,22 +152,35 @@ function showOutcome(order: OrderView, key: string, outcome: PaymentOutcome): vo
   }
 }
 
-async function pay(order: OrderView, key: string, resumed: boolean): Promise<void> {
+async function pay(order: OrderView, payment: PendingPayment, resumed: boolean): Promise<void> {
+  const { key } = payment;
   activeKey = key;
+  showPaymentMethod(payment.paymentMethod, true);
   setPayButton('Paying…', { busy: true });
   if (resumed)
     showStatus('paying', 'Confirming your payment…', 'You pressed Pay before this page reloaded: we are checking how that went.');
   else showStatus('paying', 'Processing your payment…', 'Please keep this page open.');
-  const outcome = await payUntilDecided(order.id, key, {
-    onUndecided: () => {
-      if (key !== activeKey || settledKeys.has(key)) return;
-      showStatus(
-        'confirming',
-        'Still confirming your payment…',
-        'The payment service has not answered yet. We keep asking with the same payment reference, so you will not be charged twice.',
-      );
+  const outcome = await payUntilDecided(
+    { orderId: order.id, ...payment },
+    {
+      onUndecided: (_reason, pending) => {
+        if (key !== activeKey || settledKeys.has(key)) return;
+        if (pending?.chargeId !== undefined) {
+          showStatus(
+            'confirming',
+            'Waiting for your card issuer…',
+            'Your card payment has not been confirmed yet. We keep checking with the same payment reference, so you will not be charged twice.',
+          );
+          return;
+        }
+        showStatus(
+          'confirming',
+          'Still confirming your payment…',
+          'The payment service has not answered yet. We keep asking with the same payment reference, so you will not be charged twice.',
+        );
+      },
     },
-  });
+  );
   if (key !== activeKey || settledKeys.has(key)) return;
   if (outcome.status !== 'unconfirmed') settledKeys.add(key);
   showOutcome(order, key, outcome);
@@ -172,17 +214,17 @@ async function start(): Promise<void> {
   storageNotice.hidden = keys.persistent;
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    void pay(order, keys.forPayment(order.id), false);
+    void pay(order, keys.forPayment(order.id, chosenPaymentMethod()), false);
   });
-  const pendingKey = keys.pending(order.id);
+  const pending = keys.pending(order.id);
   if (order.payment) {
-    if (pendingKey !== null) keys.forget(order.id, pendingKey);
+    if (pending !== null) keys.forget(order.id, pending.key);
     showPaid(order.payment, false);
     return;
   }
-  if (pendingKey !== null) {
+  if (pending !== null) {
     // Pay was pressed before a reload (or in the tab this one was duplicated from): finish that payment, with its key.
-    void pay(order, pendingKey, true);
+    void pay(order, pending, true);
     return;
   }
   setPayButton(`Pay ${formatMoney(order.amount, order.currency)}`);

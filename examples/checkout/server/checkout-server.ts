@@ -1,9 +1,16 @@
-import { CircuitOpenError, IdempotencyKeyReusedError, OutcomeUnknownError, PaymentsClient, ProblemError } from '@payments/client';
+import {
+  ChargePendingError,
+  CircuitOpenError,
+  IdempotencyKeyReusedError,
+  OutcomeUnknownError,
+  PaymentsClient,
+  ProblemError,
+} from '@payments/client';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { PAYMENT_KEY_PATTERN, type OrderView, type PayAnswer, type PayRequest } from '../shared/checkout-api.js';
+import { PAYMENT_KEY_PATTERN, PAYMENT_METHOD_PATTERN, type OrderView, type PayAnswer, type PayRequest } from '../shared/checkout-api.js';
 import { amountOf, type OrderBook } from './orders.js';
 
 export interface CheckoutServerOptions {
@@ -59,23 +66,41 @@ export function createCheckoutServer(options: CheckoutServerOptions): Server {
     // (a request with it would then charge again), the shop's order does not.
     const paid = orders.paymentOf(order.id);
     if (paid) return answer(200, { status: 'paid', orderId: order.id, ...paid, replayed: true });
-    const idempotencyKey = orders.attemptKeyFor(order.id, request.key);
+    // The order's open attempt decides the key and the way to pay: a request that chose otherwise
+    // (another tab, a method changed while the payment was undecided) joins that attempt.
+    const attempt = orders.attemptFor(order.id, { key: request.key, paymentMethod: request.paymentMethod });
+    const idempotencyKey = attempt.key;
     try {
       const charge = await payments.createCharge(
         {
           amount: amountOf(order),
           currency: order.currency,
-          source: order.customerAccount,
+          ...(attempt.paymentMethod === undefined ? { source: order.customerAccount } : { payment_method: attempt.paymentMethod }),
           description: `Order ${order.id}`,
           metadata: { order_id: order.id },
         },
-        { idempotencyKey },
+        // A card charge the acquirer has not decided yet (the payments API waited for it already)
+        // goes back to the page at once, which asks again with the key: no shopper's request is
+        // held here waiting on an acquirer.
+        { idempotencyKey, pendingWaitMs: 0 },
       );
       const payment = { chargeId: charge.data.id, amount: charge.data.amount, currency: charge.data.currency };
       orders.markPaid(order.id, payment);
       log(`order ${order.id}: paid by ${payment.chargeId}${charge.replayed ? ' (the recorded answer, replayed)' : ''}`);
       return answer(200, { status: 'paid', orderId: order.id, ...payment, replayed: charge.replayed });
     } catch (error) {
+      if (error instanceof ChargePendingError) {
+        log(`order ${order.id}: card charge ${error.charge.id} pending at the acquirer`);
+        return answer(
+          202,
+          {
+            status: 'pending',
+            chargeId: error.charge.id,
+            detail: 'The card payment waits for the card issuer: ask again with the same key.',
+          },
+          { 'Retry-After': String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))) },
+        );
+      }
       if (error instanceof ProblemError) {
         // The payments API itself decided (its own problem+json with a decided code): nothing was
         // charged, and the next attempt is a new payment with a new key. The client throws a
@@ -88,6 +113,15 @@ export function createCheckoutServer(options: CheckoutServerOptions): Server {
             status: 'declined',
             reason: 'insufficient_funds',
             detail: 'Your wallet balance is too low to pay for this order. Nothing was charged.',
+          });
+        }
+        if (error.code === 'card_declined') {
+          const declineCode = error.declineCode ?? 'generic_decline';
+          log(`order ${order.id}: card declined (${declineCode})${error.replayed ? ' (the recorded answer, replayed)' : ''}`);
+          return answer(402, {
+            status: 'declined',
+            reason: 'card_declined',
+            detail: `Your card was declined (${declineCode.replaceAll('_', ' ')}). Nothing was charged.`,
           });
         }
         // A key reused for another request is a bug in this shop's keys; anything else (401, 404
@@ -212,13 +246,14 @@ async function readPayRequest(request: IncomingMessage): Promise<{ request: PayR
   } catch {
     return refuse(400, 'The request is not valid JSON.');
   }
-  if (!isPayRequest(body)) return refuse(400, 'Send {orderId, key}, where key is a UUID.');
+  if (!isPayRequest(body)) return refuse(400, 'Send {orderId, key, paymentMethod?}, where key is a UUID and paymentMethod a pm_… token.');
   return { request: body };
 }
 
 function isPayRequest(body: unknown): body is PayRequest {
   if (typeof body !== 'object' || body === null) return false;
-  const { orderId, key } = body as Record<string, unknown>;
+  const { orderId, key, paymentMethod } = body as Record<string, unknown>;
+  if (paymentMethod !== undefined && (typeof paymentMethod !== 'string' || !PAYMENT_METHOD_PATTERN.test(paymentMethod))) return false;
   return typeof orderId === 'string' && typeof key === 'string' && PAYMENT_KEY_PATTERN.test(key);
 }
 

@@ -31,7 +31,14 @@ async function main(): Promise<void> {
 
   // Short enough that the page hears "not confirmed yet" within seconds and tells the shopper;
   // the page then asks again with the same key for as long as it takes.
-  const payments = new PaymentsClient({ baseUrl: paymentsUrl, apiKey, timeoutMs: 5_000, retry: { maxAttempts: 4, totalTimeoutMs: 8_000 } });
+  // An attempt waits longer than the payments API's CHARGE_WAIT_MS (5 s by default), so that a card
+  // charge's 202 pending arrives before the attempt is given up.
+  const payments = new PaymentsClient({
+    baseUrl: paymentsUrl,
+    apiKey,
+    timeoutMs: 7_000,
+    retry: { maxAttempts: 4, totalTimeoutMs: 10_000 },
+  });
   const orders = new OrderBook();
   const demoOrders = await createDemoOrders(payments, orders);
   const server = createCheckoutServer({ payments, orders, pageDir, shopName: 'Acme Outdoor' });
@@ -42,6 +49,7 @@ async function main(): Promise<void> {
     console.log(`  ${url}/?order=${order.id}   ${(amountOf(order) / 100).toFixed(2)} ${order.currency.toUpperCase()}`);
   }
   console.log('The wallet holds 150.00: the first order can be paid once, the second is declined. Ctrl-C stops.');
+  console.log('Either order can be paid by test card too (the simulated acquirer: approved, answer lost, slow or declined).');
 
   const stop = async () => {
     await close(server);

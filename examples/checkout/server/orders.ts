@@ -8,10 +8,16 @@ export interface Order {
   customerAccount: string;
 }
 
+/** One payment attempt of an order: its idempotency key, and the card it pays with (none: the wallet). */
+export interface Attempt {
+  key: string;
+  paymentMethod: string | undefined;
+}
+
 interface OrderRecord {
   order: Order;
-  /** The key of the order's payment attempt that is undecided or paid. */
-  attemptKey: string | undefined;
+  /** The order's payment attempt that is undecided or paid. */
+  attempt: Attempt | undefined;
   payment: PaymentView | undefined;
 }
 
@@ -23,16 +29,17 @@ export function amountOf(order: Order): number {
 /**
  * The shop's orders, in memory for the example (a real shop keeps them in its database).
  *
- * Besides each order it remembers the key of the order's open payment attempt. Every pay request
- * for the order uses that key until the attempt is declined, even one from a tab that minted a key
- * of its own, so two tabs that do not share a key still cannot pay one order twice.
+ * Besides each order it remembers the order's open payment attempt: its key and its payment method.
+ * Every pay request for the order uses that attempt until it is declined, even one from a tab that
+ * minted a key of its own or chose another way to pay, so two tabs that do not share a key still
+ * cannot pay one order twice, and a key is never sent with two different charges.
  */
 export class OrderBook {
   private readonly records = new Map<string, OrderRecord>();
 
   add(order: Order): Order {
     if (this.records.has(order.id)) throw new Error(`order ${order.id} exists`);
-    this.records.set(order.id, { order, attemptKey: undefined, payment: undefined });
+    this.records.set(order.id, { order, attempt: undefined, payment: undefined });
     return order;
   }
 
@@ -44,17 +51,17 @@ export class OrderBook {
     return this.records.get(id)?.payment;
   }
 
-  /** The key to pay the order with: the open attempt's if there is one, else `key`, which opens one. */
-  attemptKeyFor(id: string, key: string): string {
+  /** The attempt to pay the order with: the open one if there is one, else `asked`, which opens one. */
+  attemptFor(id: string, asked: Attempt): Attempt {
     const record = this.recordOf(id);
-    record.attemptKey ??= key;
-    return record.attemptKey;
+    record.attempt ??= asked;
+    return record.attempt;
   }
 
   /** A declined attempt is over: the shopper's next try is a new payment, with a new key. */
   closeAttempt(id: string, key: string): void {
     const record = this.recordOf(id);
-    if (record.attemptKey === key && record.payment === undefined) record.attemptKey = undefined;
+    if (record.attempt?.key === key && record.payment === undefined) record.attempt = undefined;
   }
 
   markPaid(id: string, payment: PaymentView): void {

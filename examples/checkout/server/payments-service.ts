@@ -11,38 +11,77 @@ export interface RunningPaymentsService {
 
 /**
  * Starts this repository's payments service (`node dist/src/main.js`, built by `npm run build` at
- * the root) as a process of its own, the way it runs in production. Without DATABASE_URL it starts
- * its embedded PostgreSQL under the repository's .data/pg.
+ * the root) as a process of its own, the way it runs in production, and the simulated card acquirer
+ * it charges cards through (`node dist/acquirer/main.js`, its journal under .data/acquirer).
+ * Without DATABASE_URL the service starts its embedded PostgreSQL under the repository's .data/pg.
  */
 export async function startPaymentsService(repositoryRoot: string): Promise<RunningPaymentsService> {
+  const acquirerPort = await freePort();
+  const acquirer = await startProcess(
+    repositoryRoot,
+    'the card acquirer',
+    'dist/acquirer/main.js',
+    `http://127.0.0.1:${acquirerPort}/health`,
+    {
+      ACQUIRER_PORT: String(acquirerPort),
+    },
+  );
   const port = await freePort();
   const adminToken = `admin_${randomBytes(24).toString('base64url')}`;
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
+  let service: { stop: () => Promise<void> };
+  try {
+    // The first start initialises the database, which takes a while on a small machine.
+    service = await startProcess(repositoryRoot, 'the payments service', 'dist/src/main.js', `http://127.0.0.1:${port}/health/ready`, {
+      PORT: String(port),
+      ADMIN_TOKEN: adminToken,
+      ACQUIRER_URL: `http://127.0.0.1:${acquirerPort}`,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    });
+  } catch (error) {
+    await acquirer.stop();
+    throw error;
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    adminToken,
+    stop: async () => {
+      await service.stop();
+      await acquirer.stop();
+    },
+  };
+}
+
+/** Starts `node <script>` at the repository's root and waits until `readyUrl` answers 2xx (2 minutes at most). */
+async function startProcess(
+  repositoryRoot: string,
+  name: string,
+  script: string,
+  readyUrl: string,
+  env: Record<string, string>,
+): Promise<{ stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [script], {
     cwd: repositoryRoot,
-    env: { ...process.env, PORT: String(port), ADMIN_TOKEN: adminToken, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const exited = once(child, 'exit');
-  const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
     await exited;
   };
-
-  // The first start initialises the database, which takes a while on a small machine.
   const deadline = Date.now() + 120_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`the payments service exited with code ${child.exitCode} before it was ready`);
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} before it was ready`);
     if (Date.now() > deadline) {
       await stop();
-      throw new Error('the payments service was not ready within 2 minutes');
+      throw new Error(`${name} was not ready within 2 minutes`);
     }
-    const ready = await fetch(`${url}/health/ready`).then(
+    const ready = await fetch(readyUrl).then(
       (response) => response.ok,
       () => false,
     );
-    if (ready) return { url, adminToken, stop };
+    if (ready) return { stop };
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
