@@ -114,6 +114,78 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  /** Set by the database module: the request path's pool (pg-pool's public counts). */
+  poolUsage: (() => { total: number; idle: number; waiting: number; max: number }) | undefined;
+
+  private readonly poolConnections = new Gauge({
+    name: 'database_pool_connections',
+    help: 'Connections of the request path\'s pool by state: in_use, idle; and max, its bound.',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+    collect: () => {
+      const usage = this.poolUsage?.();
+      if (!usage) return;
+      this.poolConnections.set({ state: 'in_use' }, usage.total - usage.idle);
+      this.poolConnections.set({ state: 'idle' }, usage.idle);
+      this.poolConnections.set({ state: 'max' }, usage.max);
+      this.poolWaiting.set(usage.waiting);
+    },
+  });
+
+  private readonly poolWaiting = new Gauge({
+    name: 'database_pool_waiting_requests',
+    help: 'Work waiting for a connection of the request path\'s pool (all connections in use); read with database_pool_connections.',
+    registers: [this.registry],
+  });
+
+  /** Set by the idempotency module: seconds since the oldest expired, not yet purged record expired. */
+  oldestExpiredKey: (() => Promise<number>) | undefined;
+
+  private readonly purgeLag = new Gauge({
+    name: 'idempotency_oldest_expired_key_age_seconds',
+    help: 'Seconds since the oldest expired idempotency record still in the database expired (0 when none): the purge\'s lag. Read from the expiry index when scraped.',
+    registers: [this.registry],
+    collect: async () => {
+      const age = await this.oldestExpiredKey?.().catch(() => undefined);
+      if (age !== undefined) this.purgeLag.set(age);
+    },
+  });
+
+  private readonly purged = new Counter({
+    name: 'idempotency_keys_purged_total',
+    help: 'Expired idempotency records (keys and batch items) removed by the purge.',
+    registers: [this.registry],
+  });
+
+  /** Set by the ledger module: the last ledger check of any instance (one row, read when scraped). */
+  ledgerCheckResult: (() => Promise<{ checkedAt: number | null; durationSeconds: number | null; violations: Partial<Record<string, number>> }>) | undefined;
+
+  private readonly ledgerViolations = new Gauge({
+    name: 'ledger_invariant_violations',
+    help: 'Rows breaking each ledger invariant at the last ledger check (0: holds): unbalanced_currencies, balances_off_their_entries, negative_available, held_off_authorisations, balance_totals_off_the_ledger.',
+    labelNames: ['invariant'] as const,
+    registers: [this.registry],
+    collect: async () => {
+      const result = await this.ledgerCheckResult?.().catch(() => undefined);
+      if (!result || result.checkedAt === null) return;
+      for (const [invariant, count] of Object.entries(result.violations)) this.ledgerViolations.set({ invariant }, count ?? 0);
+      this.ledgerCheckedAt.set(result.checkedAt);
+      this.ledgerCheckDuration.set(result.durationSeconds ?? 0);
+    },
+  });
+
+  private readonly ledgerCheckedAt = new Gauge({
+    name: 'ledger_invariant_check_last_run_timestamp_seconds',
+    help: 'When the last ledger check (of any instance) finished, Unix seconds (0: never); read with ledger_invariant_violations.',
+    registers: [this.registry],
+  });
+
+  private readonly ledgerCheckDuration = new Gauge({
+    name: 'ledger_invariant_check_duration_seconds',
+    help: 'How long the last ledger check took.',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -134,6 +206,10 @@ export class MetricsService {
 
   countDatabaseUnavailable(sqlState: string | undefined): void {
     this.databaseUnavailable.inc({ sqlstate: sqlState ?? 'connection' });
+  }
+
+  countPurged(records: number): void {
+    this.purged.inc(records);
   }
 
   countRateLimitStoreError(): void {
