@@ -1,6 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** The last ledger check, as /metrics exports it (ledger/ledger-check.repository.ts). */
+export interface LedgerCheckExport {
+  checkedAt: number | null;
+  durationSeconds: number | null;
+  violations: Partial<Record<string, number>>;
+}
+
 export type IdempotencyOutcome = 'new' | 'replayed' | 'mismatch' | 'in_progress';
 
 /** Prometheus metrics of the service; one registry per application instance. */
@@ -158,7 +165,20 @@ export class MetricsService {
   });
 
   /** Set by the ledger module: the last ledger check of any instance (one row, read when scraped). */
-  ledgerCheckResult: (() => Promise<{ checkedAt: number | null; durationSeconds: number | null; violations: Partial<Record<string, number>> }>) | undefined;
+  ledgerCheckResult: (() => Promise<LedgerCheckExport>) | undefined;
+  /**
+   * One read of that row per scrape, shared by its three gauges: prom-client collects every metric
+   * of a scrape at once, so each gauge sets itself from the same read rather than one setting the
+   * others (which would export them a scrape late).
+   */
+  private ledgerCheckRead: Promise<LedgerCheckExport | undefined> | undefined;
+  private readLedgerCheck(): Promise<LedgerCheckExport | undefined> {
+    this.ledgerCheckRead ??= (this.ledgerCheckResult?.() ?? Promise.resolve(undefined))
+      .then((result) => (result === undefined || result.checkedAt === null ? undefined : result))
+      .catch(() => undefined)
+      .finally(() => (this.ledgerCheckRead = undefined));
+    return this.ledgerCheckRead;
+  }
 
   private readonly ledgerViolations = new Gauge({
     name: 'ledger_invariant_violations',
@@ -166,24 +186,29 @@ export class MetricsService {
     labelNames: ['invariant'] as const,
     registers: [this.registry],
     collect: async () => {
-      const result = await this.ledgerCheckResult?.().catch(() => undefined);
-      if (!result || result.checkedAt === null) return;
-      for (const [invariant, count] of Object.entries(result.violations)) this.ledgerViolations.set({ invariant }, count ?? 0);
-      this.ledgerCheckedAt.set(result.checkedAt);
-      this.ledgerCheckDuration.set(result.durationSeconds ?? 0);
+      const result = await this.readLedgerCheck();
+      for (const [invariant, count] of Object.entries(result?.violations ?? {})) this.ledgerViolations.set({ invariant }, count ?? 0);
     },
   });
 
   private readonly ledgerCheckedAt = new Gauge({
     name: 'ledger_invariant_check_last_run_timestamp_seconds',
-    help: 'When the last ledger check (of any instance) finished, Unix seconds (0: never); read with ledger_invariant_violations.',
+    help: 'When the last ledger check (of any instance) finished, Unix seconds (0: never).',
     registers: [this.registry],
+    collect: async () => {
+      const result = await this.readLedgerCheck();
+      if (result?.checkedAt) this.ledgerCheckedAt.set(result.checkedAt);
+    },
   });
 
   private readonly ledgerCheckDuration = new Gauge({
     name: 'ledger_invariant_check_duration_seconds',
     help: 'How long the last ledger check took.',
     registers: [this.registry],
+    collect: async () => {
+      const result = await this.readLedgerCheck();
+      if (typeof result?.durationSeconds === 'number') this.ledgerCheckDuration.set(result.durationSeconds);
+    },
   });
 
   constructor() {
