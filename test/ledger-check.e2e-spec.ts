@@ -103,7 +103,9 @@ describe('the ledger check', () => {
          VALUES ($1, 'le_open_1', $2, 5, 'usd', 'deposit', 'dep_open'), ($1, 'le_open_2', 'external:usd', -5, 'usd', 'deposit', 'dep_open')`,
         [merchant.id, account],
       );
-      const openSeq = ((await open.query(`SELECT min(seq)::text AS seq FROM ledger_entries WHERE id LIKE 'le_open_%'`)).rows[0] as { seq: string }).seq;
+      const openSeq = (
+        (await open.query(`SELECT min(seq)::text AS seq FROM ledger_entries WHERE id LIKE 'le_open_%'`)).rows[0] as { seq: string }
+      ).seq;
       await business();
       // A candidate past the open transaction's entries, then a run that must not fold it in.
       expect((await check()).violations).toEqual(NONE);

@@ -132,7 +132,9 @@ describe('the dashboard and the rules name what the service exports', () => {
     });
     expect(unknownNames('rate(http_requests_totl[5m])', exported)).toEqual(['metric http_requests_totl is not exported']);
     expect(unknownNames('http_requests_total{statuss="500"}', exported)).toEqual(['http_requests_total has no label statuss']);
-    expect(unknownNames('sum by (outcome) (http_requests_total)', exported)).toEqual(['no metric of the query has the label outcome it groups by']);
+    expect(unknownNames('sum by (outcome) (http_requests_total)', exported)).toEqual([
+      'no metric of the query has the label outcome it groups by',
+    ]);
   });
 
   it.each(dashboardQueries.map((query) => [query.where, query.expr]))('dashboard, %s: %s', (_where, expr) => {
@@ -146,7 +148,12 @@ describe('the dashboard and the rules name what the service exports', () => {
   const promtool = findBinary('promtool');
   it('every dashboard query parses (promtool check rules, each as a recording rule)', () => {
     if (promtool === undefined) {
-      const message = missingBinaryMessage(['promtool'], 'apt-get install -y prometheus', 'SKIP_PROMETHEUS_TESTS', 'The dashboard query check');
+      const message = missingBinaryMessage(
+        ['promtool'],
+        'apt-get install -y prometheus',
+        'SKIP_PROMETHEUS_TESTS',
+        'The dashboard query check',
+      );
       if (message !== undefined) throw new Error(message);
       return;
     }

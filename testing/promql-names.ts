@@ -14,7 +14,20 @@ export interface PromqlNames {
 const GROUPING = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right']);
 const KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'atan2']);
 /** Aggregations, whose by/without clause may come before their arguments: sum by (job) (…). */
-const AGGREGATIONS = new Set(['sum', 'min', 'max', 'avg', 'group', 'stddev', 'stdvar', 'count', 'count_values', 'bottomk', 'topk', 'quantile']);
+const AGGREGATIONS = new Set([
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'group',
+  'stddev',
+  'stdvar',
+  'count',
+  'count_values',
+  'bottomk',
+  'topk',
+  'quantile',
+]);
 const IDENTIFIER = /[A-Za-z_:][A-Za-z0-9_:]*/y;
 
 export function promqlNames(expr: string): PromqlNames {

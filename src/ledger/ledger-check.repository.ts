@@ -187,7 +187,11 @@ export class LedgerCheckRepository {
 
   /** The last run's result (one row, read when /metrics is scraped). */
   async lastResult(): Promise<LedgerCheckResult> {
-    const rows = await this.sql.query<{ checked_at: number | null; duration_seconds: number | null; violations: Partial<LedgerViolations> }>({
+    const rows = await this.sql.query<{
+      checked_at: number | null;
+      duration_seconds: number | null;
+      violations: Partial<LedgerViolations>;
+    }>({
       name: 'ledger_check_result',
       text: `SELECT extract(epoch from checked_at)::float8 AS checked_at, duration_seconds, violations FROM ledger_check`,
     });

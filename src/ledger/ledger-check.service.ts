@@ -72,7 +72,13 @@ export class LedgerCheckService implements OnApplicationBootstrap, OnApplication
       if (foldedThrough > state.foldedThrough) await this.repository.fold(tx, state.foldedThrough, foldedThrough);
       const { violations, entriesRead } = await this.repository.violations(tx, foldedThrough);
       const durationSeconds = (performance.now() - started) / 1000;
-      await this.repository.finish(tx, { foldedThrough, keepCandidate: !fold && state.candidateSeq !== null, violations, entriesRead, durationSeconds });
+      await this.repository.finish(tx, {
+        foldedThrough,
+        keepCandidate: !fold && state.candidateSeq !== null,
+        violations,
+        entriesRead,
+        durationSeconds,
+      });
       const broken = Object.entries(violations).filter(([, count]) => count > 0);
       if (broken.length > 0) this.logger.error({ msg: 'ledger invariants violated', violations: Object.fromEntries(broken) });
       return { violations, entriesRead, foldedThrough, durationSeconds };

@@ -126,7 +126,7 @@ export class MetricsService {
 
   private readonly poolConnections = new Gauge({
     name: 'database_pool_connections',
-    help: 'Connections of the request path\'s pool by state: in_use, idle; and max, its bound.',
+    help: "Connections of the request path's pool by state: in_use, idle; and max, its bound.",
     labelNames: ['state'] as const,
     registers: [this.registry],
     collect: () => {
@@ -141,7 +141,7 @@ export class MetricsService {
 
   private readonly poolWaiting = new Gauge({
     name: 'database_pool_waiting_requests',
-    help: 'Work waiting for a connection of the request path\'s pool (all connections in use); read with database_pool_connections.',
+    help: "Work waiting for a connection of the request path's pool (all connections in use); read with database_pool_connections.",
     registers: [this.registry],
   });
 
@@ -150,7 +150,7 @@ export class MetricsService {
 
   private readonly purgeLag = new Gauge({
     name: 'idempotency_oldest_expired_key_age_seconds',
-    help: 'Seconds since the oldest expired idempotency record still in the database expired (0 when none): the purge\'s lag. Read from the expiry index when scraped.',
+    help: "Seconds since the oldest expired idempotency record still in the database expired (0 when none): the purge's lag. Read from the expiry index when scraped.",
     registers: [this.registry],
     collect: async () => {
       const age = await this.oldestExpiredKey?.().catch(() => undefined);
