@@ -67,7 +67,9 @@ async function main(): Promise<void> {
       ledgerInvariantViolations(async (text) => (await db.query(text)).rows as Record<string, unknown>[]),
     );
     await db.query('COMMIT');
-    console.log(`  ${JSON.stringify(Object.fromEntries(Object.entries(full).map(([name, found]) => [name, found.length])))}`);
+    console.log(
+      `  ${JSON.stringify(Object.fromEntries(Object.entries(full as unknown as Record<string, unknown[]>).map(([name, found]) => [name, found.length])))}`,
+    );
   } finally {
     await db.end();
     await app.close();
