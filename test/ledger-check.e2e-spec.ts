@@ -190,3 +190,33 @@ describe('the ledger check', () => {
     expect((await check()).violations).toEqual(NONE);
   });
 });
+
+// Not the ledger check, but the same database of its own, where a key can be left unfinished on
+// purpose without the completer of another suite's app taking it.
+describe('gauges read from the database when scraped', () => {
+  let app: TestApp;
+
+  beforeAll(async () => {
+    const address = new URL(process.env.TEST_DATABASE_URL!);
+    address.pathname = `${address.pathname}_ledger_check`;
+    app = await TestApp.start({}, address.toString());
+  });
+  afterAll(() => app.close());
+
+  it('export this scrape’s census, not the last one’s: the oldest unfinished card key on the first scrape', async () => {
+    const merchant = await app.merchant('unfinished');
+    await app.dataSource.query(
+      `INSERT INTO idempotency_keys (merchant_id, key, fingerprint, created_at, expires_at, recovery_point, charge_id)
+       VALUES ($1, 'unfinished', 'fp', now() - interval '1 hour', now() + interval '1 day', 'started', 'ch_unfinished')`,
+      [merchant.id],
+    );
+    try {
+      const metrics = (await app.request('GET', '/metrics')).text;
+      const age = Number(/^card_charge_oldest_unfinished_key_age_seconds (\S+)$/m.exec(metrics)?.[1]);
+      expect(age).toBeGreaterThanOrEqual(3600);
+      expect(metrics).toMatch(/^card_charge_keys\{recovery_point="started"\} [1-9]/m);
+    } finally {
+      await app.dataSource.query(`DELETE FROM idempotency_keys WHERE merchant_id = $1`, [merchant.id]);
+    }
+  });
+});

@@ -101,6 +101,17 @@ export class MetricsService {
 
   /** Set by the card charges' module: reads the keys by recovery point when /metrics is scraped. */
   cardKeyCensus: (() => Promise<{ byPoint: Record<string, number>; oldestUnfinishedSeconds: number }>) | undefined;
+  /**
+   * One census per scrape, shared by its two gauges: prom-client collects every metric of a scrape
+   * at once, so a gauge set by another's collect would be exported a scrape late.
+   */
+  private cardCensusRead: Promise<{ byPoint: Record<string, number>; oldestUnfinishedSeconds: number } | undefined> | undefined;
+  private readCardCensus() {
+    this.cardCensusRead ??= (this.cardKeyCensus?.() ?? Promise.resolve(undefined))
+      .catch(() => undefined)
+      .finally(() => (this.cardCensusRead = undefined));
+    return this.cardCensusRead;
+  }
 
   private readonly cardKeys = new Gauge({
     name: 'card_charge_keys',
@@ -108,10 +119,8 @@ export class MetricsService {
     labelNames: ['recovery_point'] as const,
     registers: [this.registry],
     collect: async () => {
-      const census = await this.cardKeyCensus?.().catch(() => undefined);
-      if (!census) return;
-      for (const [point, keys] of Object.entries(census.byPoint)) this.cardKeys.set({ recovery_point: point }, keys);
-      this.oldestUnfinished.set(census.oldestUnfinishedSeconds);
+      const census = await this.readCardCensus();
+      for (const [point, keys] of Object.entries(census?.byPoint ?? {})) this.cardKeys.set({ recovery_point: point }, keys);
     },
   });
 
@@ -119,6 +128,10 @@ export class MetricsService {
     name: 'card_charge_oldest_unfinished_key_age_seconds',
     help: 'Age of the oldest card charge key not yet finished (0 when none); read with card_charge_keys.',
     registers: [this.registry],
+    collect: async () => {
+      const census = await this.readCardCensus();
+      if (census) this.oldestUnfinished.set(census.oldestUnfinishedSeconds);
+    },
   });
 
   /** Set by the database module: the request path's pool (pg-pool's public counts). */
