@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { migrate } from '../src/database/migrate.js';
+import { IdempotencyPurgeService } from '../src/idempotency/idempotency-purge.service.js';
 import { LedgerCheckService, type LedgerCheckRun } from '../src/ledger/ledger-check.service.js';
 import { ledgerInvariantViolations } from './support/ledger-invariants.js';
 import { MerchantClient, TestApp } from './support/test-app.js';
@@ -218,5 +219,31 @@ describe('gauges read from the database when scraped', () => {
     } finally {
       await app.dataSource.query(`DELETE FROM idempotency_keys WHERE merchant_id = $1`, [merchant.id]);
     }
+  });
+
+  it('export the purge’s lag: how long ago the oldest expired record not yet purged expired', async () => {
+    const merchant = await app.merchant('expired');
+    const lag = async () =>
+      Number(/^idempotency_oldest_expired_key_age_seconds (\S+)$/m.exec((await app.request('GET', '/metrics')).text)?.[1]);
+    await app.dataSource.query(
+      `INSERT INTO idempotency_keys (merchant_id, key, fingerprint, status, body, created_at, expires_at)
+       VALUES ($1, 'expired', 'fp', 201, '{}', now() - interval '3 hours', now() - interval '2 hours')`,
+      [merchant.id],
+    );
+    expect(await lag()).toBeGreaterThanOrEqual(7200);
+    await app.app.get(IdempotencyPurgeService).purgeOnce();
+    expect(await lag()).toBe(0);
+  });
+
+  it('export the pool of the request path: its bound, and its connections in use or idle', async () => {
+    const metrics = (await app.request('GET', '/metrics')).text;
+    const gauge = (line: RegExp) => Number(line.exec(metrics)?.[1]);
+    expect(gauge(/^database_pool_connections\{state="max"\} (\S+)$/m)).toBe(20);
+    // The scrape's own reads (the census, the purge's lag, the ledger check's row) use the pool.
+    const open =
+      gauge(/^database_pool_connections\{state="in_use"\} (\S+)$/m) + gauge(/^database_pool_connections\{state="idle"\} (\S+)$/m);
+    expect(open).toBeGreaterThanOrEqual(1);
+    expect(open).toBeLessThanOrEqual(20);
+    expect(gauge(/^database_pool_waiting_requests (\S+)$/m)).toBeGreaterThanOrEqual(0);
   });
 });
