@@ -50,6 +50,8 @@ export interface AppConfig {
   /** An unfinished key is the completer's only once it is this old. */
   completerGraceSeconds: number;
   completerIntervalMs: number;
+  /** How often the ledger's invariants are checked (ledger/ledger-check.service.ts); 0: never. */
+  ledgerCheckIntervalSeconds: number;
 }
 
 /** What tx3 may take at most after the acquirer's answer: the lease's margin over the call's timeout. */
@@ -146,6 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     completerEnabled: onOff(env, 'COMPLETER_ENABLED', false),
     completerGraceSeconds: integer(env, 'COMPLETER_GRACE_SECONDS', 60, 0, 86_400),
     completerIntervalMs: integer(env, 'COMPLETER_INTERVAL_MS', 5_000, 10, 3_600_000),
+    ledgerCheckIntervalSeconds: integer(env, 'LEDGER_CHECK_INTERVAL_SECONDS', 300, 0, 86_400),
     port: integer(env, 'PORT', 3000, 0, 65535),
     databaseUrl,
     adminToken: adminToken || `admin_${randomBytes(24).toString('base64url')}`,

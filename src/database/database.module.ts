@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { dataSourceOptions, requestPathClientSettings } from '../config/data-source-options.js';
 import { surviveLostConnections } from './connection-errors.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { Sql } from './sql.js';
 
 /**
@@ -33,14 +34,18 @@ export class DatabaseModule {
       providers: [
         {
           provide: Sql,
-          useFactory: () =>
-            new Sql({
+          useFactory: (metrics: MetricsService) => {
+            const sql = new Sql({
               url: databaseUrl,
               poolSize: 20,
               namedStatements: statements.preparedStatements,
               clientSettings: requestPathClientSettings(),
               onLost,
-            }),
+            });
+            metrics.poolUsage = () => sql.usage();
+            return sql;
+          },
+          inject: [MetricsService],
         },
       ],
       exports: [Sql],

@@ -10,6 +10,11 @@ export interface Statement {
   name: string;
   text: string;
   values?: unknown[];
+  /**
+   * The client's bound on this statement, in place of the pool's query_timeout: for the few that
+   * may run long on purpose (the ledger check), whose transaction also raises statement_timeout.
+   */
+  timeoutMs?: number;
 }
 
 /** What went over the wire, counted (not timed): test/round-trips.e2e-spec.ts reads it. */
@@ -91,6 +96,11 @@ export class Sql {
   watch(watcher: StatementWatcher): () => void {
     this.watchers.add(watcher);
     return () => this.watchers.delete(watcher);
+  }
+
+  /** The pool's connections (pg-pool's public counts), for /metrics. */
+  usage(): { total: number; idle: number; waiting: number; max: number } {
+    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount, max: this.options.poolSize };
   }
 
   /** Settles once every connection is back in the pool (a test that counts what a request sent). */
@@ -313,8 +323,9 @@ class Connection {
     if (this.answeredSinceLastSend) this.traffic.roundTrips++;
     this.answeredSinceLastSend = false;
     this.traffic.statements++;
-    const config = this.named ? statement : { text: statement.text, values: statement.values };
-    return this.client.query({ ...config, values: statement.values ?? [] }).then(
+    const config = this.named ? { name: statement.name, text: statement.text } : { text: statement.text };
+    const timeout = statement.timeoutMs === undefined ? {} : { query_timeout: statement.timeoutMs };
+    return this.client.query({ ...config, ...timeout, values: statement.values ?? [] }).then(
       (result) => {
         this.answeredSinceLastSend = true;
         return result;

@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { IdempotencyRepository } from './idempotency.repository.js';
 
 const PURGE_EVERY_MS = 60_000;
@@ -17,7 +18,12 @@ export class IdempotencyPurgeService implements OnApplicationBootstrap, OnApplic
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
 
-  constructor(private readonly repository: IdempotencyRepository) {}
+  constructor(
+    private readonly repository: IdempotencyRepository,
+    private readonly metrics: MetricsService,
+  ) {
+    metrics.oldestExpiredKey = () => repository.oldestExpiredAgeSeconds();
+  }
 
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => void this.purgeOnce(), PURGE_EVERY_MS);
@@ -41,6 +47,7 @@ export class IdempotencyPurgeService implements OnApplicationBootstrap, OnApplic
       for (let batch = 0; batch < MAX_BATCHES_PER_RUN; batch++) {
         const count = await this.repository.purgeExpired(BATCH_SIZE);
         removed += count;
+        this.metrics.countPurged(count);
         if (count < BATCH_SIZE) break;
       }
     } catch (error) {

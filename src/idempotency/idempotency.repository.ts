@@ -220,6 +220,22 @@ export class IdempotencyRepository {
    * Deletes up to `batchSize` expired keys, and up to as many expired batch item records. SKIP
    * LOCKED keeps the purge out of the way of requests that are replacing an expired key right now.
    */
+  /**
+   * Seconds since the oldest expired record the purge would remove expired (0: none): the purge's
+   * lag. Two probes of the expiry indexes, from their oldest end.
+   */
+  async oldestExpiredAgeSeconds(): Promise<number> {
+    const rows = await this.sql.query<{ age: number | null }>({
+      name: 'idempotency_oldest_expired',
+      text: `SELECT extract(epoch from clock_timestamp() - least(
+                (SELECT min(expires_at) FROM idempotency_keys r
+                  WHERE ${isExpired('r')}
+                    AND r.recovery_point IS DISTINCT FROM 'started' AND r.recovery_point IS DISTINCT FROM 'acquirer_called'),
+                (SELECT min(expires_at) FROM batch_items r WHERE ${isExpired('r')})))::float8 AS age`,
+    });
+    return Math.max(0, rows[0]?.age ?? 0);
+  }
+
   async purgeExpired(batchSize: number): Promise<number> {
     const rows = await this.sql.query<{ removed: number }>({
       name: 'idempotency_purge',

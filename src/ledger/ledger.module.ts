@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AccountsModule } from '../accounts/accounts.module.js';
+import { LedgerCheckRepository } from './ledger-check.repository.js';
+import { LedgerCheckService } from './ledger-check.service.js';
 import { LedgerController } from './ledger.controller.js';
 import { LedgerRepository } from './ledger.repository.js';
 import { LedgerService } from './ledger.service.js';
@@ -7,6 +9,7 @@ import { LedgerService } from './ledger.service.js';
 @Module({
   imports: [AccountsModule],
   controllers: [LedgerController],
-  providers: [LedgerRepository, LedgerService],
+  providers: [LedgerRepository, LedgerService, LedgerCheckRepository, LedgerCheckService],
+  exports: [LedgerCheckService],
 })
 export class LedgerModule {}

@@ -1,6 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** The last ledger check, as /metrics exports it (ledger/ledger-check.repository.ts). */
+export interface LedgerCheckExport {
+  checkedAt: number | null;
+  durationSeconds: number | null;
+  violations: Partial<Record<string, number>>;
+}
+
 export type IdempotencyOutcome = 'new' | 'replayed' | 'mismatch' | 'in_progress';
 
 /** Prometheus metrics of the service; one registry per application instance. */
@@ -98,6 +105,17 @@ export class MetricsService {
    * for IDEMPOTENCY_TTL_SECONDS, are never read (they are counted by charges_total as they finish).
    */
   cardKeyCensus: (() => Promise<{ byPoint: Record<string, number>; oldestUnfinishedSeconds: number }>) | undefined;
+  /**
+   * One census per scrape, shared by its two gauges: prom-client collects every metric of a scrape
+   * at once, so a gauge set by another's collect would be exported a scrape late.
+   */
+  private cardCensusRead: Promise<{ byPoint: Record<string, number>; oldestUnfinishedSeconds: number } | undefined> | undefined;
+  private readCardCensus() {
+    this.cardCensusRead ??= (this.cardKeyCensus?.() ?? Promise.resolve(undefined))
+      .catch(() => undefined)
+      .finally(() => (this.cardCensusRead = undefined));
+    return this.cardCensusRead;
+  }
 
   private readonly cardKeys = new Gauge({
     name: 'card_charge_keys',
@@ -105,8 +123,8 @@ export class MetricsService {
     labelNames: ['recovery_point'] as const,
     registers: [this.registry],
     collect: async () => {
-      const census = await this.scrapeCensus();
-      if (census) for (const [point, keys] of Object.entries(census.byPoint)) this.cardKeys.set({ recovery_point: point }, keys);
+      const census = await this.readCardCensus();
+      for (const [point, keys] of Object.entries(census?.byPoint ?? {})) this.cardKeys.set({ recovery_point: point }, keys);
     },
   });
 
@@ -115,21 +133,100 @@ export class MetricsService {
     help: 'Age of the oldest card charge key not yet finished (0 when none); read with card_charge_keys.',
     registers: [this.registry],
     collect: async () => {
-      const census = await this.scrapeCensus();
+      const census = await this.readCardCensus();
       if (census) this.oldestUnfinished.set(census.oldestUnfinishedSeconds);
     },
   });
 
-  private census: Promise<{ byPoint: Record<string, number>; oldestUnfinishedSeconds: number } | undefined> | undefined;
+  /** Set by the database module: the request path's pool (pg-pool's public counts). */
+  poolUsage: (() => { total: number; idle: number; waiting: number; max: number }) | undefined;
 
+  private readonly poolConnections = new Gauge({
+    name: 'database_pool_connections',
+    help: "Connections of the request path's pool by state: in_use, idle; and max, its bound.",
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+    collect: () => {
+      const usage = this.poolUsage?.();
+      if (!usage) return;
+      this.poolConnections.set({ state: 'in_use' }, usage.total - usage.idle);
+      this.poolConnections.set({ state: 'idle' }, usage.idle);
+      this.poolConnections.set({ state: 'max' }, usage.max);
+      this.poolWaiting.set(usage.waiting);
+    },
+  });
+
+  private readonly poolWaiting = new Gauge({
+    name: 'database_pool_waiting_requests',
+    help: "Work waiting for a connection of the request path's pool (all connections in use); read with database_pool_connections.",
+    registers: [this.registry],
+  });
+
+  /** Set by the idempotency module: seconds since the oldest expired, not yet purged record expired. */
+  oldestExpiredKey: (() => Promise<number>) | undefined;
+
+  private readonly purgeLag = new Gauge({
+    name: 'idempotency_oldest_expired_key_age_seconds',
+    help: "Seconds since the oldest expired idempotency record still in the database expired (0 when none): the purge's lag. Read from the expiry index when scraped.",
+    registers: [this.registry],
+    collect: async () => {
+      const age = await this.oldestExpiredKey?.().catch(() => undefined);
+      if (age !== undefined) this.purgeLag.set(age);
+    },
+  });
+
+  private readonly purged = new Counter({
+    name: 'idempotency_keys_purged_total',
+    help: 'Expired idempotency records (keys and batch items) removed by the purge.',
+    registers: [this.registry],
+  });
+
+  /** Set by the ledger module: the last ledger check of any instance (one row, read when scraped). */
+  ledgerCheckResult: (() => Promise<LedgerCheckExport>) | undefined;
   /**
-   * One census per scrape, shared by the two gauges: the registry collects its metrics
-   * concurrently, so a gauge set by the other's collect would show the previous scrape's value.
+   * One read of that row per scrape, shared by its three gauges: prom-client collects every metric
+   * of a scrape at once, so each gauge sets itself from the same read rather than one setting the
+   * others (which would export them a scrape late).
    */
-  private scrapeCensus(): Promise<{ byPoint: Record<string, number>; oldestUnfinishedSeconds: number } | undefined> {
-    this.census ??= (this.cardKeyCensus?.() ?? Promise.resolve(undefined)).catch(() => undefined).finally(() => (this.census = undefined));
-    return this.census;
+  private ledgerCheckRead: Promise<LedgerCheckExport | undefined> | undefined;
+  private readLedgerCheck(): Promise<LedgerCheckExport | undefined> {
+    this.ledgerCheckRead ??= (this.ledgerCheckResult?.() ?? Promise.resolve(undefined))
+      .then((result) => (result === undefined || result.checkedAt === null ? undefined : result))
+      .catch(() => undefined)
+      .finally(() => (this.ledgerCheckRead = undefined));
+    return this.ledgerCheckRead;
   }
+
+  private readonly ledgerViolations = new Gauge({
+    name: 'ledger_invariant_violations',
+    help: 'Rows breaking each ledger invariant at the last ledger check (0: holds): unbalanced_currencies, balances_off_their_entries, negative_available, held_off_authorisations, balance_totals_off_the_ledger.',
+    labelNames: ['invariant'] as const,
+    registers: [this.registry],
+    collect: async () => {
+      const result = await this.readLedgerCheck();
+      for (const [invariant, count] of Object.entries(result?.violations ?? {})) this.ledgerViolations.set({ invariant }, count ?? 0);
+    },
+  });
+
+  private readonly ledgerCheckedAt = new Gauge({
+    name: 'ledger_invariant_check_last_run_timestamp_seconds',
+    help: 'When the last ledger check (of any instance) finished, Unix seconds (0: never).',
+    registers: [this.registry],
+    collect: async () => {
+      const result = await this.readLedgerCheck();
+      if (result?.checkedAt) this.ledgerCheckedAt.set(result.checkedAt);
+    },
+  });
+
+  private readonly ledgerCheckDuration = new Gauge({
+    name: 'ledger_invariant_check_duration_seconds',
+    help: 'How long the last ledger check took.',
+    registers: [this.registry],
+    collect: async () => {
+      const result = await this.readLedgerCheck();
+      if (typeof result?.durationSeconds === 'number') this.ledgerCheckDuration.set(result.durationSeconds);
+    },
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -151,6 +248,10 @@ export class MetricsService {
 
   countDatabaseUnavailable(sqlState: string | undefined): void {
     this.databaseUnavailable.inc({ sqlstate: sqlState ?? 'connection' });
+  }
+
+  countPurged(records: number): void {
+    this.purged.inc(records);
   }
 
   countRateLimitStoreError(): void {
