@@ -12,6 +12,7 @@ import type { KeyedCall, RecordedResponse } from '../idempotency/idempotency.typ
 import { MetricsService } from '../metrics/metrics.service.js';
 import { AcquirerClient, outcomeOf, type AcquirerPayment } from './acquirer.client.js';
 import { AcquirerUnavailableError, CardDeclinedError } from './card-charges.errors.js';
+import { CardChargeTestHooks } from './card-charge-test-hooks.js';
 import { CardChargesRepository, type CardKeyRecord, type Finish, type LeasedKey } from './card-charges.repository.js';
 
 /** A card charge's answer as the HTTP side writes it (see writeCardAnswer). */
@@ -57,6 +58,7 @@ export class CardChargesService {
     private readonly acquirer: AcquirerClient,
     private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly hooks: CardChargeTestHooks,
   ) {}
 
   /** POST /v1/charges with a payment_method. */
@@ -77,6 +79,7 @@ export class CardChargesService {
         this.config.idempotencyLeaseSeconds,
       );
       if (charge) {
+        this.hooks.crashAt('after_tx1');
         this.metrics.countIdempotency('new');
         const key: LeasedKey = { ...call, token, recoveryPoint: 'started', attempts: 0, lastOutcome: null, ageSeconds: 0, charge };
         return this.drive(key);
@@ -111,12 +114,14 @@ export class CardChargesService {
       return { kind: 'unavailable' };
     }
     if (!(await this.keys.calling(key, this.config.idempotencyLeaseSeconds))) return this.lostLease();
+    this.hooks.crashAt('after_tx2');
     const answer = await this.acquirer.pay({
       chargeId: key.charge.id,
       amount: Number(key.charge.amount),
       currency: key.charge.currency,
       paymentMethod: key.charge.payment_method ?? '',
     });
+    this.hooks.crashAt('after_answer');
     this.metrics.countAcquirer(outcomeOf(answer));
     switch (answer.kind) {
       case 'captured':
@@ -209,6 +214,7 @@ export class CardChargesService {
   private async finish(key: LeasedKey, finish: Finish): Promise<Advance> {
     const times = await this.keys.finish(key, finish, this.config.idempotencyTtlSeconds);
     if (!times) return this.lostLease();
+    this.hooks.crashAt('after_tx3');
     return { kind: 'finished', response: finish.response, expiresAt: times.expiresAt };
   }
 
