@@ -204,7 +204,8 @@ describe('card charges: a SIGKILL at each boundary of the phases', () => {
   });
 
   it('a service with CARD_CHARGE_CRASH_AT or CARD_CHARGE_STRIP_ACQUIRER_KEY refuses to start unless NODE_ENV=test', async () => {
-    for (const hook of [{ CARD_CHARGE_CRASH_AT: 'after_tx2' }, { CARD_CHARGE_STRIP_ACQUIRER_KEY: 'on' }]) {
+    const hooks: Record<string, string>[] = [{ CARD_CHARGE_CRASH_AT: 'after_tx2' }, { CARD_CHARGE_STRIP_ACQUIRER_KEY: 'on' }];
+    for (const hook of hooks) {
       const refused = spawnService({
         ...cardEnv,
         ...hook,
