@@ -17,8 +17,9 @@ import { ADMIN_TOKEN } from './service.js';
 // drains, the walked-away clients come back, and besides every scenario's checks (checker.ts) the
 // card invariants (testing/card-invariants.ts) are checked against the acquirer's /_captures.
 
-/** The acquirer call times out in 1 s, so the lease must be over 6 s (1 s + the 5 s margin for tx3). */
-const LEASE_SECONDS = 7;
+/** The acquirer call times out in 0.9 s, so the lease must be over 5.9 s (the call + the 5 s margin for tx3). */
+const ACQUIRER_TIMEOUT_MS = 900;
+const LEASE_SECONDS = 6;
 /** A card charge's POST waits this long for a definitive answer before 202 pending. */
 const CHARGE_WAIT_MS = 300;
 /** How long the completers get to finish every key once the clients stop. */
@@ -28,7 +29,7 @@ const DRAIN_TIMEOUT_MS = 60_000;
 function cardEnv(acquirerUrl: string, completerGraceSeconds = 1): Record<string, string> {
   return {
     ACQUIRER_URL: acquirerUrl,
-    ACQUIRER_TIMEOUT_MS: '1000',
+    ACQUIRER_TIMEOUT_MS: String(ACQUIRER_TIMEOUT_MS),
     IDEMPOTENCY_LEASE_SECONDS: String(LEASE_SECONDS),
     CHARGE_WAIT_MS: String(CHARGE_WAIT_MS),
     ACQUIRER_LOOKUP_AFTER_ATTEMPTS: '3',
@@ -191,10 +192,23 @@ export async function cardKills(settings: Settings): Promise<ScenarioResult> {
   const own: string[] = [];
   let faults = 0;
 
-  // Each boundary in turn: an armed instance takes the first attempts and must die there.
+  // Every instance this scenario needs starts at once (their starts overlap); each boundary then in
+  // turn: its armed instance takes the first attempts and must die there.
+  const armedInstances = CRASH_POINTS.map((point) => armedInstance(settings, run.acquirer.url, point));
+  const chaoticStarting = cardService(
+    settings,
+    run.acquirer.url,
+    {
+      NODE_ENV: 'test',
+      CARD_CHARGE_CRASH_AT: CRASH_POINTS.join(','),
+      CARD_CHARGE_CRASH_PROBABILITY: '0.01',
+      CARD_CHARGE_CRASH_SEED: String(settings.seed),
+    },
+    true,
+  );
   const retries: Promise<void>[] = [];
-  for (const point of CRASH_POINTS) {
-    const armed = await armedInstance(settings, run.acquirer.url, point);
+  for (const [index, point] of CRASH_POINTS.entries()) {
+    const armed = await armedInstances[index]!;
     run.urls = [armed.url, steady.url];
     for (let i = 0; i < 3; i++) retries.push(run.charge('pm_card_visa'));
     const died = await Promise.race([armed.spawned.exited.then(() => true), sleep(20_000).then(() => false)]);
@@ -209,17 +223,7 @@ export async function cardKills(settings: Settings): Promise<ScenarioResult> {
   await Promise.all(retries);
 
   // At random under load: every boundary armed with a small chance, the instance restarted after each kill.
-  const chaotic = await cardService(
-    settings,
-    run.acquirer.url,
-    {
-      NODE_ENV: 'test',
-      CARD_CHARGE_CRASH_AT: CRASH_POINTS.join(','),
-      CARD_CHARGE_CRASH_PROBABILITY: '0.01',
-      CARD_CHARGE_CRASH_SEED: String(settings.seed),
-    },
-    true,
-  );
+  const chaotic = await chaoticStarting;
   run.urls = [chaotic.url, steady.url];
   let loading = true;
   const load = run.load(
@@ -227,7 +231,7 @@ export async function cardKills(settings: Settings): Promise<ScenarioResult> {
     () => loading,
     () => run.random.pick(['pm_card_visa', 'pm_card_visa', 'pm_test_slow_500']),
   );
-  await sleep(settings.quick ? 12_000 : 45_000);
+  await sleep(settings.quick ? 8_000 : 45_000);
   loading = false;
   await load;
   faults += chaotic.crashes;
@@ -372,7 +376,13 @@ export async function cardRaces(settings: Settings): Promise<ScenarioResult> {
   const load = run.load(6, () => loading, cards, { abandon: 0.25, toAll: 0.3 });
   await sleep(settings.quick ? 4_000 : 15_000);
   const lostBefore = await leasesLost(frozen);
+  // The freeze's sync point: a charge on a card slower than the POST's wait answers 202 while its
+  // worker on this instance is still in the call (it times out only after ACQUIRER_TIMEOUT_MS).
+  const probe = { key: run.random.uuid(), body: { amount: 777, currency: 'usd', payment_method: 'pm_test_slow_2000' } };
+  run.abandoned.push(probe);
+  const pending = await run.client.once(frozen.url, 'POST', '/v1/charges', probe.body, probe.key);
   frozen.pause();
+  if (pending?.status !== 202) own.push(`the freeze's probe got ${pending?.status ?? 'no answer'}, not 202 with its call out`);
   await sleep((LEASE_SECONDS + 2) * 1000);
   frozen.resume();
   await sleep(settings.quick ? 3_000 : 15_000);
