@@ -56,7 +56,7 @@ describe('card charges: a SIGKILL at each boundary of the phases', () => {
     expect(merchant?.status).toBe(201);
     apiKey = String(merchant!.body.api_key);
     merchantId = String(merchant!.body.id);
-  });
+  }, 120_000);
 
   afterAll(async () => {
     const violations = await cardInvariantViolations(
@@ -142,16 +142,20 @@ describe('card charges: a SIGKILL at each boundary of the phases', () => {
     expect(entries.rows).toEqual([{ amount: -BODY.amount }, { amount: BODY.amount }]);
   }
 
-  it.each(CRASH_POINTS)('%s: the service dies there; a retry finishes the key with exactly one capture', async (point) => {
-    const key = randomUUID();
-    const chargeId = await crashAt(point, key);
-    await leaseLapses(key);
-    const retried = await retryUntilDefinitive(key);
-    expect(retried.status).toBe(201);
-    expect(retried.body).toMatchObject({ id: chargeId, status: 'succeeded', amount_captured: BODY.amount });
-    expect(retried.replayed).toBe(point === 'after_tx3');
-    await expectOneCapture(chargeId, key);
-  });
+  it.each(CRASH_POINTS)(
+    '%s: the service dies there; a retry finishes the key with exactly one capture',
+    async (point) => {
+      const key = randomUUID();
+      const chargeId = await crashAt(point, key);
+      await leaseLapses(key);
+      const retried = await retryUntilDefinitive(key);
+      expect(retried.status).toBe(201);
+      expect(retried.body).toMatchObject({ id: chargeId, status: 'succeeded', amount_captured: BODY.amount });
+      expect(retried.replayed).toBe(point === 'after_tx3');
+      await expectOneCapture(chargeId, key);
+    },
+    120_000,
+  );
 
   it('the completer finishes the keys of every boundary nobody retries: one capture each, the retries replay', async () => {
     const keys = new Map<CrashPoint, { key: string; chargeId: string }>();
@@ -201,7 +205,7 @@ describe('card charges: a SIGKILL at each boundary of the phases', () => {
       expect(replay).toMatchObject({ status: 201, replayed: true });
       expect(replay.body).toMatchObject({ id: chargeId, status: 'succeeded' });
     }
-  });
+  }, 240_000);
 
   it('a service with CARD_CHARGE_CRASH_AT or CARD_CHARGE_STRIP_ACQUIRER_KEY refuses to start unless NODE_ENV=test', async () => {
     const hooks: Record<string, string>[] = [{ CARD_CHARGE_CRASH_AT: 'after_tx2' }, { CARD_CHARGE_STRIP_ACQUIRER_KEY: 'on' }];
