@@ -141,8 +141,8 @@ class CardRun {
 
   /**
    * The end of a card scenario: drained, the walked-away clients back, the card invariants and
-   * every scenario's checks (finish), the acquirer closed. `expectViolations`: the run that strips
-   * the downstream key, whose card violations are what it must find.
+   * every scenario's checks (finish), the acquirer closed. `own`: the scenario's own violations
+   * (a fault that did not happen as it should, so the run proved nothing).
    */
   async finish(
     scenario: { name: string; checks: string },
