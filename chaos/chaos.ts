@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { migrate } from '../src/database/migrate.js';
+import { cardAcquirerFaults, cardKeyStripped, cardKills, cardRaces } from './card-charges.js';
 import { PrivateCluster } from './cluster.js';
 import { fleetFaults } from './fleet.js';
 import { fuzzEveryRoute } from './fuzz.js';
@@ -35,12 +36,17 @@ const SCENARIOS = [
   oneKeyManyRoutes,
   fleetFaults,
   keyRotation,
+  cardKills,
+  cardAcquirerFaults,
+  cardRaces,
+  cardKeyStripped,
 ];
 
 /** What the checker (checker.ts) verifies after every scenario, on top of each one's own checks. */
 const CHECKED_AFTER_EVERY_SCENARIO =
   'ledger invariants; money conserved; every entry tied to its deposit, charge or refund; every acknowledged effect ' +
-  'in the database as answered and none other; one answer per request and one request per key; every key replays';
+  'in the database as answered and none other; one answer per request and one request per key; every key replays' +
+  '; card scenarios (13-15) also: drained by the completer, the card invariants against the acquirer’s /_captures';
 
 function option(name: string): string | undefined {
   const index = process.argv.indexOf(`--${name}`);

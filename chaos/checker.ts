@@ -77,17 +77,21 @@ async function ledgerViolations(query: Query): Promise<string[]> {
     .map(([name, rows]) => `${name}: ${JSON.stringify(rows).slice(0, 300)}`);
 }
 
-/** Customer balances plus merchant balances equal all deposits: no money created or lost. */
+/**
+ * Customer balances plus merchant balances equal the money that came in: all deposits, and the
+ * captured card charges (paid from outside, by the acquirer). No money created or lost.
+ */
 async function moneyViolations(query: Query): Promise<string[]> {
   const [money] = await query(
     `SELECT (SELECT coalesce(sum(balance), 0) FROM accounts WHERE kind = 'customer')
           + (SELECT coalesce(sum(e.amount), 0) FROM ledger_entries e
                JOIN accounts a ON a.merchant_id = e.merchant_id AND a.id = e.account_id
               WHERE a.kind = 'merchant_balance') AS held,
-            (SELECT coalesce(sum(amount), 0) FROM deposits) AS deposited`,
+            (SELECT coalesce(sum(amount), 0) FROM deposits)
+          + (SELECT coalesce(sum(amount_captured), 0) FROM charges WHERE payment_method IS NOT NULL) AS came_in`,
   );
-  const [held, deposited] = [String(money?.held), String(money?.deposited)];
-  return held === deposited ? [] : [`money not conserved: balances ${held} vs deposits ${deposited}`];
+  const [held, cameIn] = [String(money?.held), String(money?.came_in)];
+  return held === cameIn ? [] : [`money not conserved: balances ${held} vs deposits and card captures ${cameIn}`];
 }
 
 // Every entry with the object that caused it: a deposit's entries reference the deposit, a charge's
@@ -107,7 +111,7 @@ const ENTRIES_WITH_CAUSES = `caused AS (
 /**
  * Each cause moved exactly the money it says, on exactly its accounts: a charge's entries (with
  * its refunds') sum to amount_captured - amount_refunded on the merchant's balance account and to
- * the opposite on its source; a deposit's to its amount on its account and the opposite on the
+ * the opposite on its source (a card charge's source is the external account); a deposit's to its amount on its account and the opposite on the
  * external account; no entry without a cause; a charge's refunds add up to its amount_refunded.
  */
 async function entriesOffTheirCauses(query: Query, merchantId: string): Promise<string[]> {
@@ -116,7 +120,8 @@ async function entriesOffTheirCauses(query: Query, merchantId: string): Promise<
      actual AS (
        SELECT kind, cause, account_id, sum(amount) AS amount FROM caused WHERE cause IS NOT NULL GROUP BY 1, 2, 3
      ), expected AS (
-       SELECT 'charge' AS kind, id AS cause, source_account_id AS account_id, amount_refunded - amount_captured AS amount
+       SELECT 'charge' AS kind, id AS cause, coalesce(source_account_id, ${externalAccountSql('currency')}) AS account_id,
+              amount_refunded - amount_captured AS amount
          FROM charges WHERE merchant_id = $1
        UNION ALL
        SELECT 'charge', id, ${merchantBalanceAccountSql('currency')}, amount_captured - amount_refunded FROM charges WHERE merchant_id = $1
@@ -238,6 +243,7 @@ async function effectsOffTheirAnswers(query: Query, merchantId: string, writes: 
   for (const refund of acknowledged.refunds.values())
     refundedPerCharge.set(refund.charge, (refundedPerCharge.get(refund.charge) ?? 0) + refund.amount);
 
+  await acknowledgeCardDeclines(query, merchantId, writes, acknowledged.charges);
   const charges = await query(`SELECT id, status, amount_captured, amount_refunded FROM charges WHERE merchant_id = $1`, [merchantId]);
   const deposits = await query(`SELECT id, amount FROM deposits WHERE merchant_id = $1`, [merchantId]);
   const refunds = await query(`SELECT id, charge_id, amount FROM refunds WHERE merchant_id = $1`, [merchantId]);
@@ -273,6 +279,24 @@ async function effectsOffTheirAnswers(query: Query, merchantId: string, writes: 
       );
   }
   return violations;
+}
+
+/**
+ * A 402 card_declined names no charge, but its key does: the charge that key made (and failed)
+ * is acknowledged by that answer.
+ */
+async function acknowledgeCardDeclines(query: Query, merchantId: string, writes: Exchange[], charges: Map<string, ChargeState>) {
+  const keys = writes
+    .filter(
+      (exchange) => exchange.path === '/v1/charges' && exchange.final?.status === 402 && exchange.final.body?.code === 'card_declined',
+    )
+    .map((exchange) => exchange.key);
+  if (keys.length === 0) return;
+  const rows = await query(`SELECT charge_id FROM idempotency_keys WHERE merchant_id = $1 AND key = ANY($2) AND charge_id IS NOT NULL`, [
+    merchantId,
+    keys,
+  ]);
+  for (const row of rows) charges.set(String(row.charge_id), { status: 'failed', amountCaptured: 0 });
 }
 
 function compareIds(what: string, acknowledged: Map<string, unknown>, rows: Record<string, unknown>[]): string[] {

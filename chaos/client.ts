@@ -48,12 +48,12 @@ function problemCode(answer: Answer | undefined): string | undefined {
 // The business outcomes the service records against a key and replays (README, "How idempotency
 // works"); validation failures, 409 in progress, 412/428, 422 key reused and 5xx are not recorded.
 // (A 404 for an unknown route is not recorded either; the harness only sends to real routes.)
-const RECORDED_PROBLEMS = new Set(['insufficient_funds', 'currency_mismatch', 'invalid_state', 'not_found']);
+const RECORDED_PROBLEMS = new Set(['insufficient_funds', 'currency_mismatch', 'invalid_state', 'not_found', 'card_declined']);
 
-/** Whether the service recorded this answer against its key (so a repeat must replay it). */
+/** Whether the service recorded this answer against its key (so a repeat must replay it). A card charge's 202 pending is not. */
 export function isRecorded(answer: Answer | undefined): boolean {
   if (!answer) return false;
-  return answer.status < 400 || RECORDED_PROBLEMS.has(problemCode(answer) ?? '');
+  return (answer.status < 400 && answer.status !== 202) || RECORDED_PROBLEMS.has(problemCode(answer) ?? '');
 }
 
 /** 422 idempotency_key_reused: the key belongs to another request. */
@@ -95,12 +95,13 @@ export class History {
   }
 }
 
-const RETRIED_STATUSES = new Set([409, 429, 503]);
+// 202: a card charge still pending at its acquirer (not recorded; the POST is repeated).
+const RETRIED_STATUSES = new Set([202, 409, 429, 503]);
 const GIVE_UP_AFTER_MS = 90_000;
 
 /**
  * A client that keeps a history and retries any request without a definite answer (network
- * error, timeout, 409 in progress, 429, 503) with the same key and body until it gets one.
+ * error, timeout, 202 pending, 409 in progress, 429, 503) with the same key and body until it gets one.
  */
 export class ChaosClient {
   constructor(
@@ -173,12 +174,14 @@ export class ChaosClient {
     return answer.status === 409 && answer.body?.code !== 'idempotency_request_in_progress';
   }
 
-  /** Every error is problem+json; the only 5xx allowed is 503 unavailable, during a database fault. */
+  /** Every error is problem+json; the only 5xx allowed are 503 unavailable during a database fault, and 503 acquirer_unavailable. */
   private inspect(method: string, path: string, body: unknown, answer: Answer, headers: Headers): void {
     if (answer.status >= 400 && !String(headers.get('content-type')).startsWith('application/problem+json')) {
       this.history.violations.push(`${method} ${path}: ${answer.status} is not problem+json`);
     }
     if (answer.status === 503 && answer.body?.code === 'unavailable' && headers.get('retry-after') && this.history.databaseFault) return;
+    // The acquirer's circuit is open: nothing was sent, the key stays at started (docs/API.md, Card charges).
+    if (answer.status === 503 && answer.body?.code === 'acquirer_unavailable' && headers.get('retry-after')) return;
     if (answer.status >= 500) {
       const sent = body === undefined ? '' : ` to ${bodyText(body).slice(0, 200)}`;
       this.history.violations.push(`${method} ${path}: unexpected ${answer.status}${sent}: ${answer.text.slice(0, 200)}`);

@@ -129,6 +129,62 @@ describe('the chaos checker', () => {
     expect(violations).toContain('ledger entry ent_orphan (refund 7 on balance:usd) references no refund: re_nowhere');
   });
 
+  it('counts card charges: a capture is money coming in from the external account, a decline is acknowledged through its key', async () => {
+    // A database of its own: money is conserved over the whole database, and the first test planted faults in that one.
+    const cardsDatabase = `${database}_cards`;
+    const cardsUrl = Object.assign(new URL(serverUrl), { pathname: `/${cardsDatabase}` }).toString();
+    await admin.query(`CREATE DATABASE ${cardsDatabase}`);
+    const cards = new pg.Client({ connectionString: cardsUrl });
+    try {
+      await migrate(cardsUrl);
+      await cards.connect();
+      const merchant = 'mer_checker_cards';
+      await cards.query(`INSERT INTO merchants (id, name) VALUES ($1, 'checker cards')`, [merchant]);
+      await cards.query(
+        `INSERT INTO accounts (merchant_id, id, kind, currency, balance) VALUES
+           ($1, 'external:usd', 'external', 'usd', 0), ($1, 'balance:usd', 'merchant_balance', 'usd', 0)`,
+        [merchant],
+      );
+      // As tx3 writes them: a captured card charge with its entries and balance, a declined one with neither.
+      await cards.query(
+        `INSERT INTO charges (merchant_id, id, source_account_id, payment_method, amount, currency, status, amount_captured, acquirer_payment_id, decline_code)
+         VALUES ($1, 'ch_card_ok', NULL, 'pm_test_ok', 500, 'usd', 'succeeded', 500, 'pay_1', NULL),
+                ($1, 'ch_card_declined', NULL, 'pm_test_decline_expired_card', 200, 'usd', 'failed', 0, NULL, 'expired_card')`,
+        [merchant],
+      );
+      await cards.query(
+        `INSERT INTO ledger_entries (merchant_id, id, account_id, amount, currency, type, reference) VALUES
+           ($1, 'ent_c1', 'external:usd', -500, 'usd', 'charge', 'ch_card_ok'), ($1, 'ent_c2', 'balance:usd', 500, 'usd', 'charge', 'ch_card_ok')`,
+        [merchant],
+      );
+      await cards.query(`INSERT INTO balance_totals (merchant_id, currency, slot, available) VALUES ($1, 'usd', 0, 500)`, [merchant]);
+      const declined = { amount: 200, currency: 'usd', payment_method: 'pm_test_decline_expired_card' };
+      await cards.query(
+        `INSERT INTO idempotency_keys (merchant_id, key, fingerprint, status, body, headers, expires_at, recovery_point, charge_id, attempts)
+         VALUES ($1, 'key-card-declined', $2, 402, '{}', '{}', now() + interval '1 day', 'finished', 'ch_card_declined', 1)`,
+        [merchant, requestFingerprint('POST', '/v1/charges', declined)],
+      );
+      const history = new History();
+      post(
+        history,
+        'key-card-ok',
+        '/v1/charges',
+        { amount: 500, currency: 'usd', payment_method: 'pm_test_ok' },
+        answer(201, { id: 'ch_card_ok', status: 'succeeded', amount_captured: 500 }),
+      );
+      post(history, 'key-card-declined', '/v1/charges', declined, answer(402, { code: 'card_declined', decline_code: 'expired_card' }));
+      expect((await checkSnapshot(cardsUrl, merchant, history)).violations).toEqual([]);
+
+      // A card capture credited without its money coming in from outside is still caught.
+      await cards.query(`DELETE FROM ledger_entries WHERE merchant_id = $1 AND id = 'ent_c1'`, [merchant]);
+      const { violations } = await checkSnapshot(cardsUrl, merchant, history);
+      expect(violations).toContain('entries of charge ch_card_ok on external:usd sum to 0, not -500');
+    } finally {
+      await cards.end();
+      await admin.query(`DROP DATABASE IF EXISTS ${cardsDatabase} WITH (FORCE)`);
+    }
+  });
+
   it('reports a batch that committed items yet answered 422 idempotency_key_reused', async () => {
     const batch = { charges: [CHARGE] };
     const path = '/v1/charges/batch';

@@ -68,6 +68,11 @@ export interface ServiceOptions {
   nodeOptions?: string[];
   /** The checkout whose build runs (the bench's A/B run starts another commit's); this one by default. */
   cwd?: string;
+  /**
+   * Armed with the card charges' kill hook (CARD_CHARGE_CRASH_AT): its own SIGKILLs are expected,
+   * counted in `crashes` and followed by a restart, not recorded as unexpected exits.
+   */
+  crashesOnPurpose?: boolean;
 }
 
 /**
@@ -82,6 +87,8 @@ export class ServiceProcess {
   private restarting: Promise<void> | undefined;
   /** Exits nobody caused, one line each. */
   readonly unexpectedExits: string[] = [];
+  /** SIGKILLs the process gave itself (crashesOnPurpose). */
+  crashes = 0;
   readonly url: string;
 
   private constructor(
@@ -149,9 +156,25 @@ export class ServiceProcess {
     return spawned.exited;
   }
 
+  /** SIGSTOP: the process stands still (a long pause, a frozen VM) with its connections open, until `resume`. */
+  pause(): void {
+    this.current?.child.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.current?.child.kill('SIGCONT');
+  }
+
   private exitedByItself(spawned: SpawnedService, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.current !== spawned) return; // stopped on purpose
     this.current = undefined;
+    if (this.options.crashesOnPurpose && signal === 'SIGKILL') {
+      this.crashes++;
+      this.restarting = this.restart().catch((error: unknown) => {
+        this.unexpectedExits.push(`could not be started again after its own SIGKILL: ${String(error)}`);
+      });
+      return;
+    }
     const said = quote(spawned.output().slice(this.readyAt, this.readyAt + 300));
     this.unexpectedExits.push(`the service exited by itself (exit code ${code}, signal ${signal}); it wrote: ${said}`);
     this.restarting = this.restart().catch((error: unknown) => {

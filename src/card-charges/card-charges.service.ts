@@ -14,6 +14,7 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { inSpan, keyHash, setSpanAttributes } from '../telemetry/spans.js';
 import { AcquirerClient, outcomeOf, type AcquirerPayment } from './acquirer.client.js';
 import { AcquirerUnavailableError, CardDeclinedError } from './card-charges.errors.js';
+import { CardChargeTestHooks } from './card-charge-test-hooks.js';
 import { CardChargesRepository, type CardKeyRecord, type Finish, type LeasedKey } from './card-charges.repository.js';
 
 /** A card charge's answer as the HTTP side writes it (see writeCardAnswer). */
@@ -64,6 +65,7 @@ export class CardChargesService {
     private readonly acquirer: AcquirerClient,
     private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly hooks: CardChargeTestHooks,
   ) {}
 
   /** POST /v1/charges with a payment_method. */
@@ -95,6 +97,7 @@ export class CardChargesService {
         ),
       );
       if (charge) {
+        this.hooks.crashAt('after_tx1');
         this.metrics.countIdempotency('new');
         setSpanAttributes({ 'idempotency.outcome': 'new', 'charge.id': charge.id });
         const key: LeasedKey = { ...call, token, recoveryPoint: 'started', attempts: 0, lastOutcome: null, ageSeconds: 0, charge };
@@ -131,6 +134,7 @@ export class CardChargesService {
     }
     if (!(await inSpan('card_charge.calling', {}, () => this.keys.calling(key, this.config.idempotencyLeaseSeconds))))
       return this.lostLease();
+    this.hooks.crashAt('after_tx2');
     const answer = await inSpan(
       'card_charge.acquirer',
       { 'charge.id': key.charge.id },
@@ -146,6 +150,7 @@ export class CardChargesService {
       },
       SpanKind.CLIENT,
     );
+    this.hooks.crashAt('after_answer');
     this.metrics.countAcquirer(outcomeOf(answer));
     switch (answer.kind) {
       case 'captured':
@@ -250,6 +255,7 @@ export class CardChargesService {
       this.keys.finish(key, finish, this.config.idempotencyTtlSeconds),
     );
     if (!times) return this.lostLease();
+    this.hooks.crashAt('after_tx3');
     // Counted once per charge: only the worker whose tx3 committed gets here.
     this.metrics.countCardCharge(finish.status === 'succeeded' ? 'succeeded' : 'card_declined');
     return { kind: 'finished', response: finish.response, expiresAt: times.expiresAt };

@@ -98,6 +98,35 @@ describe('loadConfig', () => {
     });
   });
 
+  it("refuses the card charges' test-only hooks unless NODE_ENV=test", () => {
+    for (const env of [
+      { CARD_CHARGE_CRASH_AT: 'after_tx1' },
+      { CARD_CHARGE_CRASH_AT: 'in_call', NODE_ENV: 'production' },
+      { CARD_CHARGE_STRIP_ACQUIRER_KEY: 'on' },
+      { CARD_CHARGE_CRASH_PROBABILITY: '0.5' },
+    ])
+      expect(() => loadConfig(env)).toThrow(/test-only hooks, refused unless NODE_ENV=test/);
+    expect(loadConfig({})).toMatchObject({ cardChargeCrash: undefined, acquirerKeyStripped: false });
+    expect(
+      loadConfig({
+        NODE_ENV: 'test',
+        CARD_CHARGE_CRASH_AT: 'after_tx2, after_tx3',
+        CARD_CHARGE_CRASH_PROBABILITY: '0.25',
+        CARD_CHARGE_CRASH_SEED: '7',
+        CARD_CHARGE_STRIP_ACQUIRER_KEY: 'on',
+      }),
+    ).toMatchObject({ cardChargeCrash: { points: ['after_tx2', 'after_tx3'], probability: 0.25, seed: 7 }, acquirerKeyStripped: true });
+    expect(loadConfig({ NODE_ENV: 'test', CARD_CHARGE_CRASH_AT: 'in_call' }).cardChargeCrash).toEqual({
+      points: ['in_call'],
+      probability: 1,
+      seed: 0,
+    });
+    expect(() => loadConfig({ NODE_ENV: 'test', CARD_CHARGE_CRASH_AT: 'before_tx1' })).toThrow(/CARD_CHARGE_CRASH_AT: unknown before_tx1/);
+    expect(() => loadConfig({ NODE_ENV: 'test', CARD_CHARGE_CRASH_AT: 'after_tx1', CARD_CHARGE_CRASH_PROBABILITY: '2' })).toThrow(
+      /CARD_CHARGE_CRASH_PROBABILITY/,
+    );
+  });
+
   it('refuses a lease that does not outlast the acquirer call and the transaction after it', () => {
     expect(() => loadConfig({ ACQUIRER_TIMEOUT_MS: '10000', IDEMPOTENCY_LEASE_SECONDS: '15' })).toThrow(
       /IDEMPOTENCY_LEASE_SECONDS \(15\) must exceed ACQUIRER_TIMEOUT_MS/,

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { CRASH_POINTS, type CrashPoint, type CrashSettings } from '../card-charges/crash-points.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -52,6 +53,10 @@ export interface AppConfig {
   completerIntervalMs: number;
   /** How often the ledger's invariants are checked (ledger/ledger-check.service.ts); 0: never. */
   ledgerCheckIntervalSeconds: number;
+  /** Test only (NODE_ENV=test): SIGKILL the process at these boundaries of a card charge's phases. */
+  cardChargeCrash: CrashSettings | undefined;
+  /** Test only (NODE_ENV=test): send the acquirer no Idempotency-Key, so the checker must see double captures. */
+  acquirerKeyStripped: boolean;
 }
 
 /** What tx3 may take at most after the acquirer's answer: the lease's margin over the call's timeout. */
@@ -116,6 +121,46 @@ function acquirerUrl(env: NodeJS.ProcessEnv): string {
   return raw.replace(/\/+$/, '');
 }
 
+/** A number from 0 to 1. */
+function share(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw.trim());
+  if (!/^\d*\.?\d+$/.test(raw.trim()) || value > 1) throw new ConfigError(`${name} must be a number from 0 to 1, got "${raw}"`);
+  return value;
+}
+
+/**
+ * The card charges' test-only hooks (the chaos harness and test/card-crash.e2e-spec.ts). Refused at
+ * start unless NODE_ENV=test: a production process can never crash itself on purpose nor send the
+ * acquirer a request without its key.
+ */
+function testHooks(env: NodeJS.ProcessEnv): Pick<AppConfig, 'cardChargeCrash' | 'acquirerKeyStripped'> {
+  const crashAt = env.CARD_CHARGE_CRASH_AT?.trim() ?? '';
+  const acquirerKeyStripped = onOff(env, 'CARD_CHARGE_STRIP_ACQUIRER_KEY', false);
+  const given = [
+    'CARD_CHARGE_CRASH_AT',
+    'CARD_CHARGE_CRASH_PROBABILITY',
+    'CARD_CHARGE_CRASH_SEED',
+    'CARD_CHARGE_STRIP_ACQUIRER_KEY',
+  ].filter((name) => env[name] !== undefined && env[name] !== '');
+  if (given.length > 0 && env.NODE_ENV !== 'test') {
+    throw new ConfigError(`${given.join(', ')}: test-only hooks, refused unless NODE_ENV=test`);
+  }
+  let cardChargeCrash: CrashSettings | undefined;
+  if (crashAt !== '') {
+    const points = crashAt.split(',').map((point) => point.trim());
+    const unknown = points.filter((point) => !(CRASH_POINTS as readonly string[]).includes(point));
+    if (unknown.length > 0) throw new ConfigError(`CARD_CHARGE_CRASH_AT: unknown ${unknown.join(', ')}; known: ${CRASH_POINTS.join(', ')}`);
+    cardChargeCrash = {
+      points: points as CrashPoint[],
+      probability: share(env, 'CARD_CHARGE_CRASH_PROBABILITY', 1),
+      seed: integer(env, 'CARD_CHARGE_CRASH_SEED', 0, 0, 2 ** 32 - 1),
+    };
+  }
+  return { cardChargeCrash, acquirerKeyStripped };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const databaseUrl = env.DATABASE_URL === undefined || env.DATABASE_URL === '' ? undefined : env.DATABASE_URL;
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -149,6 +194,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     completerGraceSeconds: integer(env, 'COMPLETER_GRACE_SECONDS', 60, 0, 86_400),
     completerIntervalMs: integer(env, 'COMPLETER_INTERVAL_MS', 5_000, 10, 3_600_000),
     ledgerCheckIntervalSeconds: integer(env, 'LEDGER_CHECK_INTERVAL_SECONDS', 300, 0, 86_400),
+    ...testHooks(env),
     port: integer(env, 'PORT', 3000, 0, 65535),
     databaseUrl,
     adminToken: adminToken || `admin_${randomBytes(24).toString('base64url')}`,
