@@ -7,6 +7,7 @@ import { createValidationPipe } from './common/validation.js';
 import { APP_CONFIG, type AppConfig } from './config/app-config.js';
 import { DatabaseModule } from './database/database.module.js';
 import { TransactionInterceptor } from './database/transaction.interceptor.js';
+import { EventsModule } from './events/events.module.js';
 import { HealthModule } from './health/health.module.js';
 import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
 import { IdempotencyModule } from './idempotency/idempotency.module.js';
@@ -33,6 +34,7 @@ export class AppModule {
         LedgerModule,
         ChargesModule,
         IdempotencyModule,
+        EventsModule,
         HealthModule,
       ],
       providers: [

@@ -48,7 +48,31 @@ export interface AppConfig {
   /** An unfinished key is the completer's only once it is this old. */
   completerGraceSeconds: number;
   completerIntervalMs: number;
+  /** How long events are kept and served (GET /v1/events); 30 days. */
+  eventRetentionSeconds: number;
+  /** Run the webhook delivery worker in this process (npm run worker runs it alone). */
+  webhookWorkerEnabled: boolean;
+  /** Whether an endpoint may be http:// to a loopback address (tests, the example); never in production. */
+  webhookAllowHttpLoopback: boolean;
+  /** How long one delivery attempt may take, connection to last byte of the answer. */
+  webhookTimeoutMs: number;
+  /**
+   * The waits before each retry, in ms: a delivery is given up after the last one. Each wait is
+   * drawn between 80 % and 120 % of its value (jitter).
+   */
+  webhookRetryScheduleMs: number[];
+  /** How often an idle worker looks for due deliveries. */
+  webhookPollIntervalMs: number;
+  /** Deliveries one worker claims and sends at once. */
+  webhookConcurrency: number;
+  /** How long a roll_secret keeps the previous secret signing when expires_in is left out. */
+  webhookSecretOverlapSeconds: number;
 }
+
+/** Svix's schedule, stretched over about three days (contract: Webhooks). */
+export const DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS = [
+  5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000, 36_000_000, 36_000_000, 36_000_000, 36_000_000,
+];
 
 /** What tx3 may take at most after the acquirer's answer: the lease's margin over the call's timeout. */
 export const LEASE_MARGIN_MS = 5_000;
@@ -112,6 +136,15 @@ function acquirerUrl(env: NodeJS.ProcessEnv): string {
   return raw.replace(/\/+$/, '');
 }
 
+function retrySchedule(env: NodeJS.ProcessEnv): number[] {
+  const raw = env.WEBHOOK_RETRY_SCHEDULE_MS;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS;
+  const parts = raw.split(',').map((part) => part.trim());
+  if (parts.length > 50 || !parts.every((part) => /^\d{1,10}$/.test(part)))
+    throw new ConfigError('WEBHOOK_RETRY_SCHEDULE_MS must be up to 50 comma-separated whole numbers of milliseconds');
+  return parts.map(Number);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const databaseUrl = env.DATABASE_URL === undefined || env.DATABASE_URL === '' ? undefined : env.DATABASE_URL;
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -144,6 +177,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     completerEnabled: onOff(env, 'COMPLETER_ENABLED', false),
     completerGraceSeconds: integer(env, 'COMPLETER_GRACE_SECONDS', 60, 0, 86_400),
     completerIntervalMs: integer(env, 'COMPLETER_INTERVAL_MS', 5_000, 10, 3_600_000),
+    eventRetentionSeconds: integer(env, 'EVENT_RETENTION_SECONDS', 30 * 86_400, 60, 366 * 86_400),
+    webhookWorkerEnabled: onOff(env, 'WEBHOOK_WORKER_ENABLED', false),
+    webhookAllowHttpLoopback: onOff(env, 'WEBHOOK_ALLOW_HTTP_LOOPBACK', false),
+    webhookTimeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 1, 120_000),
+    webhookRetryScheduleMs: retrySchedule(env),
+    webhookPollIntervalMs: integer(env, 'WEBHOOK_POLL_INTERVAL_MS', 1_000, 10, 3_600_000),
+    webhookConcurrency: integer(env, 'WEBHOOK_CONCURRENCY', 10, 1, 1_000),
+    webhookSecretOverlapSeconds: integer(env, 'WEBHOOK_SECRET_OVERLAP_SECONDS', 86_400, 0, 7 * 86_400),
     port: integer(env, 'PORT', 3000, 0, 65535),
     databaseUrl,
     adminToken: adminToken || `admin_${randomBytes(24).toString('base64url')}`,

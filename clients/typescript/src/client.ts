@@ -15,8 +15,12 @@ import type {
   CreateRefund,
   Deposit,
   Entry,
+  Event,
+  EventType,
   Health,
   Merchant,
+  RedeliverEvent,
+  Redelivery,
   Refund,
 } from './models.js';
 import { Paginated } from './pagination.js';
@@ -46,6 +50,15 @@ export interface ListOptions extends CallOptions {
 export interface ListChargesOptions extends ListOptions {
   /** Only the charges of this source account. */
   source?: string;
+}
+
+export interface ListEventsOptions extends ListOptions {
+  /** Only events of this type. */
+  type?: EventType;
+  /** Only events created at or after this time (ISO 8601). */
+  createdGte?: string;
+  /** Only events created before this time (ISO 8601). */
+  createdLt?: string;
 }
 
 export interface UpsertAccountOptions extends WriteOptions {
@@ -298,6 +311,41 @@ export class PaymentsClient {
   /** Revokes a key (revoking twice is one revocation, so a retry is safe without a key). */
   revokeApiKey(id: string, options?: CallOptions): Promise<Result<ApiKey>> {
     return this.transport.read((attempt) => this.api.DELETE('/v1/api_keys/{id}', { params: { path: { id } }, ...attempt }), options);
+  }
+
+  /** One event of the last 30 days: what a webhook with this webhook-id carried. */
+  getEvent(id: string, options?: CallOptions): Promise<Result<Event>> {
+    return this.transport.read((attempt) => this.api.GET('/v1/events/{id}', { params: { path: { id } }, ...attempt }), options);
+  }
+
+  /** The merchant's events of the last 30 days, newest first, read page by page as the iteration goes. */
+  listEvents(options: ListEventsOptions = {}): Paginated<Event> {
+    const { limit, startingAfter, type, createdGte, createdLt, ...call } = options;
+    return new Paginated(async (after) => {
+      const page = await this.transport.read(
+        (attempt) =>
+          this.api.GET('/v1/events', {
+            params: { query: { limit, type, created_gte: createdGte, created_lt: createdLt, starting_after: after } },
+            ...attempt,
+          }),
+        call,
+      );
+      return page.data;
+    }, startingAfter);
+  }
+
+  /** Sends the event again to its enabled endpoints (or to `redelivery.endpoint` only). */
+  redeliverEvent(id: string, redelivery: RedeliverEvent = {}, options?: WriteOptions): Promise<RecordedResult<Redelivery>> {
+    return this.transport.write(
+      redelivery,
+      (idempotencyKey, attempt) =>
+        this.api.POST('/v1/events/{id}/redeliver', {
+          params: { path: { id }, header: { 'Idempotency-Key': idempotencyKey } },
+          body: redelivery,
+          ...attempt,
+        }),
+      options,
+    );
   }
 
   private get api(): Transport['api'] {

@@ -2,6 +2,7 @@ export { PaymentsAdminClient, PaymentsClient } from './client.js';
 export type {
   BrowserOptions,
   ListChargesOptions,
+  ListEventsOptions,
   ListOptions,
   PaymentsAdminClientOptions,
   PaymentsClientOptions,

@@ -386,6 +386,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List events, newest first.
+         * @description The merchant's events of the last 30 days, one per effect, optionally of one type and within [created_gte, created_lt). starting_after an unknown id is 404.
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Retrieve an event.
+         * @description An event of this merchant from the last 30 days; any other id is 404. A webhook body is exactly this object.
+         */
+        get: operations["getEvent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/{id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send an event again to its webhook endpoints.
+         * @description A new delivery, due now with the retry schedule started afresh, to every enabled endpoint subscribed to the event's type, or only to `endpoint`. Receivers see the same webhook-id again and drop it if they applied it.
+         */
+        post: operations["redeliverEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health/live": {
         parameters: {
             query?: never;
@@ -492,7 +552,7 @@ export interface components {
              *       "charges:read"
              *     ]
              */
-            scopes?: ("charges:read" | "charges:write" | "accounts:read" | "accounts:write" | "balance:read" | "keys:manage")[];
+            scopes?: ("charges:read" | "charges:write" | "accounts:read" | "accounts:write" | "balance:read" | "keys:manage" | "events:read" | "webhooks:manage")[];
             /**
              * Format: date-time
              * @description When the key stops working; in the future. Left out: never.
@@ -511,7 +571,7 @@ export interface components {
             /** @example Checkout server */
             name: string;
             /** @description The scopes of a restricted key; null for an unrestricted secret key (every scope). */
-            scopes: ("charges:read" | "charges:write" | "accounts:read" | "accounts:write" | "balance:read" | "keys:manage")[] | null;
+            scopes: ("charges:read" | "charges:write" | "accounts:read" | "accounts:write" | "balance:read" | "keys:manage" | "events:read" | "webhooks:manage")[] | null;
             /** @description The secret: shown once, on the response that created it (create or roll). It is stored only as a hash, so every other response, an idempotent replay included, answers null. */
             secret: string | null;
             /**
@@ -579,7 +639,7 @@ export interface components {
             /** @example Checkout server */
             name: string;
             /** @description The scopes of a restricted key; null for an unrestricted secret key (every scope). */
-            scopes: ("charges:read" | "charges:write" | "accounts:read" | "accounts:write" | "balance:read" | "keys:manage")[] | null;
+            scopes: ("charges:read" | "charges:write" | "accounts:read" | "accounts:write" | "balance:read" | "keys:manage" | "events:read" | "webhooks:manage")[] | null;
             /** @description The secret: shown once, on the response that created it (create or roll). It is stored only as a hash, so every other response, an idempotent replay included, answers null. */
             secret: string | null;
             /**
@@ -875,6 +935,60 @@ export interface components {
             available: components["schemas"]["BalanceAmountDto"][];
             /** @description Authorised, not yet captured, per currency. */
             pending: components["schemas"]["BalanceAmountDto"][];
+        };
+        EventDataDto: {
+            /** @description The object the event is about, as the API answered it when the effect committed (a charge, a refund, a deposit, an account). */
+            object: {
+                [key: string]: unknown;
+            };
+        };
+        EventDto: {
+            /**
+             * @description Stable: a webhook's webhook-id is this id, the same for every attempt.
+             * @example evt_3kTz0q8WcXnB1vYp2LmRxQ9w
+             */
+            id: string;
+            /** @enum {string} */
+            object: "event";
+            /** @enum {string} */
+            type: "charge.succeeded" | "charge.authorized" | "charge.captured" | "charge.canceled" | "charge.refunded" | "charge.failed" | "deposit.created" | "account.created" | "account.updated";
+            /**
+             * Format: date-time
+             * @description When the effect committed (its transaction began), by the database clock.
+             */
+            created_at: string;
+            data: components["schemas"]["EventDataDto"];
+            /**
+             * @description The API version the data is shaped by; null: the one version there is.
+             * @example null
+             */
+            api_version: string | null;
+        };
+        EventListDto: {
+            /** @enum {string} */
+            object: "list";
+            data: components["schemas"]["EventDto"][];
+            has_more: boolean;
+        };
+        RedeliverEventDto: {
+            /**
+             * @description Only to this endpoint (enabled, of this merchant). Left out: every enabled endpoint subscribed to the type.
+             * @example we_Qm3xT0aVbN7pW4Lx9T2m
+             */
+            endpoint?: string;
+        };
+        RedeliveryDto: {
+            /** @enum {string} */
+            object: "redelivery";
+            /** @example evt_3kTz0q8WcXnB1vYp2LmRxQ9w */
+            event: string;
+            /**
+             * @description The endpoints the event is sent to again, each as a new delivery starting the retry schedule afresh.
+             * @example [
+             *       "we_Qm3xT0aVbN7pW4Lx9T2m"
+             *     ]
+             */
+            endpoints: string[];
         };
         HealthDto: {
             /** @enum {string} */
@@ -4253,6 +4367,431 @@ export interface operations {
             };
             /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
             403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /** @description Objects per page, 1 to 100; 10 when left out. */
+                limit?: number;
+                /** @description Id of the last object of the previous page. */
+                starting_after?: string;
+                /** @description Only events of this type. */
+                type?: "charge.succeeded" | "charge.authorized" | "charge.captured" | "charge.canceled" | "charge.refunded" | "charge.failed" | "deposit.created" | "account.created" | "account.updated";
+                /** @description Only events created at or after this time. */
+                created_gte?: string;
+                /** @description Only events created before this time. */
+                created_lt?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "object": "list",
+                     *       "data": [
+                     *         {
+                     *           "id": "evt_3kTz0q8WcXnB1vYp2LmRxQ9w",
+                     *           "object": "event",
+                     *           "type": "charge.succeeded",
+                     *           "created_at": "2026-12-07T14:37:15.868Z",
+                     *           "data": {
+                     *             "object": {
+                     *               "id": "ch_Lx9T2mQv0aBn7pW4",
+                     *               "object": "charge",
+                     *               "amount": 1999,
+                     *               "currency": "usd",
+                     *               "source": "acct_9dK2mQx0aVbT7nP4",
+                     *               "status": "succeeded",
+                     *               "captured": true,
+                     *               "amount_captured": 1999,
+                     *               "amount_refunded": 0,
+                     *               "refunded": false,
+                     *               "description": null,
+                     *               "metadata": {},
+                     *               "created_at": "2026-12-07T14:37:15.868Z"
+                     *             }
+                     *           },
+                     *           "api_version": null
+                     *         }
+                     *       ],
+                     *       "has_more": false
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EventListDto"];
+                };
+            };
+            /** @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+        };
+    };
+    getEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event id (evt_...). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "evt_3kTz0q8WcXnB1vYp2LmRxQ9w",
+                     *       "object": "event",
+                     *       "type": "charge.succeeded",
+                     *       "created_at": "2026-12-07T14:37:15.868Z",
+                     *       "data": {
+                     *         "object": {
+                     *           "id": "ch_Lx9T2mQv0aBn7pW4",
+                     *           "object": "charge",
+                     *           "amount": 1999,
+                     *           "currency": "usd",
+                     *           "source": "acct_9dK2mQx0aVbT7nP4",
+                     *           "status": "succeeded",
+                     *           "captured": true,
+                     *           "amount_captured": 1999,
+                     *           "amount_refunded": 0,
+                     *           "refunded": false,
+                     *           "description": null,
+                     *           "metadata": {},
+                     *           "created_at": "2026-12-07T14:37:15.868Z"
+                     *         }
+                     *       },
+                     *       "api_version": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EventDto"];
+                };
+            };
+            /** @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+        };
+    };
+    redeliverEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 1-255 visible ASCII characters, unique per intended operation (a UUID v4 is a good choice). Retrying with the same key and the same request never repeats the effect: the recorded response is replayed. Scoped to the merchant; kept for IDEMPOTENCY_TTL_SECONDS (24 h by default). */
+                "Idempotency-Key": string;
+            };
+            path: {
+                /** @description The event id (evt_...). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RedeliverEventDto"];
+            };
+        };
+        responses: {
+            /** @description The endpoints it goes to again (none when no enabled endpoint is subscribed). */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description On every response recorded against the Idempotency-Key (first and replayed): the HTTP-date after which the key is forgotten and would be new again. Until then a retry with the key gets this same answer. */
+                    "Idempotency-Expires": string;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "object": "redelivery",
+                     *       "event": "evt_3kTz0q8WcXnB1vYp2LmRxQ9w",
+                     *       "endpoints": [
+                     *         "we_Qm3xT0aVbN7pW4Lx9T2m"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RedeliveryDto"];
+                };
+            };
+            /**
+             * @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request.
+             *
+             *     `idempotency_key_missing`: a POST without an Idempotency-Key header. Not recorded.
+             *
+             *     `idempotency_key_invalid`: the Idempotency-Key is empty, longer than 255 characters, not visible ASCII, or sent twice. Not recorded.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. Recorded when it is the outcome of the operation. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotency-Expires": components["headers"]["Idempotency-Expires"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `idempotency_request_in_progress`: a request with the same key is still running (the service waited 1 s for it). Not recorded: retry with the same key and body after Retry-After. */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 100 KiB. Not recorded. */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json. Not recorded. */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `idempotency_key_reused`: the key was used for a different request (method, path or body). Never retry with that key; a new key is a new operation. Not recorded. */
+            422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
