@@ -17,6 +17,7 @@ import { ApiKeysModule } from './api-keys/api-keys.module.js';
 import { MerchantsModule } from './merchants/merchants.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard.js';
+import { WebhooksModule } from './webhooks/webhooks.module.js';
 
 @Module({})
 export class AppModule {
@@ -35,6 +36,7 @@ export class AppModule {
         ChargesModule,
         IdempotencyModule,
         EventsModule,
+        WebhooksModule,
         HealthModule,
       ],
       providers: [

@@ -13,6 +13,8 @@ import type {
   CreateDeposit,
   CreateMerchant,
   CreateRefund,
+  CreateWebhookEndpoint,
+  DeletedWebhookEndpoint,
   Deposit,
   Entry,
   Event,
@@ -22,6 +24,9 @@ import type {
   RedeliverEvent,
   Redelivery,
   Refund,
+  RollWebhookSecret,
+  UpdateWebhookEndpoint,
+  WebhookEndpoint,
 } from './models.js';
 import { Paginated } from './pagination.js';
 import { Transport, type CallOptions, type RecordedResult, type Result, type TransportOptions, type WriteOptions } from './transport.js';
@@ -59,6 +64,11 @@ export interface ListEventsOptions extends ListOptions {
   createdGte?: string;
   /** Only events created before this time (ISO 8601). */
   createdLt?: string;
+}
+
+export interface UpdateWebhookEndpointOptions extends WriteOptions {
+  /** The `etag` of the result that read the endpoint (`"3"`): required to change it (428 without, 412 stale). */
+  ifMatch?: string;
 }
 
 export interface UpsertAccountOptions extends WriteOptions {
@@ -346,6 +356,83 @@ export class PaymentsClient {
         }),
       options,
     );
+  }
+
+  /** A webhook endpoint; its `secret` is shown once (a replayed answer has `secret: null`). */
+  createWebhookEndpoint(endpoint: CreateWebhookEndpoint, options?: WriteOptions): Promise<RecordedResult<WebhookEndpoint>> {
+    return this.transport.write(
+      endpoint,
+      (idempotencyKey, attempt) =>
+        this.api.POST('/v1/webhook_endpoints', { params: { header: { 'Idempotency-Key': idempotencyKey } }, body: endpoint, ...attempt }),
+      options,
+    );
+  }
+
+  /** The merchant's webhook endpoints, newest first (never a secret). */
+  listWebhookEndpoints(options: ListOptions = {}): Paginated<WebhookEndpoint> {
+    const { limit, startingAfter, ...call } = options;
+    return new Paginated(async (after) => {
+      const page = await this.transport.read(
+        (attempt) => this.api.GET('/v1/webhook_endpoints', { params: { query: { limit, starting_after: after } }, ...attempt }),
+        call,
+      );
+      return page.data;
+    }, startingAfter);
+  }
+
+  getWebhookEndpoint(id: string, options?: CallOptions): Promise<Result<WebhookEndpoint>> {
+    return this.transport.read((attempt) => this.api.GET('/v1/webhook_endpoints/{id}', { params: { path: { id } }, ...attempt }), options);
+  }
+
+  /** Changes url, events, description or status, under `ifMatch` (the etag of a result that read it). */
+  updateWebhookEndpoint(
+    id: string,
+    changes: UpdateWebhookEndpoint,
+    options: UpdateWebhookEndpointOptions = {},
+  ): Promise<RecordedResult<WebhookEndpoint>> {
+    const { ifMatch, ...write } = options;
+    return this.transport.write(
+      changes,
+      (idempotencyKey, attempt) =>
+        this.api.POST('/v1/webhook_endpoints/{id}', {
+          params: { path: { id }, header: { 'Idempotency-Key': idempotencyKey, ...(ifMatch === undefined ? {} : { 'If-Match': ifMatch }) } },
+          body: changes,
+          ...attempt,
+        }),
+      write,
+    );
+  }
+
+  /** Stops deliveries to the endpoint until it is enabled again. */
+  disableWebhookEndpoint(id: string, options?: WriteOptions): Promise<RecordedResult<WebhookEndpoint>> {
+    return this.transport.write(
+      undefined,
+      (idempotencyKey, attempt) =>
+        this.api.POST('/v1/webhook_endpoints/{id}/disable', {
+          params: { path: { id }, header: { 'Idempotency-Key': idempotencyKey } },
+          ...attempt,
+        }),
+      options,
+    );
+  }
+
+  /** A new signing secret (shown once); the previous one signs too for `expires_in_seconds` (default 24 h). */
+  rollWebhookEndpointSecret(id: string, roll: RollWebhookSecret = {}, options?: WriteOptions): Promise<RecordedResult<WebhookEndpoint>> {
+    return this.transport.write(
+      roll,
+      (idempotencyKey, attempt) =>
+        this.api.POST('/v1/webhook_endpoints/{id}/roll_secret', {
+          params: { path: { id }, header: { 'Idempotency-Key': idempotencyKey } },
+          body: roll,
+          ...attempt,
+        }),
+      options,
+    );
+  }
+
+  /** Deletes the endpoint and its pending deliveries (a second delete is 404). */
+  deleteWebhookEndpoint(id: string, options?: CallOptions): Promise<Result<DeletedWebhookEndpoint>> {
+    return this.transport.read((attempt) => this.api.DELETE('/v1/webhook_endpoints/{id}', { params: { path: { id } }, ...attempt }), options);
   }
 
   private get api(): Transport['api'] {

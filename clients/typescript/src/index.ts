@@ -6,6 +6,7 @@ export type {
   ListOptions,
   PaymentsAdminClientOptions,
   PaymentsClientOptions,
+  UpdateWebhookEndpointOptions,
   UpsertAccountOptions,
 } from './client.js';
 export {
