@@ -25,14 +25,16 @@ describe('events', () => {
 
   /** The events of `merchant` in the database about the object `id`, oldest first. */
   const eventsAbout = async (id: string, of: MerchantClient = merchant) =>
-    (await app.dataSource.query(
-      `SELECT id, type, data FROM events WHERE merchant_id = $1 AND data->>'id' = $2 ORDER BY seq`,
-      [of.id, id],
-    )) as { id: string; type: string; data: Record<string, unknown> }[];
+    (await app.dataSource.query(`SELECT id, type, data FROM events WHERE merchant_id = $1 AND data->>'id' = $2 ORDER BY seq`, [
+      of.id,
+      id,
+    ])) as { id: string; type: string; data: Record<string, unknown> }[];
 
   it('writes one event per effect, with the object as answered, served by GET /v1/events/{id}', async () => {
     const account = await merchant.post('/v1/accounts', { currency: 'usd', name: 'wallet' });
-    expect(await eventsAbout(account.body.id)).toEqual([{ id: expect.stringMatching(/^evt_/), type: 'account.created', data: account.body }]);
+    expect(await eventsAbout(account.body.id)).toEqual([
+      { id: expect.stringMatching(/^evt_/), type: 'account.created', data: account.body },
+    ]);
 
     const deposit = await merchant.post(`/v1/accounts/${account.body.id}/deposits`, { amount: 10_000 });
     expect(await eventsAbout(deposit.body.id)).toEqual([expect.objectContaining({ type: 'deposit.created', data: deposit.body })]);
@@ -103,9 +105,15 @@ describe('events', () => {
 
   it("a card charge's outcome from the acquirer writes charge.succeeded or charge.failed with its end (tx3)", async () => {
     const ok = await merchant.post('/v1/charges', { amount: 1_250, currency: 'usd', payment_method: 'pm_test_ok' });
-    const declined = await merchant.post('/v1/charges', { amount: 1_250, currency: 'usd', payment_method: 'pm_test_decline_insufficient_funds' });
+    const declined = await merchant.post('/v1/charges', {
+      amount: 1_250,
+      currency: 'usd',
+      payment_method: 'pm_test_decline_insufficient_funds',
+    });
     expect([ok.status, declined.status]).toEqual([201, 402]);
-    expect((await eventsAbout(ok.body.id)).map(({ type, data }) => ({ type, data }))).toEqual([{ type: 'charge.succeeded', data: ok.body }]);
+    expect((await eventsAbout(ok.body.id)).map(({ type, data }) => ({ type, data }))).toEqual([
+      { type: 'charge.succeeded', data: ok.body },
+    ]);
     const failed = await app.dataSource.query(
       `SELECT e.type, e.data->>'status' AS status, e.data->>'decline_code' AS decline_code
          FROM events e WHERE e.merchant_id = $1 AND e.type = 'charge.failed'`,

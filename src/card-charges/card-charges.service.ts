@@ -204,7 +204,11 @@ export class CardChargesService {
       response,
       outcome,
       entryIds: [newId('ent'), newId('ent')],
-      event: { id: newId('evt'), type: 'charge.failed', object: toChargeDto({ ...key.charge, status: 'failed', decline_code: declineCode }) },
+      event: {
+        id: newId('evt'),
+        type: 'charge.failed',
+        object: toChargeDto({ ...key.charge, status: 'failed', decline_code: declineCode }),
+      },
     });
   }
 

@@ -61,6 +61,12 @@ export interface AppConfig {
    * drawn between 80 % and 120 % of its value (jitter).
    */
   webhookRetryScheduleMs: number[];
+  /**
+   * How long an endpoint must have failed without a single success before a failure disables it.
+   * By default the shortest the whole schedule can take (every wait at 80 %): a delivery that spent
+   * its schedule on a failing endpoint disables it.
+   */
+  webhookDisableAfterSeconds: number;
   /** How often an idle worker looks for due deliveries. */
   webhookPollIntervalMs: number;
   /** Deliveries one worker claims and sends at once. */
@@ -165,6 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       `IDEMPOTENCY_LEASE_SECONDS (${idempotencyLeaseSeconds}) must exceed ACQUIRER_TIMEOUT_MS (${acquirerTimeoutMs}) plus ${LEASE_MARGIN_MS} ms for the transaction that records the answer`,
     );
   }
+  const schedule = retrySchedule(env);
   return {
     acquirerUrl: acquirerUrl(env),
     acquirerTimeoutMs,
@@ -181,7 +188,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     webhookWorkerEnabled: onOff(env, 'WEBHOOK_WORKER_ENABLED', false),
     webhookAllowHttpLoopback: onOff(env, 'WEBHOOK_ALLOW_HTTP_LOOPBACK', false),
     webhookTimeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 1, 120_000),
-    webhookRetryScheduleMs: retrySchedule(env),
+    webhookRetryScheduleMs: schedule,
+    webhookDisableAfterSeconds: integer(
+      env,
+      'WEBHOOK_DISABLE_AFTER_SECONDS',
+      Math.floor((schedule.reduce((sum, wait) => sum + wait, 0) * 0.8) / 1000),
+      0,
+      366 * 86_400,
+    ),
     webhookPollIntervalMs: integer(env, 'WEBHOOK_POLL_INTERVAL_MS', 1_000, 10, 3_600_000),
     webhookConcurrency: integer(env, 'WEBHOOK_CONCURRENCY', 10, 1, 1_000),
     webhookSecretOverlapSeconds: integer(env, 'WEBHOOK_SECRET_OVERLAP_SECONDS', 86_400, 0, 7 * 86_400),

@@ -95,7 +95,11 @@ export class WebhookEndpointsController {
 
   @Get(':id')
   @RequiresScope('webhooks:manage')
-  @ApiOperation({ operationId: 'getWebhookEndpoint', summary: 'Retrieve a webhook endpoint.', description: 'Never its secret; its version in ETag.' })
+  @ApiOperation({
+    operationId: 'getWebhookEndpoint',
+    summary: 'Retrieve a webhook endpoint.',
+    description: 'Never its secret; its version in ETag.',
+  })
   @ENDPOINT_ID
   @ApiSuccess({ status: 200, type: WebhookEndpointDto, description: 'The endpoint.', example: HIDDEN, etag: true })
   @ApiProblems(...READ_PROBLEMS, 'not_found')

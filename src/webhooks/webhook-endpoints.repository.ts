@@ -121,7 +121,13 @@ export class WebhookEndpointsRepository {
   }
 
   /** A new secret; the current one keeps signing until `overlapSeconds` from now (0: it stops). */
-  async rollSecret(tx: SqlTransaction, merchantId: string, id: string, secret: string, overlapSeconds: number): Promise<EndpointRow | undefined> {
+  async rollSecret(
+    tx: SqlTransaction,
+    merchantId: string,
+    id: string,
+    secret: string,
+    overlapSeconds: number,
+  ): Promise<EndpointRow | undefined> {
     const rows = await tx.query<EndpointRow>({
       name: 'webhook_endpoint_roll_secret',
       text: `UPDATE webhook_endpoints

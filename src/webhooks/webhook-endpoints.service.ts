@@ -125,7 +125,8 @@ export class WebhookEndpointsService {
 
 function unchanged(row: EndpointRow, changes: UpdateWebhookEndpointDto): boolean {
   const sameEvents =
-    changes.events === undefined || (changes.events.length === row.events.length && changes.events.every((type) => row.events.includes(type)));
+    changes.events === undefined ||
+    (changes.events.length === row.events.length && changes.events.every((type) => row.events.includes(type)));
   return (
     (changes.url === undefined || changes.url === row.url) &&
     sameEvents &&

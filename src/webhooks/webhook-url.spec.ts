@@ -11,13 +11,25 @@ describe('webhookUrlProblem', () => {
       expect(webhookUrlProblem(url, true)).toBeUndefined();
       expect(webhookUrlProblem(url, false)?.kind).toBe('not_allowed');
     }
-    for (const url of ['http://shop.example/webhooks', 'http://10.0.0.1/', 'http://[::2]/', 'http://128.0.0.1/', 'http://localhost.shop.example/']) {
+    for (const url of [
+      'http://shop.example/webhooks',
+      'http://10.0.0.1/',
+      'http://[::2]/',
+      'http://128.0.0.1/',
+      'http://localhost.shop.example/',
+    ]) {
       expect(webhookUrlProblem(url, true)?.kind).toBe('not_allowed');
     }
   });
 
   it('refuses what is not a plain web URL', () => {
-    for (const url of ['shop.example/webhooks', 'ftp://shop.example/', 'https://user:pass@shop.example/', 'https://shop.example/#top', 'javascript:alert(1)']) {
+    for (const url of [
+      'shop.example/webhooks',
+      'ftp://shop.example/',
+      'https://user:pass@shop.example/',
+      'https://shop.example/#top',
+      'javascript:alert(1)',
+    ]) {
       expect(webhookUrlProblem(url, true)?.kind).toBe('malformed');
     }
   });

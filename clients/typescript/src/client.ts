@@ -395,7 +395,10 @@ export class PaymentsClient {
       changes,
       (idempotencyKey, attempt) =>
         this.api.POST('/v1/webhook_endpoints/{id}', {
-          params: { path: { id }, header: { 'Idempotency-Key': idempotencyKey, ...(ifMatch === undefined ? {} : { 'If-Match': ifMatch }) } },
+          params: {
+            path: { id },
+            header: { 'Idempotency-Key': idempotencyKey, ...(ifMatch === undefined ? {} : { 'If-Match': ifMatch }) },
+          },
           body: changes,
           ...attempt,
         }),
@@ -432,7 +435,10 @@ export class PaymentsClient {
 
   /** Deletes the endpoint and its pending deliveries (a second delete is 404). */
   deleteWebhookEndpoint(id: string, options?: CallOptions): Promise<Result<DeletedWebhookEndpoint>> {
-    return this.transport.read((attempt) => this.api.DELETE('/v1/webhook_endpoints/{id}', { params: { path: { id } }, ...attempt }), options);
+    return this.transport.read(
+      (attempt) => this.api.DELETE('/v1/webhook_endpoints/{id}', { params: { path: { id } }, ...attempt }),
+      options,
+    );
   }
 
   private get api(): Transport['api'] {

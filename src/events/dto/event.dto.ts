@@ -8,20 +8,29 @@ export class EventDataDto {
   @ApiProperty({
     type: 'object',
     additionalProperties: true,
-    description: 'The object the event is about, as the API answered it when the effect committed (a charge, a refund, a deposit, an account).',
+    description:
+      'The object the event is about, as the API answered it when the effect committed (a charge, a refund, a deposit, an account).',
   })
   object: Record<string, unknown>;
 }
 
 export class EventDto {
-  @ApiProperty({ example: 'evt_3kTz0q8WcXnB1vYp2LmRxQ9w', description: "Stable: a webhook's webhook-id is this id, the same for every attempt." })
+  @ApiProperty({
+    example: 'evt_3kTz0q8WcXnB1vYp2LmRxQ9w',
+    description: "Stable: a webhook's webhook-id is this id, the same for every attempt.",
+  })
   id: string;
   @ApiProperty({ enum: ['event'] }) object: 'event';
   @ApiProperty({ enum: EVENT_TYPES }) type: EventType;
   @ApiProperty({ format: 'date-time', description: 'When the effect committed (its transaction began), by the database clock.' })
   created_at: string;
   @ApiProperty({ type: EventDataDto }) data: EventDataDto;
-  @ApiProperty({ type: String, nullable: true, description: 'The API version the data is shaped by; null: the one version there is.', example: null })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'The API version the data is shaped by; null: the one version there is.',
+    example: null,
+  })
   api_version: string | null;
 }
 

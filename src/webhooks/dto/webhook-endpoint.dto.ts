@@ -33,7 +33,13 @@ const EVENTS_PROPERTY: ApiPropertyOptions = {
 
 function EventsRules(): PropertyDecorator {
   return (target, property) => {
-    for (const decorate of [IsArray(), ArrayMinSize(1), ArrayMaxSize(SUBSCRIBABLE.length), ArrayUnique(), IsIn(SUBSCRIBABLE, { each: true })])
+    for (const decorate of [
+      IsArray(),
+      ArrayMinSize(1),
+      ArrayMaxSize(SUBSCRIBABLE.length),
+      ArrayUnique(),
+      IsIn(SUBSCRIBABLE, { each: true }),
+    ])
       decorate(target, property);
   };
 }
