@@ -24,11 +24,11 @@ describe('events', () => {
   });
 
   /** The events of `merchant` in the database about the object `id`, oldest first. */
-  const eventsAbout = async (id: string, of: MerchantClient = merchant) =>
-    (await app.dataSource.query(`SELECT id, type, data FROM events WHERE merchant_id = $1 AND data->>'id' = $2 ORDER BY seq`, [
-      of.id,
-      id,
-    ])) as { id: string; type: string; data: Record<string, unknown> }[];
+  const eventsAbout = (id: string, of: MerchantClient = merchant) =>
+    app.dataSource.query<{ id: string; type: string; data: Record<string, unknown> }[]>(
+      `SELECT id, type, data FROM events WHERE merchant_id = $1 AND data->>'id' = $2 ORDER BY seq`,
+      [of.id, id],
+    );
 
   it('writes one event per effect, with the object as answered, served by GET /v1/events/{id}', async () => {
     const account = await merchant.post('/v1/accounts', { currency: 'usd', name: 'wallet' });

@@ -114,7 +114,8 @@ export class WebhookEndpointDto {
   @ApiProperty({ type: String, nullable: true, example: null }) description: string | null;
   @ApiProperty({ enum: ENDPOINT_STATUSES }) status: EndpointStatus;
   @ApiProperty({
-    enum: DISABLED_REASONS,
+    // null listed too: a nullable enum's null must be one of its values (OpenAPI 3.0), or null examples are invalid.
+    enum: [...DISABLED_REASONS, null],
     nullable: true,
     description:
       'Why it is disabled: requested (by the merchant), failing (every attempt failed for the whole retry schedule, about three days), gone (it answered 410). Null when enabled.',
