@@ -51,6 +51,15 @@ export class WebhookReceiver {
     return receiver;
   }
 
+  /** Takes over what `earlier` applied: the same receiver back up on its port, its webhook-ids kept. */
+  adopt(earlier: WebhookReceiver): void {
+    for (const webhook of earlier.applied) {
+      if (this.appliedIds.has(webhook.id)) continue;
+      this.appliedIds.add(webhook.id);
+      this.applied.push(webhook);
+    }
+  }
+
   get port(): number {
     return (this.server.address() as AddressInfo).port;
   }

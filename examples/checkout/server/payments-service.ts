@@ -19,7 +19,15 @@ export async function startPaymentsService(repositoryRoot: string): Promise<Runn
   const adminToken = `admin_${randomBytes(24).toString('base64url')}`;
   const child = spawn(process.execPath, ['dist/src/main.js'], {
     cwd: repositoryRoot,
-    env: { ...process.env, PORT: String(port), ADMIN_TOKEN: adminToken, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      ADMIN_TOKEN: adminToken,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      // The demo's shop receives webhooks at an http://127.0.0.1 URL, from a worker in the service.
+      WEBHOOK_ALLOW_HTTP_LOOPBACK: 'on',
+      WEBHOOK_WORKER_ENABLED: 'on',
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const exited = once(child, 'exit');
