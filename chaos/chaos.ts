@@ -7,6 +7,7 @@ import { fuzzEveryRoute } from './fuzz.js';
 import { keyRotation } from './key-rotation.js';
 import { modelBasedRun } from './model.js';
 import { oneKeyManyRoutes } from './one-key-many-routes.js';
+import { webhookDelivery } from './webhooks.js';
 import {
   connectionCuts,
   connectionTerminations,
@@ -40,6 +41,7 @@ const SCENARIOS = [
   cardAcquirerFaults,
   cardRaces,
   cardKeyStripped,
+  webhookDelivery,
 ];
 
 /** What the checker (checker.ts) verifies after every scenario, on top of each one's own checks. */

@@ -8,6 +8,7 @@ import { IdempotencyOpeningDropsExpired1732410000000 } from './1732410000000-Ide
 import { IdempotencyClaimKey1732420000000 } from './1732420000000-IdempotencyClaimKey.js';
 import { CardCharges1732430000000 } from './1732430000000-CardCharges.js';
 import { ApiKeyResource1732450000000 } from './1732450000000-ApiKeyResource.js';
+import { EventsAndWebhooks1732460000000 } from './1732460000000-EventsAndWebhooks.js';
 import { LedgerCheck1732465000000 } from './1732465000000-LedgerCheck.js';
 
 /**
@@ -25,5 +26,6 @@ export const ALL_MIGRATIONS = [
   IdempotencyClaimKey1732420000000,
   CardCharges1732430000000,
   ApiKeyResource1732450000000,
+  EventsAndWebhooks1732460000000,
   LedgerCheck1732465000000,
 ];

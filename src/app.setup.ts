@@ -120,6 +120,11 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     .addTag('accounts', "A merchant's customer accounts (wallets): created, or upserted under a client-chosen id with If-Match.")
     .addTag('ledger', 'Money entering an account (deposits) and its double-entry ledger entries.')
     .addTag('charges', "Charges and their lifecycle (authorise, capture, cancel, refund), batches, and the merchant's balance.")
+    .addTag('events', "The merchant's events, one per effect, kept 30 days; a webhook's body is one of them.")
+    .addTag(
+      'webhook_endpoints',
+      "Where a merchant's events are sent, signed per Standard Webhooks, at least once, with retries over about three days.",
+    )
     .addTag('operations', 'Liveness, readiness and Prometheus metrics, without authentication.')
     // Both are `Authorization: Bearer`; bearerFormat and the description tell them apart.
     .addBearerAuth(

@@ -2,8 +2,9 @@ import { MerchantClient, TestApp } from './support/test-app.js';
 
 /**
  * The effect and its idempotency record commit in one transaction. A test-only constraint trigger
- * makes COMMIT itself fail for one key — after the charge, its ledger entries, the balance change
- * and the record were all written — and the test shows that none of them remain.
+ * makes COMMIT itself fail for one key — after the charge, its ledger entries, the balance change,
+ * its event (the outbox, events/) and the record were all written — and the test shows that none of
+ * them remain, and that the retry writes exactly one event.
  */
 describe('atomicity: the charge and its idempotency record commit together or not at all', () => {
   let app: TestApp;
@@ -47,19 +48,20 @@ describe('atomicity: the charge and its idempotency record commit together or no
         `SELECT (SELECT count(*) FROM charges WHERE merchant_id = $1)::int AS charges,
                 (SELECT count(*) FROM ledger_entries WHERE merchant_id = $1 AND type = 'charge')::int AS entries,
                 (SELECT count(*) FROM idempotency_keys WHERE merchant_id = $1 AND key = $2)::int AS keys,
+                (SELECT count(*) FROM events WHERE merchant_id = $1 AND type = 'charge.succeeded')::int AS events,
                 (SELECT sum(amount) FROM ledger_entries WHERE merchant_id = $1 AND account_id = 'balance:usd')::text AS merchant_balance`,
         [merchant.id, key],
       );
       return row;
     };
-    expect(await counts()).toEqual({ charges: 0, entries: 0, keys: 0, merchant_balance: null });
+    expect(await counts()).toEqual({ charges: 0, entries: 0, keys: 0, events: 0, merchant_balance: null });
     expect(await merchant.balanceOf(source)).toEqual({ balance: 5_000, held: 0 });
 
     await app.dataSource.query('DROP TRIGGER test_fail_commit ON idempotency_keys');
     const retries = await Promise.all([1, 2, 3].map(() => merchant.post('/v1/charges', body, key)));
     const created = retries.filter((reply) => reply.status === 201);
     expect(new Set(created.map((reply) => reply.body.id)).size).toBe(1);
-    expect(await counts()).toEqual({ charges: 1, entries: 2, keys: 1, merchant_balance: '1200' });
+    expect(await counts()).toEqual({ charges: 1, entries: 2, keys: 1, events: 1, merchant_balance: '1200' });
     expect(await merchant.balanceOf(source)).toEqual({ balance: 3_800, held: 0 });
   });
 });

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { isDeepStrictEqual } from 'node:util';
 import type { SqlTransaction } from '../database/sql.js';
 import { NotFoundError } from '../common/domain-error.js';
+import { EventsService } from '../events/events.service.js';
 import { newId } from '../common/ids.js';
 import { ListPage, ListQueryDto, listPage } from '../common/pagination.js';
 import { CurrencyImmutableError, PreconditionFailedError, PreconditionRequiredError } from './accounts.errors.js';
@@ -35,10 +36,15 @@ export interface UpsertPreconditions {
 
 @Injectable()
 export class AccountsService {
-  constructor(private readonly accounts: AccountsRepository) {}
+  constructor(
+    private readonly accounts: AccountsRepository,
+    private readonly events: EventsService,
+  ) {}
 
   async create(tx: SqlTransaction, merchantId: string, body: AccountFieldsDto): Promise<AccountDto> {
-    return toAccountDto(await this.accounts.create(tx, merchantId, newId('acct'), fieldsOf(body)));
+    const account = toAccountDto(await this.accounts.create(tx, merchantId, newId('acct'), fieldsOf(body)));
+    this.events.record(tx, merchantId, 'account.created', account);
+    return account;
   }
 
   async get(merchantId: string, id: string): Promise<AccountDto> {
@@ -77,7 +83,11 @@ export class AccountsService {
 
     if (ifMatch === undefined) {
       const created = await this.accounts.createIfAbsent(tx, merchantId, id, fields);
-      if (created) return { account: toAccountDto(created), created: true };
+      if (created) {
+        const account = toAccountDto(created);
+        this.events.record(tx, merchantId, 'account.created', account);
+        return { account, created: true };
+      }
     }
     const current = await this.accounts.find(tx, merchantId, id);
     if (!current) {
@@ -91,7 +101,11 @@ export class AccountsService {
 
     const expected = 'any' in ifMatch ? null : ifMatch.versions;
     const updated = await this.accounts.updateIfVersion(tx, merchantId, id, expected, fields);
-    if (updated) return { account: toAccountDto(updated), created: false };
+    if (updated) {
+      const account = toAccountDto(updated);
+      this.events.record(tx, merchantId, 'account.updated', account);
+      return { account, created: false };
+    }
     const now = await this.accounts.find(tx, merchantId, id);
     throw new PreconditionFailedError(now?.version ?? current.version);
   }

@@ -7,7 +7,16 @@ import { ApiProblems } from '../common/openapi.js';
  * created before restricted keys existed, and any key created without `scopes`) is an
  * unrestricted secret key: it holds every scope, present and future.
  */
-export const SCOPES = ['charges:read', 'charges:write', 'accounts:read', 'accounts:write', 'balance:read', 'keys:manage'] as const;
+export const SCOPES = [
+  'charges:read',
+  'charges:write',
+  'accounts:read',
+  'accounts:write',
+  'balance:read',
+  'keys:manage',
+  'events:read',
+  'webhooks:manage',
+] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export const REQUIRED_SCOPE = 'auth:scope';

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Sql } from '../database/sql.js';
 import type { ChargeRow } from '../charges/charges.service.js';
+import { eventCtes, type NewEvent } from '../events/event-outbox.js';
 import { expiryAfter, isExpired, isLive, secondsLeft, secondsSinceRecorded } from '../idempotency/key-rules.js';
 import type { KeyedCall, KeyRef, RecordedResponse, RecordTimes } from '../idempotency/idempotency.types.js';
 import { addToBalanceTotalsSql, externalAccountSql, merchantBalanceAccountSql } from '../ledger/system-accounts.js';
@@ -49,6 +50,8 @@ export interface Finish {
   response: RecordedResponse;
   outcome: string;
   entryIds: [string, string];
+  /** The charge's event (charge.succeeded or charge.failed), written only if the charge changed. */
+  event: NewEvent;
 }
 
 const CHARGE_COLUMNS = `c.id, c.source_account_id, c.amount, c.currency, c.status, c.amount_captured, c.amount_refunded,
@@ -162,7 +165,7 @@ WITH finished AS (
    CROSS JOIN LATERAL (VALUES ($12, ${externalAccountSql('k.currency')}, -k.amount),
                               ($13, ${merchantBalanceAccountSql('k.currency')}, k.amount)) AS e (id, account_id, amount)
 ), totals AS (${addToBalanceTotalsSql('captured k', 'k.currency', 'k.amount', '0')}
-)
+), ${eventCtes({ from: 'charge', merchant: '$1', id: '$14', type: '$15', data: '$16' })}
 SELECT expires_at, seconds_left FROM finished`;
 
 /**
@@ -358,6 +361,9 @@ export class CardChargesRepository {
         finish.acquirerPaymentId,
         finish.declineCode,
         ...finish.entryIds,
+        finish.event.id,
+        finish.event.type,
+        JSON.stringify(finish.event.object),
       ],
     });
     return rows[0] && { expiresAt: new Date(rows[0].expires_at), secondsLeft: Number(rows[0].seconds_left) };

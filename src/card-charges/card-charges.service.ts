@@ -217,10 +217,10 @@ export class CardChargesService {
   }
 
   private async finishCaptured(key: LeasedKey, payment: AcquirerPayment): Promise<Advance> {
-    const charge: ChargeRow = { ...key.charge, status: 'succeeded', amount_captured: key.charge.amount };
+    const charge = toChargeDto({ ...key.charge, status: 'succeeded', amount_captured: key.charge.amount });
     const response: RecordedResponse = {
       status: 201,
-      body: JSON.stringify(toChargeDto(charge)),
+      body: JSON.stringify(charge),
       headers: { 'content-type': 'application/json; charset=utf-8', location: `/v1/charges/${charge.id}` },
     };
     return this.finish(key, {
@@ -230,6 +230,7 @@ export class CardChargesService {
       response,
       outcome: 'captured',
       entryIds: [newId('ent'), newId('ent')],
+      event: { id: newId('evt'), type: 'charge.succeeded', object: charge },
     });
   }
 
@@ -247,6 +248,11 @@ export class CardChargesService {
       response,
       outcome,
       entryIds: [newId('ent'), newId('ent')],
+      event: {
+        id: newId('evt'),
+        type: 'charge.failed',
+        object: toChargeDto({ ...key.charge, status: 'failed', decline_code: declineCode }),
+      },
     });
   }
 

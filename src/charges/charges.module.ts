@@ -1,3 +1,4 @@
+import { EventsModule } from '../events/events.module.js';
 import { Module } from '@nestjs/common';
 import { CardChargesModule } from '../card-charges/card-charges.module.js';
 import { BatchChargesService } from './batch-charges.service.js';
@@ -6,7 +7,7 @@ import { ChargesRepository } from './charges.repository.js';
 import { ChargesService } from './charges.service.js';
 
 @Module({
-  imports: [CardChargesModule],
+  imports: [CardChargesModule, EventsModule],
   controllers: [ChargesController],
   providers: [ChargesRepository, ChargesService, BatchChargesService],
 })

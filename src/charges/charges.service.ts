@@ -3,6 +3,8 @@ import type { SqlTransaction } from '../database/sql.js';
 import { DomainError, NotFoundError } from '../common/domain-error.js';
 import { newId } from '../common/ids.js';
 import { ListPage, listPage } from '../common/pagination.js';
+import type { EventType } from '../events/event-types.js';
+import { EventsService } from '../events/events.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { CurrencyMismatchError, InsufficientFundsError, InvalidStateError } from './charges.errors.js';
 import { ChargeRow, ChargesRepository, type NewCharge, RefundRow } from './charges.repository.js';
@@ -58,6 +60,7 @@ export class ChargesService {
   constructor(
     private readonly charges: ChargesRepository,
     private readonly metrics: MetricsService,
+    private readonly events: EventsService,
   ) {}
 
   /** One statement decides and does it all; an empty result is explained as 404, 422 or 402. */
@@ -79,7 +82,11 @@ export class ChargesService {
       const attempt = capture
         ? await this.charges.createCaptured(tx, merchantId, charge, [newId('ent'), newId('ent')])
         : await this.charges.createAuthorized(tx, merchantId, charge);
-      if (attempt.charge) return toChargeDto(attempt.charge);
+      if (attempt.charge) {
+        const created = toChargeDto(attempt.charge);
+        this.events.record(tx, merchantId, capture ? 'charge.succeeded' : 'charge.authorized', created);
+        return created;
+      }
       if (attempt.sourceCurrency === null) throw new NotFoundError('account', charge.sourceAccountId);
       if (attempt.sourceCurrency !== body.currency) throw new CurrencyMismatchError(body.currency, attempt.sourceCurrency);
       throw new InsufficientFundsError(body.amount, body.currency);
@@ -94,7 +101,7 @@ export class ChargesService {
   /** authorized -> succeeded: take all or part of the hold, release the rest. */
   async capture(tx: SqlTransaction, merchantId: string, id: string, body: CaptureChargeDto): Promise<ChargeDto> {
     const attempt = await this.charges.capture(tx, merchantId, id, body.amount ?? null, [newId('ent'), newId('ent')]);
-    if (attempt.result) return toChargeDto(attempt.result);
+    if (attempt.result) return this.recorded(tx, merchantId, 'charge.captured', toChargeDto(attempt.result));
     if (!attempt.found) throw new NotFoundError('charge', id);
     if (attempt.found.status !== 'authorized') {
       throw new InvalidStateError(`Only an authorized charge can be captured; this one is ${attempt.found.status}.`);
@@ -105,7 +112,7 @@ export class ChargesService {
   /** authorized -> canceled: release the hold. */
   async cancel(tx: SqlTransaction, merchantId: string, id: string): Promise<ChargeDto> {
     const attempt = await this.charges.cancel(tx, merchantId, id);
-    if (attempt.result) return toChargeDto(attempt.result);
+    if (attempt.result) return this.recorded(tx, merchantId, 'charge.canceled', toChargeDto(attempt.result));
     if (!attempt.found) throw new NotFoundError('charge', id);
     throw new InvalidStateError(`Only an authorized charge can be canceled; this one is ${attempt.found.status}.`);
   }
@@ -118,7 +125,7 @@ export class ChargesService {
       reason: body.reason ?? null,
       entryIds: [newId('ent'), newId('ent')],
     });
-    if (attempt.result) return toRefundDto(attempt.result);
+    if (attempt.result) return this.recorded(tx, merchantId, 'charge.refunded', toRefundDto(attempt.result));
     const found = attempt.found;
     if (!found) throw new NotFoundError('charge', chargeId);
     if (found.status !== 'succeeded') throw new InvalidStateError(`Only a captured charge can be refunded; this one is ${found.status}.`);
@@ -127,6 +134,12 @@ export class ChargesService {
     // The amount fits, so the statement refused a card charge: its refund would go through the acquirer.
     if ((body.amount ?? left) <= left) throw new InvalidStateError('A card charge cannot be refunded through this API yet.');
     throw new InvalidStateError(`Cannot refund ${body.amount}: only ${left} of the captured amount is left to refund.`);
+  }
+
+  /** The effect's event, with its commit; the object as answered. */
+  private recorded<T extends object>(tx: SqlTransaction, merchantId: string, type: EventType, object: T): T {
+    this.events.record(tx, merchantId, type, object);
+    return object;
   }
 
   async get(merchantId: string, id: string): Promise<ChargeDto> {

@@ -1,6 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 
-export type IdPrefix = 'mer' | 'acct' | 'ch' | 're' | 'dep' | 'ent' | 'key' | 'aud';
+export type IdPrefix = 'mer' | 'acct' | 'ch' | 're' | 'dep' | 'ent' | 'key' | 'aud' | 'evt' | 'we';
 
 const ID_BYTES = 15;
 /** Random bytes drawn in bulk: one call to the system's generator per 256 ids, not one per id. */

@@ -10,6 +10,7 @@ import {
 import { BalanceLimitExceededError } from '../ledger/ledger.errors.js';
 import { AcquirerUnavailableError, CardDeclinedError } from '../card-charges/card-charges.errors.js';
 import { RateLimitedError } from '../rate-limit/rate-limit.errors.js';
+import { WebhookUrlNotAllowedError } from '../webhooks/webhooks.errors.js';
 import { InsufficientScopeError, LastManagingKeyError } from '../api-keys/api-keys.errors.js';
 import {
   DomainError,
@@ -54,6 +55,7 @@ const ERRORS: DomainError[] = [
   new UnavailableError(),
   new CardDeclinedError('insufficient_funds'),
   new AcquirerUnavailableError(5),
+  new WebhookUrlNotAllowedError("A webhook endpoint must be an https:// URL; got 'http://shop.example/'."),
 ];
 
 describe('the OpenAPI problem catalogue', () => {

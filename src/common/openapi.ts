@@ -194,6 +194,13 @@ const PROBLEMS = {
       'revoking this key would leave the merchant without a key that can manage keys (keys:manage) and does not expire. Not recorded: create or roll a key first.',
     detail: "Key 'key_Qm3xT0aVbN7pW4Lx9T2m' is the merchant's last key that can manage keys and does not expire; create another one first.",
   },
+  webhook_url_not_allowed: {
+    status: 422,
+    title: 'Webhook URL not allowed',
+    meaning:
+      'a webhook endpoint URL must be https (http only to a loopback address, and only where the deployment sets WEBHOOK_ALLOW_HTTP_LOOPBACK). Not recorded: send an allowed URL.',
+    detail: "A webhook endpoint must be an https:// URL; got 'http://shop.example/webhooks'.",
+  },
   balance_limit_exceeded: {
     status: 422,
     title: 'Balance limit exceeded',

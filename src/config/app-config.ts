@@ -57,7 +57,37 @@ export interface AppConfig {
   cardChargeCrash: CrashSettings | undefined;
   /** Test only (NODE_ENV=test): send the acquirer no Idempotency-Key, so the checker must see double captures. */
   acquirerKeyStripped: boolean;
+  /** How long events are kept and served (GET /v1/events); 30 days. */
+  eventRetentionSeconds: number;
+  /** Run the webhook delivery worker in this process (npm run worker runs it alone). */
+  webhookWorkerEnabled: boolean;
+  /** Whether an endpoint may be http:// to a loopback address (tests, the example); never in production. */
+  webhookAllowHttpLoopback: boolean;
+  /** How long one delivery attempt may take, connection to last byte of the answer. */
+  webhookTimeoutMs: number;
+  /**
+   * The waits before each retry, in ms: a delivery is given up after the last one. Each wait is
+   * drawn between 80 % and 120 % of its value (jitter).
+   */
+  webhookRetryScheduleMs: number[];
+  /**
+   * How long an endpoint must have failed without a single success before a failure disables it.
+   * By default the shortest the whole schedule can take (every wait at 80 %): a delivery that spent
+   * its schedule on a failing endpoint disables it.
+   */
+  webhookDisableAfterSeconds: number;
+  /** How often an idle worker looks for due deliveries. */
+  webhookPollIntervalMs: number;
+  /** Deliveries one worker claims and sends at once. */
+  webhookConcurrency: number;
+  /** How long a roll_secret keeps the previous secret signing when expires_in is left out. */
+  webhookSecretOverlapSeconds: number;
 }
+
+/** Svix's schedule, stretched over about three days (contract: Webhooks). */
+export const DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS = [
+  5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000, 36_000_000, 36_000_000, 36_000_000, 36_000_000,
+];
 
 /** What tx3 may take at most after the acquirer's answer: the lease's margin over the call's timeout. */
 export const LEASE_MARGIN_MS = 5_000;
@@ -161,6 +191,15 @@ function testHooks(env: NodeJS.ProcessEnv): Pick<AppConfig, 'cardChargeCrash' | 
   return { cardChargeCrash, acquirerKeyStripped };
 }
 
+function retrySchedule(env: NodeJS.ProcessEnv): number[] {
+  const raw = env.WEBHOOK_RETRY_SCHEDULE_MS;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS;
+  const parts = raw.split(',').map((part) => part.trim());
+  if (parts.length > 50 || !parts.every((part) => /^\d{1,10}$/.test(part)))
+    throw new ConfigError('WEBHOOK_RETRY_SCHEDULE_MS must be up to 50 comma-separated whole numbers of milliseconds');
+  return parts.map(Number);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const databaseUrl = env.DATABASE_URL === undefined || env.DATABASE_URL === '' ? undefined : env.DATABASE_URL;
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -181,6 +220,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       `IDEMPOTENCY_LEASE_SECONDS (${idempotencyLeaseSeconds}) must exceed ACQUIRER_TIMEOUT_MS (${acquirerTimeoutMs}) plus ${LEASE_MARGIN_MS} ms for the transaction that records the answer`,
     );
   }
+  const schedule = retrySchedule(env);
   return {
     acquirerUrl: acquirerUrl(env),
     acquirerTimeoutMs,
@@ -195,6 +235,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     completerIntervalMs: integer(env, 'COMPLETER_INTERVAL_MS', 5_000, 10, 3_600_000),
     ledgerCheckIntervalSeconds: integer(env, 'LEDGER_CHECK_INTERVAL_SECONDS', 300, 0, 86_400),
     ...testHooks(env),
+    eventRetentionSeconds: integer(env, 'EVENT_RETENTION_SECONDS', 30 * 86_400, 60, 366 * 86_400),
+    webhookWorkerEnabled: onOff(env, 'WEBHOOK_WORKER_ENABLED', false),
+    webhookAllowHttpLoopback: onOff(env, 'WEBHOOK_ALLOW_HTTP_LOOPBACK', false),
+    webhookTimeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 1, 120_000),
+    webhookRetryScheduleMs: schedule,
+    webhookDisableAfterSeconds: integer(
+      env,
+      'WEBHOOK_DISABLE_AFTER_SECONDS',
+      Math.floor((schedule.reduce((sum, wait) => sum + wait, 0) * 0.8) / 1000),
+      0,
+      366 * 86_400,
+    ),
+    webhookPollIntervalMs: integer(env, 'WEBHOOK_POLL_INTERVAL_MS', 1_000, 10, 3_600_000),
+    webhookConcurrency: integer(env, 'WEBHOOK_CONCURRENCY', 10, 1, 1_000),
+    webhookSecretOverlapSeconds: integer(env, 'WEBHOOK_SECRET_OVERLAP_SECONDS', 86_400, 0, 7 * 86_400),
     port: integer(env, 'PORT', 3000, 0, 65535),
     databaseUrl,
     adminToken: adminToken || `admin_${randomBytes(24).toString('base64url')}`,

@@ -188,6 +188,8 @@ export class SqlTransaction {
   private finished = false;
   /** A statement of the transaction failed: what is left to do is ROLLBACK. */
   private aborted = false;
+  /** Statements that go out with COMMIT (sendWithCommit). */
+  private readonly withCommit: Statement[] = [];
 
   constructor(
     private readonly connection: Connection,
@@ -240,19 +242,29 @@ export class SqlTransaction {
   }
 
   /**
+   * A statement that goes out with COMMIT, in its round trip, ahead of commit's own statements; never,
+   * if the transaction does not commit. For a write that must commit with the effect but that nothing
+   * waits for (an effect's event, events/): it costs a statement, not a round trip.
+   */
+  sendWithCommit(statement: Statement): void {
+    if (this.finished) throw new Error('The transaction has ended.');
+    this.withCommit.push(statement);
+  }
+
+  /**
    * Sends `statements` and COMMIT in one round trip and returns the statements' rows. If any
    * statement of the transaction failed, COMMIT rolls it back (answered with the tag ROLLBACK):
    * then the failure is thrown, never success.
    */
   async commit(statements: Statement[] = []): Promise<unknown[][]> {
     if (this.openingFailure !== undefined) throw this.failedOpening();
-    const sent = statements.map((statement) => this.connection.send(statement));
+    const sent = [...this.withCommit, ...statements].map((statement) => this.connection.send(statement));
     const commit = this.connection.send(COMMIT);
     this.finished = true;
     try {
       const [results, committed] = await Promise.all([Promise.all(sent), commit]);
       if (committed.command !== 'COMMIT') throw new TransactionAbortedError();
-      return results.map((result) => result.rows as unknown[]);
+      return results.slice(this.withCommit.length).map((result) => result.rows as unknown[]);
     } catch (error) {
       for (const pending of [...sent, commit]) pending.catch(() => undefined);
       this.aborted = true;

@@ -1,3 +1,4 @@
+import { EventsModule } from '../events/events.module.js';
 import { Module } from '@nestjs/common';
 import { AccountsModule } from '../accounts/accounts.module.js';
 import { LedgerCheckRepository } from './ledger-check.repository.js';
@@ -7,7 +8,7 @@ import { LedgerRepository } from './ledger.repository.js';
 import { LedgerService } from './ledger.service.js';
 
 @Module({
-  imports: [AccountsModule],
+  imports: [AccountsModule, EventsModule],
   controllers: [LedgerController],
   providers: [LedgerRepository, LedgerService, LedgerCheckRepository, LedgerCheckService],
   exports: [LedgerCheckService],

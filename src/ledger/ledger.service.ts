@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { SqlTransaction } from '../database/sql.js';
 import { AccountsService } from '../accounts/accounts.service.js';
+import { EventsService } from '../events/events.service.js';
 import { NotFoundError } from '../common/domain-error.js';
 import { newId } from '../common/ids.js';
 import { ListPage, ListQueryDto, listPage } from '../common/pagination.js';
@@ -37,6 +38,7 @@ export class LedgerService {
   constructor(
     private readonly ledger: LedgerRepository,
     private readonly accounts: AccountsService,
+    private readonly events: EventsService,
   ) {}
 
   async deposit(tx: SqlTransaction, merchantId: string, accountId: string, body: CreateDepositDto): Promise<DepositDto> {
@@ -46,7 +48,9 @@ export class LedgerService {
       debitEntry: newId('ent'),
     });
     if (!row) throw new NotFoundError('account', accountId);
-    return toDepositDto(row);
+    const deposit = toDepositDto(row);
+    this.events.record(tx, merchantId, 'deposit.created', deposit);
+    return deposit;
   }
 
   async entries(merchantId: string, accountId: string, query: ListQueryDto): Promise<ListPage<EntryDto>> {

@@ -228,8 +228,40 @@ export class MetricsService {
     },
   });
 
+  private readonly webhookDeliveries = new Counter({
+    name: 'webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome: delivered (2xx), retry (failed, retried later), give_up (failed, schedule spent), gone (410: endpoint disabled), lost_claim (the claim had lapsed; another worker owns the delivery).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  /** Set by the webhooks' module: reads the delivery queue when /metrics is scraped. */
+  webhookCensus: (() => Promise<{ queueDepth: number; oldestUndeliveredSeconds: number }>) | undefined;
+
+  private readonly webhookQueueDepth = new Gauge({
+    name: 'webhook_delivery_queue_depth',
+    help: 'Webhook deliveries pending (due or waiting for a retry) to enabled endpoints.',
+    registers: [this.registry],
+    collect: async () => {
+      const census = await this.webhookCensus?.().catch(() => undefined);
+      if (!census) return;
+      this.webhookQueueDepth.set(census.queueDepth);
+      this.webhookOldestUndelivered.set(census.oldestUndeliveredSeconds);
+    },
+  });
+
+  private readonly webhookOldestUndelivered = new Gauge({
+    name: 'webhook_oldest_undelivered_event_age_seconds',
+    help: 'Age of the oldest event with a delivery still pending to an enabled endpoint (0 when none); read with webhook_delivery_queue_depth.',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  countWebhookDelivery(outcome: string): void {
+    this.webhookDeliveries.inc({ outcome });
   }
 
   observeHttp(method: string, route: string, status: number, seconds: number): void {

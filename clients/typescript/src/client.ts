@@ -13,11 +13,20 @@ import type {
   CreateDeposit,
   CreateMerchant,
   CreateRefund,
+  CreateWebhookEndpoint,
+  DeletedWebhookEndpoint,
   Deposit,
   Entry,
+  Event,
+  EventType,
   Health,
   Merchant,
+  RedeliverEvent,
+  Redelivery,
   Refund,
+  RollWebhookSecret,
+  UpdateWebhookEndpoint,
+  WebhookEndpoint,
 } from './models.js';
 import { ChargePendingError } from './errors.js';
 import { Paginated } from './pagination.js';
@@ -60,6 +69,20 @@ export interface ListChargesOptions extends ListOptions {
 
 /** `pendingWaitMs`: how long to keep repeating a card charge the acquirer has not decided (default: the retry policy's `totalTimeoutMs`; 0: not at all). */
 export type CreateChargeOptions = UntilDecidedOptions;
+
+export interface ListEventsOptions extends ListOptions {
+  /** Only events of this type. */
+  type?: EventType;
+  /** Only events created at or after this time (ISO 8601). */
+  createdGte?: string;
+  /** Only events created before this time (ISO 8601). */
+  createdLt?: string;
+}
+
+export interface UpdateWebhookEndpointOptions extends WriteOptions {
+  /** The `etag` of the result that read the endpoint (`"3"`): required to change it (428 without, 412 stale). */
+  ifMatch?: string;
+}
 
 export interface UpsertAccountOptions extends WriteOptions {
   /** Change the account only if it is still at this version: the `etag` of the result that read it (`"3"`). */
@@ -320,6 +343,124 @@ export class PaymentsClient {
   /** Revokes a key (revoking twice is one revocation, so a retry is safe without a key). */
   revokeApiKey(id: string, options?: CallOptions): Promise<Result<ApiKey>> {
     return this.transport.read((attempt) => this.api.DELETE('/v1/api_keys/{id}', { params: { path: { id } }, ...attempt }), options);
+  }
+
+  /** One event of the last 30 days: what a webhook with this webhook-id carried. */
+  getEvent(id: string, options?: CallOptions): Promise<Result<Event>> {
+    return this.transport.read((attempt) => this.api.GET('/v1/events/{id}', { params: { path: { id } }, ...attempt }), options);
+  }
+
+  /** The merchant's events of the last 30 days, newest first, read page by page as the iteration goes. */
+  listEvents(options: ListEventsOptions = {}): Paginated<Event> {
+    const { limit, startingAfter, type, createdGte, createdLt, ...call } = options;
+    return new Paginated(async (after) => {
+      const page = await this.transport.read(
+        (attempt) =>
+          this.api.GET('/v1/events', {
+            params: { query: { limit, type, created_gte: createdGte, created_lt: createdLt, starting_after: after } },
+            ...attempt,
+          }),
+        call,
+      );
+      return page.data;
+    }, startingAfter);
+  }
+
+  /** Sends the event again to its enabled endpoints (or to `redelivery.endpoint` only). */
+  redeliverEvent(id: string, redelivery: RedeliverEvent = {}, options?: WriteOptions): Promise<RecordedResult<Redelivery>> {
+    return this.transport.write(
+      redelivery,
+      (idempotencyKey, attempt) =>
+        this.api.POST('/v1/events/{id}/redeliver', {
+          params: { path: { id }, header: { 'Idempotency-Key': idempotencyKey } },
+          body: redelivery,
+          ...attempt,
+        }),
+      options,
+    );
+  }
+
+  /** A webhook endpoint; its `secret` is shown once (a replayed answer has `secret: null`). */
+  createWebhookEndpoint(endpoint: CreateWebhookEndpoint, options?: WriteOptions): Promise<RecordedResult<WebhookEndpoint>> {
+    return this.transport.write(
+      endpoint,
+      (idempotencyKey, attempt) =>
+        this.api.POST('/v1/webhook_endpoints', { params: { header: { 'Idempotency-Key': idempotencyKey } }, body: endpoint, ...attempt }),
+      options,
+    );
+  }
+
+  /** The merchant's webhook endpoints, newest first (never a secret). */
+  listWebhookEndpoints(options: ListOptions = {}): Paginated<WebhookEndpoint> {
+    const { limit, startingAfter, ...call } = options;
+    return new Paginated(async (after) => {
+      const page = await this.transport.read(
+        (attempt) => this.api.GET('/v1/webhook_endpoints', { params: { query: { limit, starting_after: after } }, ...attempt }),
+        call,
+      );
+      return page.data;
+    }, startingAfter);
+  }
+
+  getWebhookEndpoint(id: string, options?: CallOptions): Promise<Result<WebhookEndpoint>> {
+    return this.transport.read((attempt) => this.api.GET('/v1/webhook_endpoints/{id}', { params: { path: { id } }, ...attempt }), options);
+  }
+
+  /** Changes url, events, description or status, under `ifMatch` (the etag of a result that read it). */
+  updateWebhookEndpoint(
+    id: string,
+    changes: UpdateWebhookEndpoint,
+    options: UpdateWebhookEndpointOptions = {},
+  ): Promise<RecordedResult<WebhookEndpoint>> {
+    const { ifMatch, ...write } = options;
+    return this.transport.write(
+      changes,
+      (idempotencyKey, attempt) =>
+        this.api.POST('/v1/webhook_endpoints/{id}', {
+          params: {
+            path: { id },
+            header: { 'Idempotency-Key': idempotencyKey, ...(ifMatch === undefined ? {} : { 'If-Match': ifMatch }) },
+          },
+          body: changes,
+          ...attempt,
+        }),
+      write,
+    );
+  }
+
+  /** Stops deliveries to the endpoint until it is enabled again. */
+  disableWebhookEndpoint(id: string, options?: WriteOptions): Promise<RecordedResult<WebhookEndpoint>> {
+    return this.transport.write(
+      undefined,
+      (idempotencyKey, attempt) =>
+        this.api.POST('/v1/webhook_endpoints/{id}/disable', {
+          params: { path: { id }, header: { 'Idempotency-Key': idempotencyKey } },
+          ...attempt,
+        }),
+      options,
+    );
+  }
+
+  /** A new signing secret (shown once); the previous one signs too for `expires_in_seconds` (default 24 h). */
+  rollWebhookEndpointSecret(id: string, roll: RollWebhookSecret = {}, options?: WriteOptions): Promise<RecordedResult<WebhookEndpoint>> {
+    return this.transport.write(
+      roll,
+      (idempotencyKey, attempt) =>
+        this.api.POST('/v1/webhook_endpoints/{id}/roll_secret', {
+          params: { path: { id }, header: { 'Idempotency-Key': idempotencyKey } },
+          body: roll,
+          ...attempt,
+        }),
+      options,
+    );
+  }
+
+  /** Deletes the endpoint and its pending deliveries (a second delete is 404). */
+  deleteWebhookEndpoint(id: string, options?: CallOptions): Promise<Result<DeletedWebhookEndpoint>> {
+    return this.transport.read(
+      (attempt) => this.api.DELETE('/v1/webhook_endpoints/{id}', { params: { path: { id } }, ...attempt }),
+      options,
+    );
   }
 
   private get api(): Transport['api'] {

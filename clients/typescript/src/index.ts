@@ -3,9 +3,11 @@ export type {
   BrowserOptions,
   CreateChargeOptions,
   ListChargesOptions,
+  ListEventsOptions,
   ListOptions,
   PaymentsAdminClientOptions,
   PaymentsClientOptions,
+  UpdateWebhookEndpointOptions,
   UpsertAccountOptions,
 } from './client.js';
 export {

@@ -33,6 +33,17 @@ export type ApiKeyScope = NonNullable<Schemas['CreateApiKeyDto']['scopes']>[numb
 export type CreateApiKey = Schemas['CreateApiKeyDto'];
 export type RollApiKey = Schemas['RollApiKeyDto'];
 
+export type Event = Schemas['EventDto'];
+export type EventType = Event['type'];
+export type RedeliverEvent = Schemas['RedeliverEventDto'];
+export type Redelivery = Schemas['RedeliveryDto'];
+
+export type WebhookEndpoint = Schemas['WebhookEndpointDto'];
+export type CreateWebhookEndpoint = Schemas['CreateWebhookEndpointDto'];
+export type UpdateWebhookEndpoint = Schemas['UpdateWebhookEndpointDto'];
+export type RollWebhookSecret = Schemas['RollWebhookSecretDto'];
+export type DeletedWebhookEndpoint = Schemas['DeletedWebhookEndpointDto'];
+
 /** One page of a list: newest first; `has_more` says whether a page follows. */
 export interface Page<T> {
   object: 'list';

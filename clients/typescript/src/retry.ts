@@ -167,6 +167,7 @@ export const DECIDED_PROBLEMS: Readonly<Partial<Record<NonNullable<ProblemCode>,
   currency_mismatch: 422,
   balance_limit_exceeded: 422,
   last_managing_key: 422,
+  webhook_url_not_allowed: 422,
   precondition_required: 428,
 });
 

@@ -386,6 +386,158 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List events, newest first.
+         * @description The merchant's events of the last 30 days, one per effect, optionally of one type and within [created_gte, created_lt). starting_after an unknown id is 404.
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Retrieve an event.
+         * @description An event of this merchant from the last 30 days; any other id is 404. A webhook body is exactly this object.
+         */
+        get: operations["getEvent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/{id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send an event again to its webhook endpoints.
+         * @description A new delivery, due now with the retry schedule started afresh, to every enabled endpoint subscribed to the event's type, or only to `endpoint`. Receivers see the same webhook-id again and drop it if they applied it.
+         */
+        post: operations["redeliverEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook_endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhook endpoints, newest first.
+         * @description Never a secret.
+         */
+        get: operations["listWebhookEndpoints"];
+        put?: never;
+        /**
+         * Create a webhook endpoint.
+         * @description Events of the listed types are POSTed to `url`, signed per Standard Webhooks with the secret, shown once here: a replay of this request answers secret null (roll_secret makes a new one). Only events written after it exists are sent to it.
+         */
+        post: operations["createWebhookEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook_endpoints/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Retrieve a webhook endpoint.
+         * @description Never its secret; its version in ETag.
+         */
+        get: operations["getWebhookEndpoint"];
+        put?: never;
+        /**
+         * Change a webhook endpoint (versioned).
+         * @description Changes url, events, description or status (enabled resumes deliveries, pending ones included; disabled stops them). Needs If-Match with the current ETag, as an account's PUT (stale: 412, missing: 428); content identical to the current is a 200 whatever If-Match says.
+         */
+        post: operations["updateWebhookEndpoint"];
+        /**
+         * Delete a webhook endpoint.
+         * @description It and its pending deliveries go; events stay. A second delete (a retry after a lost answer) is 404.
+         */
+        delete: operations["deleteWebhookEndpoint"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook_endpoints/{id}/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Disable a webhook endpoint.
+         * @description Nothing more is sent to it (its pending deliveries wait) until an update sets status enabled. No If-Match needed: disabling twice is one disabling.
+         */
+        post: operations["disableWebhookEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook_endpoints/{id}/roll_secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Roll the signing secret, the previous one signing too for an overlap.
+         * @description A new secret, shown once. For expires_in_seconds (default 24 h) every webhook carries two signatures, one per secret, space-separated in webhook-signature (Standard Webhooks), so receivers can switch secrets with no webhook refused. A replay answers secret null.
+         */
+        post: operations["rollWebhookEndpointSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health/live": {
         parameters: {
             query?: never;
@@ -455,7 +607,7 @@ export interface components {
              * @description Stable machine-readable code; each has one status.
              * @enum {string}
              */
-            code: "validation_failed" | "idempotency_key_missing" | "idempotency_key_invalid" | "unauthenticated" | "insufficient_scope" | "insufficient_funds" | "not_found" | "idempotency_request_in_progress" | "invalid_state" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "currency_mismatch" | "last_managing_key" | "balance_limit_exceeded" | "precondition_required" | "rate_limited" | "card_declined" | "acquirer_unavailable" | "internal_error" | "unavailable";
+            code: "validation_failed" | "idempotency_key_missing" | "idempotency_key_invalid" | "unauthenticated" | "insufficient_scope" | "insufficient_funds" | "not_found" | "idempotency_request_in_progress" | "invalid_state" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "currency_mismatch" | "last_managing_key" | "webhook_url_not_allowed" | "balance_limit_exceeded" | "precondition_required" | "rate_limited" | "card_declined" | "acquirer_unavailable" | "internal_error" | "unavailable";
             /** @description Which fields failed: validation_failed, currency_mismatch of a PUT. */
             errors?: components["schemas"]["FieldErrorDto"][];
             /**
@@ -492,7 +644,7 @@ export interface components {
              *       "charges:read"
              *     ]
              */
-            scopes?: ("charges:read" | "charges:write" | "accounts:read" | "accounts:write" | "balance:read" | "keys:manage")[];
+            scopes?: ("charges:read" | "charges:write" | "accounts:read" | "accounts:write" | "balance:read" | "keys:manage" | "events:read" | "webhooks:manage")[];
             /**
              * Format: date-time
              * @description When the key stops working; in the future. Left out: never.
@@ -511,7 +663,7 @@ export interface components {
             /** @example Checkout server */
             name: string;
             /** @description The scopes of a restricted key; null for an unrestricted secret key (every scope). */
-            scopes: ("charges:read" | "charges:write" | "accounts:read" | "accounts:write" | "balance:read" | "keys:manage")[] | null;
+            scopes: ("charges:read" | "charges:write" | "accounts:read" | "accounts:write" | "balance:read" | "keys:manage" | "events:read" | "webhooks:manage")[] | null;
             /** @description The secret: shown once, on the response that created it (create or roll). It is stored only as a hash, so every other response, an idempotent replay included, answers null. */
             secret: string | null;
             /**
@@ -579,7 +731,7 @@ export interface components {
             /** @example Checkout server */
             name: string;
             /** @description The scopes of a restricted key; null for an unrestricted secret key (every scope). */
-            scopes: ("charges:read" | "charges:write" | "accounts:read" | "accounts:write" | "balance:read" | "keys:manage")[] | null;
+            scopes: ("charges:read" | "charges:write" | "accounts:read" | "accounts:write" | "balance:read" | "keys:manage" | "events:read" | "webhooks:manage")[] | null;
             /** @description The secret: shown once, on the response that created it (create or roll). It is stored only as a hash, so every other response, an idempotent replay included, answers null. */
             secret: string | null;
             /**
@@ -875,6 +1027,167 @@ export interface components {
             available: components["schemas"]["BalanceAmountDto"][];
             /** @description Authorised, not yet captured, per currency. */
             pending: components["schemas"]["BalanceAmountDto"][];
+        };
+        EventDataDto: {
+            /** @description The object the event is about, as the API answered it when the effect committed (a charge, a refund, a deposit, an account). */
+            object: {
+                [key: string]: unknown;
+            };
+        };
+        EventDto: {
+            /**
+             * @description Stable: a webhook's webhook-id is this id, the same for every attempt.
+             * @example evt_3kTz0q8WcXnB1vYp2LmRxQ9w
+             */
+            id: string;
+            /** @enum {string} */
+            object: "event";
+            /** @enum {string} */
+            type: "charge.succeeded" | "charge.authorized" | "charge.captured" | "charge.canceled" | "charge.refunded" | "charge.failed" | "deposit.created" | "account.created" | "account.updated";
+            /**
+             * Format: date-time
+             * @description When the effect committed (its transaction began), by the database clock.
+             */
+            created_at: string;
+            data: components["schemas"]["EventDataDto"];
+            /**
+             * @description The API version the data is shaped by; null: the one version there is.
+             * @example null
+             */
+            api_version: string | null;
+        };
+        EventListDto: {
+            /** @enum {string} */
+            object: "list";
+            data: components["schemas"]["EventDto"][];
+            has_more: boolean;
+        };
+        RedeliverEventDto: {
+            /**
+             * @description Only to this endpoint (enabled, of this merchant). Left out: every enabled endpoint subscribed to the type.
+             * @example we_Qm3xT0aVbN7pW4Lx9T2m
+             */
+            endpoint?: string;
+        };
+        RedeliveryDto: {
+            /** @enum {string} */
+            object: "redelivery";
+            /** @example evt_3kTz0q8WcXnB1vYp2LmRxQ9w */
+            event: string;
+            /**
+             * @description The endpoints the event is sent to again, each as a new delivery starting the retry schedule afresh.
+             * @example [
+             *       "we_Qm3xT0aVbN7pW4Lx9T2m"
+             *     ]
+             */
+            endpoints: string[];
+        };
+        CreateWebhookEndpointDto: {
+            /**
+             * @description Where events are POSTed: https (http only to a loopback address where the deployment sets WEBHOOK_ALLOW_HTTP_LOOPBACK). Redirects are not followed.
+             * @example https://shop.example/webhooks
+             */
+            url: string;
+            /**
+             * @description The event types sent to this endpoint; '*' for every type, present and future.
+             * @example [
+             *       "charge.succeeded",
+             *       "charge.refunded"
+             *     ]
+             */
+            events: ("charge.succeeded" | "charge.authorized" | "charge.captured" | "charge.canceled" | "charge.refunded" | "charge.failed" | "deposit.created" | "account.created" | "account.updated" | "*")[];
+            /**
+             * @description For people.
+             * @example Order fulfilment
+             */
+            description?: string | null;
+        };
+        WebhookEndpointDto: {
+            /** @example we_Qm3xT0aVbN7pW4Lx9T2m */
+            id: string;
+            /** @enum {string} */
+            object: "webhook_endpoint";
+            /** @example https://shop.example/webhooks */
+            url: string;
+            /**
+             * @example [
+             *       "charge.succeeded"
+             *     ]
+             */
+            events: ("charge.succeeded" | "charge.authorized" | "charge.captured" | "charge.canceled" | "charge.refunded" | "charge.failed" | "deposit.created" | "account.created" | "account.updated" | "*")[];
+            /** @example null */
+            description: string | null;
+            /** @enum {string} */
+            status: "enabled" | "disabled";
+            /**
+             * @description Why it is disabled: requested (by the merchant), failing (every attempt failed for the whole retry schedule, about three days), gone (it answered 410). Null when enabled.
+             * @example null
+             * @enum {string|null}
+             */
+            disabled_reason: "requested" | "failing" | "gone" | null;
+            /**
+             * @description The signing secret (Standard Webhooks, whsec_…): shown once, on the response that made it (create, roll_secret); every other response, an idempotent replay included, answers null.
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+             */
+            secret: string | null;
+            /**
+             * Format: date-time
+             * @description During a secret roll: until when the previous secret signs too. Null otherwise.
+             * @example null
+             */
+            previous_secret_expires_at: string | null;
+            /**
+             * @description Changes with every update; its ETag.
+             * @example 1
+             */
+            version: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        WebhookEndpointListDto: {
+            /** @enum {string} */
+            object: "list";
+            data: components["schemas"]["WebhookEndpointDto"][];
+            has_more: boolean;
+        };
+        UpdateWebhookEndpointDto: {
+            /**
+             * @description Where events are POSTed: https (http only to a loopback address where the deployment sets WEBHOOK_ALLOW_HTTP_LOOPBACK). Redirects are not followed.
+             * @example https://shop.example/webhooks
+             */
+            url?: string;
+            /**
+             * @description The event types sent to this endpoint; '*' for every type, present and future.
+             * @example [
+             *       "charge.succeeded",
+             *       "charge.refunded"
+             *     ]
+             */
+            events?: ("charge.succeeded" | "charge.authorized" | "charge.captured" | "charge.canceled" | "charge.refunded" | "charge.failed" | "deposit.created" | "account.created" | "account.updated" | "*")[];
+            /** @example Order fulfilment */
+            description?: string | null;
+            /**
+             * @description enabled: deliveries resume (those still pending, and every new event); disabled: nothing is sent to it.
+             * @enum {string}
+             */
+            status?: "enabled" | "disabled";
+        };
+        RollWebhookSecretDto: {
+            /**
+             * @description How long the previous secret keeps signing beside the new one (every webhook carries both signatures meanwhile), in seconds: 0 stops it at once, at most 7 days. Left out: WEBHOOK_SECRET_OVERLAP_SECONDS (24 h).
+             * @example 86400
+             */
+            expires_in_seconds?: number;
+        };
+        DeletedWebhookEndpointDto: {
+            /** @example we_Qm3xT0aVbN7pW4Lx9T2m */
+            id: string;
+            /** @enum {string} */
+            object: "webhook_endpoint";
+            /** @enum {boolean} */
+            deleted: true;
         };
         HealthDto: {
             /** @enum {string} */
@@ -4253,6 +4566,1496 @@ export interface operations {
             };
             /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
             403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /** @description Objects per page, 1 to 100; 10 when left out. */
+                limit?: number;
+                /** @description Id of the last object of the previous page. */
+                starting_after?: string;
+                /** @description Only events of this type. */
+                type?: "charge.succeeded" | "charge.authorized" | "charge.captured" | "charge.canceled" | "charge.refunded" | "charge.failed" | "deposit.created" | "account.created" | "account.updated";
+                /** @description Only events created at or after this time. */
+                created_gte?: string;
+                /** @description Only events created before this time. */
+                created_lt?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "object": "list",
+                     *       "data": [
+                     *         {
+                     *           "id": "evt_3kTz0q8WcXnB1vYp2LmRxQ9w",
+                     *           "object": "event",
+                     *           "type": "charge.succeeded",
+                     *           "created_at": "2026-12-07T14:37:15.868Z",
+                     *           "data": {
+                     *             "object": {
+                     *               "id": "ch_Lx9T2mQv0aBn7pW4",
+                     *               "object": "charge",
+                     *               "amount": 1999,
+                     *               "currency": "usd",
+                     *               "source": "acct_9dK2mQx0aVbT7nP4",
+                     *               "status": "succeeded",
+                     *               "captured": true,
+                     *               "amount_captured": 1999,
+                     *               "amount_refunded": 0,
+                     *               "refunded": false,
+                     *               "description": null,
+                     *               "metadata": {},
+                     *               "created_at": "2026-12-07T14:37:15.868Z"
+                     *             }
+                     *           },
+                     *           "api_version": null
+                     *         }
+                     *       ],
+                     *       "has_more": false
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EventListDto"];
+                };
+            };
+            /** @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+        };
+    };
+    getEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event id (evt_...). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "evt_3kTz0q8WcXnB1vYp2LmRxQ9w",
+                     *       "object": "event",
+                     *       "type": "charge.succeeded",
+                     *       "created_at": "2026-12-07T14:37:15.868Z",
+                     *       "data": {
+                     *         "object": {
+                     *           "id": "ch_Lx9T2mQv0aBn7pW4",
+                     *           "object": "charge",
+                     *           "amount": 1999,
+                     *           "currency": "usd",
+                     *           "source": "acct_9dK2mQx0aVbT7nP4",
+                     *           "status": "succeeded",
+                     *           "captured": true,
+                     *           "amount_captured": 1999,
+                     *           "amount_refunded": 0,
+                     *           "refunded": false,
+                     *           "description": null,
+                     *           "metadata": {},
+                     *           "created_at": "2026-12-07T14:37:15.868Z"
+                     *         }
+                     *       },
+                     *       "api_version": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EventDto"];
+                };
+            };
+            /** @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+        };
+    };
+    redeliverEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 1-255 visible ASCII characters, unique per intended operation (a UUID v4 is a good choice). Retrying with the same key and the same request never repeats the effect: the recorded response is replayed. Scoped to the merchant; kept for IDEMPOTENCY_TTL_SECONDS (24 h by default). */
+                "Idempotency-Key": string;
+            };
+            path: {
+                /** @description The event id (evt_...). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RedeliverEventDto"];
+            };
+        };
+        responses: {
+            /** @description The endpoints it goes to again (none when no enabled endpoint is subscribed). */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description On every response recorded against the Idempotency-Key (first and replayed): the HTTP-date after which the key is forgotten and would be new again. Until then a retry with the key gets this same answer. */
+                    "Idempotency-Expires": string;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "object": "redelivery",
+                     *       "event": "evt_3kTz0q8WcXnB1vYp2LmRxQ9w",
+                     *       "endpoints": [
+                     *         "we_Qm3xT0aVbN7pW4Lx9T2m"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RedeliveryDto"];
+                };
+            };
+            /**
+             * @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request.
+             *
+             *     `idempotency_key_missing`: a POST without an Idempotency-Key header. Not recorded.
+             *
+             *     `idempotency_key_invalid`: the Idempotency-Key is empty, longer than 255 characters, not visible ASCII, or sent twice. Not recorded.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. Recorded when it is the outcome of the operation. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotency-Expires": components["headers"]["Idempotency-Expires"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `idempotency_request_in_progress`: a request with the same key is still running (the service waited 1 s for it). Not recorded: retry with the same key and body after Retry-After. */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 100 KiB. Not recorded. */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json. Not recorded. */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `idempotency_key_reused`: the key was used for a different request (method, path or body). Never retry with that key; a new key is a new operation. Not recorded. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+        };
+    };
+    listWebhookEndpoints: {
+        parameters: {
+            query?: {
+                /** @description Objects per page, 1 to 100; 10 when left out. */
+                limit?: number;
+                /** @description Id of the last object of the previous page. */
+                starting_after?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of endpoints. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "object": "list",
+                     *       "data": [
+                     *         {
+                     *           "id": "we_Qm3xT0aVbN7pW4Lx9T2m",
+                     *           "object": "webhook_endpoint",
+                     *           "url": "https://shop.example/webhooks",
+                     *           "events": [
+                     *             "charge.succeeded",
+                     *             "charge.refunded"
+                     *           ],
+                     *           "description": "Order fulfilment",
+                     *           "status": "enabled",
+                     *           "disabled_reason": null,
+                     *           "secret": null,
+                     *           "previous_secret_expires_at": null,
+                     *           "version": 1,
+                     *           "created_at": "2026-12-07T14:37:15.868Z",
+                     *           "updated_at": "2026-12-07T14:37:15.868Z"
+                     *         }
+                     *       ],
+                     *       "has_more": false
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointListDto"];
+                };
+            };
+            /** @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+        };
+    };
+    createWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 1-255 visible ASCII characters, unique per intended operation (a UUID v4 is a good choice). Retrying with the same key and the same request never repeats the effect: the recorded response is replayed. Scoped to the merchant; kept for IDEMPOTENCY_TTL_SECONDS (24 h by default). */
+                "Idempotency-Key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhookEndpointDto"];
+            };
+        };
+        responses: {
+            /** @description Created, with its secret shown once. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description On every response recorded against the Idempotency-Key (first and replayed): the HTTP-date after which the key is forgotten and would be new again. Until then a retry with the key gets this same answer. */
+                    "Idempotency-Expires": string;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "we_Qm3xT0aVbN7pW4Lx9T2m",
+                     *       "object": "webhook_endpoint",
+                     *       "url": "https://shop.example/webhooks",
+                     *       "events": [
+                     *         "charge.succeeded",
+                     *         "charge.refunded"
+                     *       ],
+                     *       "description": "Order fulfilment",
+                     *       "status": "enabled",
+                     *       "disabled_reason": null,
+                     *       "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                     *       "previous_secret_expires_at": null,
+                     *       "version": 1,
+                     *       "created_at": "2026-12-07T14:37:15.868Z",
+                     *       "updated_at": "2026-12-07T14:37:15.868Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointDto"];
+                };
+            };
+            /**
+             * @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request.
+             *
+             *     `idempotency_key_missing`: a POST without an Idempotency-Key header. Not recorded.
+             *
+             *     `idempotency_key_invalid`: the Idempotency-Key is empty, longer than 255 characters, not visible ASCII, or sent twice. Not recorded.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `idempotency_request_in_progress`: a request with the same key is still running (the service waited 1 s for it). Not recorded: retry with the same key and body after Retry-After. */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 100 KiB. Not recorded. */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json. Not recorded. */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /**
+             * @description `idempotency_key_reused`: the key was used for a different request (method, path or body). Never retry with that key; a new key is a new operation. Not recorded.
+             *
+             *     `webhook_url_not_allowed`: a webhook endpoint URL must be https (http only to a loopback address, and only where the deployment sets WEBHOOK_ALLOW_HTTP_LOOPBACK). Not recorded: send an allowed URL.
+             */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+        };
+    };
+    getWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint id (we_...). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "we_Qm3xT0aVbN7pW4Lx9T2m",
+                     *       "object": "webhook_endpoint",
+                     *       "url": "https://shop.example/webhooks",
+                     *       "events": [
+                     *         "charge.succeeded",
+                     *         "charge.refunded"
+                     *       ],
+                     *       "description": "Order fulfilment",
+                     *       "status": "enabled",
+                     *       "disabled_reason": null,
+                     *       "secret": null,
+                     *       "previous_secret_expires_at": null,
+                     *       "version": 1,
+                     *       "created_at": "2026-12-07T14:37:15.868Z",
+                     *       "updated_at": "2026-12-07T14:37:15.868Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointDto"];
+                };
+            };
+            /** @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+        };
+    };
+    updateWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 1-255 visible ASCII characters, unique per intended operation (a UUID v4 is a good choice). Retrying with the same key and the same request never repeats the effect: the recorded response is replayed. Scoped to the merchant; kept for IDEMPOTENCY_TTL_SECONDS (24 h by default). */
+                "Idempotency-Key": string;
+                /** @description The ETag of the version being changed, e.g. "3". */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description The webhook endpoint id (we_...). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhookEndpointDto"];
+            };
+        };
+        responses: {
+            /** @description Updated, or unchanged (identical content). */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description On every response recorded against the Idempotency-Key (first and replayed): the HTTP-date after which the key is forgotten and would be new again. Until then a retry with the key gets this same answer. */
+                    "Idempotency-Expires": string;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "we_Qm3xT0aVbN7pW4Lx9T2m",
+                     *       "object": "webhook_endpoint",
+                     *       "url": "https://shop.example/webhooks",
+                     *       "events": [
+                     *         "*"
+                     *       ],
+                     *       "description": "Order fulfilment",
+                     *       "status": "enabled",
+                     *       "disabled_reason": null,
+                     *       "secret": null,
+                     *       "previous_secret_expires_at": null,
+                     *       "version": 2,
+                     *       "created_at": "2026-12-07T14:37:15.868Z",
+                     *       "updated_at": "2026-12-07T14:37:15.868Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointDto"];
+                };
+            };
+            /**
+             * @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request.
+             *
+             *     `idempotency_key_missing`: a POST without an Idempotency-Key header. Not recorded.
+             *
+             *     `idempotency_key_invalid`: the Idempotency-Key is empty, longer than 255 characters, not visible ASCII, or sent twice. Not recorded.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. Recorded when it is the outcome of the operation. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotency-Expires": components["headers"]["Idempotency-Expires"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `idempotency_request_in_progress`: a request with the same key is still running (the service waited 1 s for it). Not recorded: retry with the same key and body after Retry-After. */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `precondition_failed`: If-Match does not match the current version, If-Match was sent for an absent account, or If-None-Match: * for a present one. ETag holds the current version. Not recorded. */
+            412: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 100 KiB. Not recorded. */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json. Not recorded. */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /**
+             * @description `idempotency_key_reused`: the key was used for a different request (method, path or body). Never retry with that key; a new key is a new operation. Not recorded.
+             *
+             *     `webhook_url_not_allowed`: a webhook endpoint URL must be https (http only to a loopback address, and only where the deployment sets WEBHOOK_ALLOW_HTTP_LOOPBACK). Not recorded: send an allowed URL.
+             */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `precondition_required`: changing an existing account needs If-Match; ETag holds the current version. Not recorded. */
+            428: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+        };
+    };
+    deleteWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint id (we_...). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "we_Qm3xT0aVbN7pW4Lx9T2m",
+                     *       "object": "webhook_endpoint",
+                     *       "deleted": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["DeletedWebhookEndpointDto"];
+                };
+            };
+            /** @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+        };
+    };
+    disableWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 1-255 visible ASCII characters, unique per intended operation (a UUID v4 is a good choice). Retrying with the same key and the same request never repeats the effect: the recorded response is replayed. Scoped to the merchant; kept for IDEMPOTENCY_TTL_SECONDS (24 h by default). */
+                "Idempotency-Key": string;
+            };
+            path: {
+                /** @description The webhook endpoint id (we_...). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Disabled. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description On every response recorded against the Idempotency-Key (first and replayed): the HTTP-date after which the key is forgotten and would be new again. Until then a retry with the key gets this same answer. */
+                    "Idempotency-Expires": string;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "we_Qm3xT0aVbN7pW4Lx9T2m",
+                     *       "object": "webhook_endpoint",
+                     *       "url": "https://shop.example/webhooks",
+                     *       "events": [
+                     *         "charge.succeeded",
+                     *         "charge.refunded"
+                     *       ],
+                     *       "description": "Order fulfilment",
+                     *       "status": "disabled",
+                     *       "disabled_reason": "requested",
+                     *       "secret": null,
+                     *       "previous_secret_expires_at": null,
+                     *       "version": 2,
+                     *       "created_at": "2026-12-07T14:37:15.868Z",
+                     *       "updated_at": "2026-12-07T14:37:15.868Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointDto"];
+                };
+            };
+            /**
+             * @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request.
+             *
+             *     `idempotency_key_missing`: a POST without an Idempotency-Key header. Not recorded.
+             *
+             *     `idempotency_key_invalid`: the Idempotency-Key is empty, longer than 255 characters, not visible ASCII, or sent twice. Not recorded.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. Recorded when it is the outcome of the operation. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotency-Expires": components["headers"]["Idempotency-Expires"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `idempotency_request_in_progress`: a request with the same key is still running (the service waited 1 s for it). Not recorded: retry with the same key and body after Retry-After. */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 100 KiB. Not recorded. */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json. Not recorded. */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `idempotency_key_reused`: the key was used for a different request (method, path or body). Never retry with that key; a new key is a new operation. Not recorded. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `rate_limited`: more than RATE_LIMIT_PER_SECOND requests per second with this key. Not recorded: retry after Retry-After with the same key. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `internal_error`: an unexpected failure; the detail holds only the request id. Nothing was recorded: retry with the same key. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached. Nothing was recorded: retry with the same key after Retry-After. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+        };
+    };
+    rollWebhookEndpointSecret: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 1-255 visible ASCII characters, unique per intended operation (a UUID v4 is a good choice). Retrying with the same key and the same request never repeats the effect: the recorded response is replayed. Scoped to the merchant; kept for IDEMPOTENCY_TTL_SECONDS (24 h by default). */
+                "Idempotency-Key": string;
+            };
+            path: {
+                /** @description The webhook endpoint id (we_...). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RollWebhookSecretDto"];
+            };
+        };
+        responses: {
+            /** @description The endpoint with its new secret, shown once. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description On every response recorded against the Idempotency-Key (first and replayed): the HTTP-date after which the key is forgotten and would be new again. Until then a retry with the key gets this same answer. */
+                    "Idempotency-Expires": string;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "we_Qm3xT0aVbN7pW4Lx9T2m",
+                     *       "object": "webhook_endpoint",
+                     *       "url": "https://shop.example/webhooks",
+                     *       "events": [
+                     *         "charge.succeeded",
+                     *         "charge.refunded"
+                     *       ],
+                     *       "description": "Order fulfilment",
+                     *       "status": "enabled",
+                     *       "disabled_reason": null,
+                     *       "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                     *       "previous_secret_expires_at": "2026-12-08T14:37:15.868Z",
+                     *       "version": 2,
+                     *       "created_at": "2026-12-07T14:37:15.868Z",
+                     *       "updated_at": "2026-12-07T14:37:15.868Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointDto"];
+                };
+            };
+            /**
+             * @description `validation_failed`: the path, query or body is not valid; `errors` says which field and why. Not recorded: fix the request.
+             *
+             *     `idempotency_key_missing`: a POST without an Idempotency-Key header. Not recorded.
+             *
+             *     `idempotency_key_invalid`: the Idempotency-Key is empty, longer than 255 characters, not visible ASCII, or sent twice. Not recorded.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unauthenticated`: a missing or unknown key in `Authorization: Bearer`. Not recorded. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `insufficient_scope`: the API key is a restricted key without the scope this operation needs (the operation's x-required-scope, named in the detail). Not recorded: use a key with that scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `not_found`: an unknown id, an object of another merchant, or a path id over 100 characters. Recorded when it is the outcome of the operation. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotency-Expires": components["headers"]["Idempotency-Expires"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `idempotency_request_in_progress`: a request with the same key is still running (the service waited 1 s for it). Not recorded: retry with the same key and body after Retry-After. */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 100 KiB. Not recorded. */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json. Not recorded. */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description `idempotency_key_reused`: the key was used for a different request (method, path or body). Never retry with that key; a new key is a new operation. Not recorded. */
+            422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;

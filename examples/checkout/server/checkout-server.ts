@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { PAYMENT_KEY_PATTERN, PAYMENT_METHOD_PATTERN, type OrderView, type PayAnswer, type PayRequest } from '../shared/checkout-api.js';
 import { amountOf, type OrderBook } from './orders.js';
+import type { WebhookInbox } from './webhook-inbox.js';
 
 export interface CheckoutServerOptions {
   /** The payments API, with the merchant's secret API key: it stays on this server. */
@@ -21,6 +22,8 @@ export interface CheckoutServerOptions {
   pageDir: string;
   shopName: string;
   log?: (line: string) => void;
+  /** The payments service's webhooks, at POST /webhooks; without it the route is 404. */
+  webhooks?: WebhookInbox;
 }
 
 interface Reply {
@@ -163,6 +166,11 @@ export function createCheckoutServer(options: CheckoutServerOptions): Server {
       const parsed = await readPayRequest(request);
       return 'request' in parsed ? pay(parsed.request) : parsed;
     }
+    if (url.pathname === '/webhooks' && options.webhooks) {
+      if (request.method !== 'POST') return { status: 405, body: { detail: 'POST only' }, headers: { Allow: 'POST' } };
+      const received = await options.webhooks.receive(request);
+      return { status: received.status, body: received.body };
+    }
     const orderPath = /^\/api\/orders\/([A-Za-z0-9_-]{1,64})$/.exec(url.pathname);
     if (orderPath && request.method === 'GET') return orderView(orderPath[1]!);
     if (url.pathname.startsWith('/api/')) return { status: 404, body: { detail: 'No such route.' } };
@@ -218,7 +226,7 @@ function answer(status: number, body: PayAnswer, headers?: Record<string, string
 }
 
 function send(response: ServerResponse, reply: Reply): void {
-  const text = JSON.stringify(reply.body);
+  const text = reply.body === undefined ? '' : JSON.stringify(reply.body);
   response
     .writeHead(reply.status, {
       'Content-Type': 'application/json; charset=utf-8',

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { close, createCheckoutServer, listen } from './checkout-server.js';
 import { createDemoOrders } from './demo-orders.js';
 import { OrderBook, amountOf } from './orders.js';
+import { WebhookInbox } from './webhook-inbox.js';
 import { startPaymentsService, type RunningPaymentsService } from './payments-service.js';
 
 // The demo (npm run example:checkout at the repository root). With PAYMENTS_URL and
@@ -41,8 +42,13 @@ async function main(): Promise<void> {
   });
   const orders = new OrderBook();
   const demoOrders = await createDemoOrders(payments, orders);
-  const server = createCheckoutServer({ payments, orders, pageDir, shopName: 'Acme Outdoor' });
+  const webhooks = new WebhookInbox(orders, (line) => console.log(line));
+  const server = createCheckoutServer({ payments, orders, pageDir, shopName: 'Acme Outdoor', webhooks });
   const url = await listen(server, port, process.env.HOST ?? '127.0.0.1');
+  // The shop hears of every succeeded charge, so an order whose shopper left mid-payment still ends
+  // up paid. With a payments service of its own, WEBHOOK_ALLOW_HTTP_LOOPBACK lets it call this http URL.
+  const endpoint = await payments.createWebhookEndpoint({ url: `${url}/webhooks`, events: ['charge.succeeded'] });
+  webhooks.secrets = [endpoint.data.secret!];
 
   console.log(`\nThe checkout is at ${url} (payments API: ${paymentsUrl})`);
   for (const order of demoOrders) {

@@ -36,6 +36,9 @@ export async function startPaymentsService(repositoryRoot: string): Promise<Runn
       ADMIN_TOKEN: adminToken,
       ACQUIRER_URL: `http://127.0.0.1:${acquirerPort}`,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      // The demo's shop receives webhooks at an http://127.0.0.1 URL, from a worker in the service.
+      WEBHOOK_ALLOW_HTTP_LOOPBACK: 'on',
+      WEBHOOK_WORKER_ENABLED: 'on',
     });
   } catch (error) {
     await acquirer.stop();
