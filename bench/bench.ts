@@ -15,6 +15,10 @@
  * 3b. `--rounds` rounds of [wallet charges, card charges through the simulated acquirer (its own
  *    process, testing/acquirer-process.ts) answering at once (the test card pm_test_ok), the same
  *    answering after 50 ms (pm_test_slow_50)]: each card rate against the wallet charges of its round;
+ * 3c. webhooks: a receiver subscribed to charge.succeeded (in this process, verifying signatures);
+ *    charges with no worker running (their deliveries queue up), the rate at which one worker
+ *    (`npm run worker`, its own process) drains that queue, then charges with the worker delivering
+ *    meanwhile, against the charges without it;
  * 4. with --keys N: N live idempotency records of other merchants, then the rounds again;
  * 5. with --history N: N charges of history for the merchant, then the reads.
  * It ends with one table and the ratio line. The exit code is 0 whether targets are met or not.
@@ -53,6 +57,7 @@ import {
   type Merchant,
 } from './workloads.js';
 import { runWrk, type LoadResult, type Workload } from './wrk.js';
+import { drainRate, startWorker, subscribeReceiver } from './webhooks.js';
 
 /** Replays concentrate on a few keys, as the retries of a flaky network do. */
 const REPLAY_KEYS = 20;
@@ -88,7 +93,7 @@ async function main(): Promise<void> {
   const nodeOptions = settings.profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
   // The card acquirer, its own process with its own journal, as in production: the card phases' test cards set its latency.
   const acquirer = await AcquirerProcess.start();
-  const env = { ACQUIRER_URL: acquirer.url };
+  const env = { ACQUIRER_URL: acquirer.url, WEBHOOK_ALLOW_HTTP_LOOPBACK: 'on' };
   let service = await ServiceProcess.start({ databaseUrl, adminToken, nodeOptions, env });
   const pgbench = await Pgbench.prepare(databaseUrl);
   const rows: Row[] = [];
@@ -166,6 +171,37 @@ async function main(): Promise<void> {
       const bound = latencyMs > 0 ? `, ≤ ${((settings.connections * 1000) / latencyMs).toFixed(0)}/s at ${settings.connections} conns` : '';
       rows.push({ phase: `card charges, acquirer ${latencyMs} ms`, result, ratio: `${ratio.toFixed(2)} × wallet charges beside${bound}` });
     });
+
+    log('webhooks: charges without a worker, one worker draining their deliveries, charges while it delivers');
+    const receiver = await subscribeReceiver(service.url, merchant.apiKey);
+    try {
+      const queued = await load(charges(merchant.sources));
+      const worker = startWorker(databaseUrl);
+      try {
+        const drained = await drainRate(service.url, receiver);
+        const delivering = await load(charges(merchant.sources));
+        rows.push(
+          {
+            phase: 'charges, an endpoint subscribed, no worker',
+            result: queued,
+            ratio: `${(queued.perSecond / warm.charges).toFixed(2)} × warm`,
+          },
+          {
+            phase: `webhook deliveries, one worker draining ${drained.delivered}`,
+            ratio: `${drained.perSecond.toFixed(0)}/s (${(drained.perSecond / queued.perSecond).toFixed(2)} × the charges that wrote them)`,
+          },
+          {
+            phase: 'charges while the worker delivers',
+            result: delivering,
+            ratio: `${(delivering.perSecond / queued.perSecond).toFixed(2)} × without it`,
+          },
+        );
+      } finally {
+        await worker.stop();
+      }
+    } finally {
+      await receiver.stop();
+    }
 
     if (settings.keys > 0) {
       log(`filling ${settings.keys} idempotency records of other merchants`);
