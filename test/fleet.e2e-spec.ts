@@ -91,7 +91,13 @@ if (missing.length > 0) {
       );
       expect(charge.traceId).toBe(traceId);
 
-      const spans = await spansOf(traceId, (found) => found.some((span) => span.kind === SERVER_KIND));
+      // Spans reach the file as the instance exports them, not in the trace's order: the HTTP span
+      // can be there before a span under it. Wait until the trace is whole (or the wait runs out).
+      const whole = (found: SpanLine[]) => {
+        const root = found.find((span) => span.kind === SERVER_KIND);
+        return root !== undefined && found.every((span) => span === root || ancestors(span, found).includes(root));
+      };
+      const spans = await spansOf(traceId, whole);
       const server = spans.filter((span) => span.kind === SERVER_KIND);
       expect(server[0]?.attributes).toMatchObject({ 'url.path': '/v1/charges', 'http.route': '/v1/charges' });
       expect(server).toHaveLength(1);
