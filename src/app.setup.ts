@@ -58,6 +58,10 @@ export async function createApp(
     logger: new NestPinoLogger(logger),
     // Fastify's own JSON parser (with prototype-poisoning protection) and no form parser.
     bodyParser: false,
+    // A module that fails to start throws here, to the caller (main.ts exits 1 with the message;
+    // a test fails with it), instead of Nest calling process.exit(1), which ends a test runner's
+    // whole worker and says nothing of why.
+    abortOnError: false,
   });
 
   const fastify = app.getHttpAdapter().getInstance();
