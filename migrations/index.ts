@@ -10,6 +10,7 @@ import { CardCharges1732430000000 } from './1732430000000-CardCharges.js';
 import { ApiKeyResource1732450000000 } from './1732450000000-ApiKeyResource.js';
 import { EventsAndWebhooks1732460000000 } from './1732460000000-EventsAndWebhooks.js';
 import { LedgerCheck1732465000000 } from './1732465000000-LedgerCheck.js';
+import { EventsCheaperToWrite1732470000000 } from './1732470000000-EventsCheaperToWrite.js';
 
 /**
  * Every migration, in order. Listed by class rather than found by a file glob, so the same list
@@ -28,4 +29,5 @@ export const ALL_MIGRATIONS = [
   ApiKeyResource1732450000000,
   EventsAndWebhooks1732460000000,
   LedgerCheck1732465000000,
+  EventsCheaperToWrite1732470000000,
 ];
