@@ -168,6 +168,11 @@ export class FailoverFormation {
     }
   }
 
+  /** What HAProxy wrote (its servers going up and down). */
+  haproxyLog(): string {
+    return this.haproxyOutput;
+  }
+
   /** The monitor's view: every node's reported and assigned state. */
   async states(): Promise<NodeState[]> {
     const client = new pg.Client({ connectionString: this.monitorUrl.replace('autoctl_node', 'postgres'), connectionTimeoutMillis: 3000 });

@@ -6,6 +6,9 @@
 # environment (2.6 has no preserve-env): it logs in as postgres to the postgres database, which
 # pg_hba.conf must let in from HAProxy's host (trust in the tests; a ~/.pgpass of HAProxy's user
 # otherwise).
-answer=$(psql "host=$3 port=$4 user=postgres dbname=postgres connect_timeout=2 application_name=haproxy-primary-check" \
+# Debian's /usr/bin/psql is a Perl wrapper that picks a version: call the program itself, which
+# starts several times faster (a check runs every second, on the database's machine).
+for candidate in /usr/lib/postgresql/*/bin/psql; do [ -x "$candidate" ] && psql=$candidate; done
+answer=$("${psql:-psql}" "host=$3 port=$4 user=postgres dbname=postgres connect_timeout=2 application_name=haproxy-primary-check" \
   -XAtqc "SELECT 'writable' WHERE NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'" 2>/dev/null)
 [ "$answer" = writable ]
