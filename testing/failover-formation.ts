@@ -11,7 +11,7 @@ import { findBinary, missingBinaryMessage, unprivilegedUser } from './system-bin
 import { TcpProxy } from './tcp-proxy.js';
 
 /** Debian's PostgreSQL 15, which Debian's pg_auto_failover (postgresql-15-auto-failover) is built for. */
-const PG_BIN = '/usr/lib/postgresql/15/bin';
+export const PG_BIN = '/usr/lib/postgresql/15/bin';
 const CONFIG_DIR = path.resolve('deploy/failover');
 const DATABASE = 'payments';
 
@@ -63,16 +63,18 @@ export class FormationNode {
 
   constructor(
     readonly name: string,
-    /** The advertised address (127.0.0.x): only the harness's proxy listens there. */
+    /** The advertised address: 127.0.0.x where only the harness's proxy listens, or 127.0.0.1 itself without links. */
     readonly host: string,
     /** PostgreSQL's port, listened on at 127.0.0.1 by postgres and at `host` by the proxy. */
     readonly port: number,
     readonly pgdata: string,
     readonly home: string,
-    /** Everything that reaches this node's postgres (clients, HAProxy, monitor, standby) comes through here. */
-    readonly proxy: TcpProxy,
-    /** This node's keeper reaches the monitor through here. */
-    readonly monitorLink: TcpProxy,
+    /**
+     * Everything that reaches this node's postgres (clients, HAProxy, monitor, standby) comes
+     * through here, and the keeper reaches the monitor through `monitorLink`; neither exists in a
+     * formation started with `cuttable: false`.
+     */
+    readonly links?: { proxy: TcpProxy; monitorLink: TcpProxy },
   ) {}
 
   get address(): string {
@@ -117,7 +119,9 @@ export interface NodeState {
  *
  * Each node advertises an address of its own (127.0.0.2, 127.0.0.3) where a TCP proxy of the
  * harness listens, and its keeper reaches the monitor through another one: `cut(node)` drops both,
- * so the node is cut off from the network (standby, monitor, HAProxy) while it runs.
+ * so the node is cut off from the network (standby, monitor, HAProxy) while it runs. With
+ * `cuttable: false` (the bench) there are no such proxies: the standby streams from the primary
+ * straight, so a commit's wait for it holds no hop through this process.
  */
 export class FailoverFormation {
   private haproxy: ChildProcess | undefined;
@@ -144,7 +148,7 @@ export class FailoverFormation {
     return `postgres://autoctl_node@127.0.0.1:${this.monitorPort}/pg_auto_failover?sslmode=disable`;
   }
 
-  static async start(options: { echo?: boolean } = {}): Promise<FailoverFormation> {
+  static async start(options: { echo?: boolean; cuttable?: boolean } = {}): Promise<FailoverFormation> {
     const dir = await mkdtemp(path.join(tmpdir(), 'failover-'));
     const user = unprivilegedUser(); // pg_autoctl and PostgreSQL refuse root
     await makeTraversable(dir);
@@ -158,7 +162,8 @@ export class FailoverFormation {
     const formation = new FailoverFormation(dir, user, await freePort(), monitorHome, undefined, [], await freePort());
     try {
       await formation.createMonitor(options.echo);
-      for (const [index, name] of ['node-1', 'node-2'].entries()) await formation.addNode(name, `127.0.0.${index + 2}`, own);
+      for (const [index, name] of ['node-1', 'node-2'].entries())
+        await formation.addNode(name, options.cuttable === false ? undefined : `127.0.0.${index + 2}`, own);
       await formation.startHaProxy();
       await formation.waitForSync();
       return formation;
@@ -263,11 +268,13 @@ export class FailoverFormation {
 
   /** The node cut off from the network: its standby, the monitor, HAProxy and every client lose it. */
   async cut(node: FormationNode): Promise<void> {
-    await Promise.all([node.proxy.cut(), node.monitorLink.cut()]);
+    const links = linksOf(node);
+    await Promise.all([links.proxy.cut(), links.monitorLink.cut()]);
   }
 
   async restore(node: FormationNode): Promise<void> {
-    await Promise.all([node.proxy.restore(), node.monitorLink.restore()]);
+    const links = linksOf(node);
+    await Promise.all([links.proxy.restore(), links.monitorLink.restore()]);
   }
 
   /** Starts a stopped node's keeper again (it rejoins as the monitor says: after a failover, a standby). */
@@ -294,8 +301,8 @@ export class FailoverFormation {
     for (const node of this.nodes) {
       await this.autoctl(node.home, ['stop', '--pgdata', node.pgdata, '--immediate']).catch(() => undefined);
       node.keeper?.kill('SIGKILL');
-      await node.proxy.cut();
-      await node.monitorLink.cut();
+      await node.links?.proxy.cut();
+      await node.links?.monitorLink.cut();
     }
     await this.autoctl(this.monitorHome, ['stop', '--pgdata', path.join(this.dir, 'monitor'), '--immediate']).catch(() => undefined);
     this.monitor?.kill('SIGKILL');
@@ -346,19 +353,24 @@ export class FailoverFormation {
     throw new Error('the pg_auto_failover monitor did not start');
   }
 
-  private async addNode(name: string, host: string, own: (folder: string) => Promise<void>): Promise<void> {
+  /** A node advertised at `host` through the harness's proxies, or at 127.0.0.1 itself without them. */
+  private async addNode(name: string, host: string | undefined, own: (folder: string) => Promise<void>): Promise<void> {
     const port = await freePort();
     const home = path.join(this.dir, `${name}-home`);
     await own(home);
     const pgdata = path.join(this.dir, name);
-    const proxy = new TcpProxy('127.0.0.1', port, host);
-    proxy.port = port;
-    await proxy.start();
-    const monitorLink = new TcpProxy('127.0.0.1', this.monitorPort);
-    await monitorLink.start();
-    const node = new FormationNode(name, host, port, pgdata, home, proxy, monitorLink);
+    let links: FormationNode['links'];
+    if (host !== undefined) {
+      const proxy = new TcpProxy('127.0.0.1', port, host);
+      proxy.port = port;
+      await proxy.start();
+      const monitorLink = new TcpProxy('127.0.0.1', this.monitorPort);
+      await monitorLink.start();
+      links = { proxy, monitorLink };
+    }
+    const node = new FormationNode(name, host ?? '127.0.0.1', port, pgdata, home, links);
     this.nodes.push(node);
-    const monitorUrl = `postgres://autoctl_node@127.0.0.1:${monitorLink.port}/pg_auto_failover?sslmode=disable`;
+    const monitorUrl = `postgres://autoctl_node@127.0.0.1:${links?.monitorLink.port ?? this.monitorPort}/pg_auto_failover?sslmode=disable`;
     await this.autoctl(home, [
       'create',
       'postgres',
@@ -371,7 +383,7 @@ export class FailoverFormation {
       '--listen',
       '127.0.0.1',
       '--hostname',
-      host,
+      node.host,
       '--name',
       name,
       '--dbname',
@@ -446,6 +458,11 @@ export class FailoverFormation {
       );
     });
   }
+}
+
+function linksOf(node: FormationNode): NonNullable<FormationNode['links']> {
+  if (!node.links) throw new Error(`${node.name} has no links to cut: its formation was started with cuttable: false`);
+  return node.links;
 }
 
 function signalGroup(group: number): void {
