@@ -171,15 +171,20 @@ export function targetCell(row: FigureRow): string {
   return row.ratioTarget ? `B/A ${row.ratioTarget}` : '';
 }
 
-/** The run's table: a line per figure, medians over the alternations with their range, and B ÷ A. */
-export function formatAbTable(rows: FigureRow[]): string {
-  const header = ['figure', 'A', 'B', 'B/A', 'target'];
+/**
+ * The run's table: a line per figure, medians over the alternations with their range, and B ÷ A;
+ * `names` head the columns (the sync-standby run's A and B are servers, not builds). The target
+ * column is left out when no row has one.
+ */
+export function formatAbTable(rows: FigureRow[], names = { a: 'A', b: 'B', ratio: 'B/A' }): string {
+  const targets = rows.some((row) => row.target ?? row.ratioTarget);
+  const header = ['figure', names.a, names.b, names.ratio, ...(targets ? ['target'] : [])];
   const cells = rows.map((row) => [
     row.figure,
     cell(row.a, row.digits),
     cell(row.b, row.digits),
     row.noRatio ? '' : ratio(middle(row.b), middle(row.a)),
-    targetCell(row),
+    ...(targets ? [targetCell(row)] : []),
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...cells.map((line) => line[column]!.length)));
   const line = (values: string[]) => `| ${values.map((value, column) => value.padEnd(widths[column]!)).join(' | ')} |`;

@@ -29,6 +29,10 @@
  * With --against <git ref>, two builds side by side instead (bench/ab.ts):
  *        npm run bench -- --against <ref> [--with <ref>] [--alternations 2] [--seconds 10] [--warmup 30]
  *                        [--connections 16] [--window 2000] [--keep-build] [--quick]
+ *
+ * With --sync-standby, a single PostgreSQL server beside a primary with a synchronous standby
+ * (bench/sync-standby.ts): what synchronous replication costs per commit and in charges/s:
+ *        npm run bench -- --sync-standby [--alternations 2] [--seconds 10] [--warmup 30] [--connections 16] [--quick]
  */
 import { randomBytes } from 'node:crypto';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/database/embedded-postgres.js';
@@ -38,6 +42,7 @@ import { runAb } from './ab.js';
 import { fillHistory, fillIdempotencyKeys, Pgbench } from './database.js';
 import { measureCpu, microsecondsEach, type CpuUse } from './cpu.js';
 import { parseOptions, type Options } from './options.js';
+import { runSyncStandby } from './sync-standby.js';
 import { failedAnswersBetween } from './statuses.js';
 import { log, median, peakRssMiB, requireTools, serviceAnswers } from './tools.js';
 import {
@@ -82,6 +87,7 @@ async function main(): Promise<void> {
   const settings = parseOptions(process.argv.slice(2));
   await requireTools();
   if (settings.against !== undefined) return runAb(settings);
+  if (settings.syncStandby) return runSyncStandby(settings);
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) {

@@ -45,6 +45,13 @@ export async function sql(url: string, statements: string[], parameters: unknown
   }
 }
 
+export interface PgbenchResult {
+  tps: number;
+  transactions: number;
+  meanMs: number;
+  p99Ms: number;
+}
+
 /** The reference: pgbench's TPC-B on a scale-1 database of the same server. */
 export class Pgbench {
   private constructor(private readonly serverUrl: string) {}
@@ -57,11 +64,12 @@ export class Pgbench {
   }
 
   /**
-   * TPC-B transactions per second, how many ran, and their p99 latency (from pgbench's log of every
-   * transaction): `-c connections -j 2 -M prepared`, as long as a service phase. The p99 says what
-   * the server itself takes at that concurrency: a service's p99 cannot be below it for long.
+   * TPC-B transactions per second, how many ran, their mean latency (pgbench's own figure) and
+   * their p99 (from pgbench's log of every transaction): `-c connections -j 2 -M prepared`, as long
+   * as a service phase. The p99 says what the server itself takes at that concurrency: a service's
+   * p99 cannot be below it for long.
    */
-  async run(seconds: number, connections: number): Promise<{ tps: number; transactions: number; p99Ms: number }> {
+  async run(seconds: number, connections: number): Promise<PgbenchResult> {
     const logs = await mkdtemp(path.join(tmpdir(), 'pgbench-log-'));
     try {
       const args = ['-c', String(connections), '-j', String(Math.min(2, connections)), '-M', 'prepared', '-T', String(seconds), '-n'];
@@ -69,10 +77,12 @@ export class Pgbench {
       const { stdout } = await execFileAsync('pgbench', args, { env: libpqEnv(withDatabase(this.serverUrl, PGBENCH_DATABASE)) });
       const tps = /^tps = ([\d.]+) \(without initial connection time\)$/m.exec(stdout)?.[1];
       const transactions = /^number of transactions actually processed: (\d+)/m.exec(stdout)?.[1];
-      if (tps === undefined || transactions === undefined) throw new Error(`pgbench printed no tps or transaction count:\n${stdout}`);
+      const meanMs = /^latency average = ([\d.]+) ms$/m.exec(stdout)?.[1];
+      if (tps === undefined || transactions === undefined || meanMs === undefined)
+        throw new Error(`pgbench printed no tps, transaction count or average latency:\n${stdout}`);
       const latencies: number[] = [];
       for (const file of await readdir(logs)) latencies.push(...transactionLatenciesUs(await readFile(path.join(logs, file), 'utf8')));
-      return { tps: Number(tps), transactions: Number(transactions), p99Ms: percentile(latencies, 0.99) / 1000 };
+      return { tps: Number(tps), transactions: Number(transactions), meanMs: Number(meanMs), p99Ms: percentile(latencies, 0.99) / 1000 };
     } finally {
       await rm(logs, { recursive: true, force: true });
     }

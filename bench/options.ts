@@ -21,15 +21,34 @@ export interface Options {
   window: number;
   /** With --against: leave the other build's worktree in .data/bench-ab/ for the next run. */
   keepBuild: boolean;
+  /** A single PostgreSQL server and a primary with a synchronous standby, alternated (bench/sync-standby.ts). */
+  syncStandby: boolean;
 }
 
 /** Phase lengths of a full run and of --quick (an A/B run of 2 alternations in about three minutes). */
 const FULL = { seconds: 10, warmup: 30, cold: 15, rounds: 3 };
 const QUICK = { seconds: 5, warmup: 10, cold: 5, rounds: 1 };
 
-/** Options only a single-build run has, and only an A/B run has. */
-const SINGLE_ONLY = ['rounds', 'cold', 'keys', 'history', 'profile'] as const;
-const AB_ONLY = ['with', 'alternations', 'window', 'keep-build'] as const;
+/** The three kinds of run, and the words that name each in an error. */
+type Run = 'single' | 'ab' | 'sync-standby';
+const RUN_NAMES: Record<Run, string> = {
+  single: 'a single-build run',
+  ab: 'an A/B run (--against <ref>)',
+  'sync-standby': 'a --sync-standby run',
+};
+
+/** Flags that only some kinds of run have; the others (--seconds, --warmup, --connections, --quick) every run has. */
+const ONLY_FOR: Record<string, Run[]> = {
+  rounds: ['single'],
+  cold: ['single'],
+  keys: ['single'],
+  history: ['single'],
+  profile: ['single'],
+  with: ['ab'],
+  window: ['ab'],
+  'keep-build': ['ab'],
+  alternations: ['ab', 'sync-standby'],
+};
 
 export function parseOptions(args: string[]): Options {
   const { values } = parseArgs({
@@ -51,6 +70,7 @@ export function parseOptions(args: string[]): Options {
       alternations: { type: 'string' },
       window: { type: 'string' },
       'keep-build': { type: 'boolean' },
+      'sync-standby': { type: 'boolean' },
     },
   });
   const against = values.against;
@@ -58,11 +78,17 @@ export function parseOptions(args: string[]): Options {
     const ref = values[name];
     if (ref !== undefined && !/^[\w./^~@{}-]+$/.test(ref)) throw new Error(`--${name} must be a git ref, got "${ref}"`);
   }
+  if (values['sync-standby'] && against !== undefined)
+    throw new Error(
+      '--sync-standby cannot be combined with --against: one compares two builds on one server, the other one build on two servers (run them one after the other)',
+    );
+  const run: Run = values['sync-standby'] ? 'sync-standby' : against !== undefined ? 'ab' : 'single';
   const given = (name: string) => (values as Record<string, unknown>)[name] !== undefined;
-  for (const name of against === undefined ? AB_ONLY : SINGLE_ONLY) {
-    if (given(name))
+  for (const [name, runs] of Object.entries(ONLY_FOR)) {
+    if (given(name) && !runs.includes(run))
       throw new Error(
-        `--${name} is only for ${against === undefined ? 'an A/B run (--against <ref>)' : 'a single-build run, not with --against'}`,
+        `--${name} is only for ${runs.map((r) => RUN_NAMES[r]).join(' or ')}` +
+          (run === 'single' ? '' : `, not with ${run === 'ab' ? '--against' : '--sync-standby'}`),
       );
   }
   const phases = values.quick ? QUICK : FULL;
@@ -85,5 +111,6 @@ export function parseOptions(args: string[]): Options {
     alternations: whole('alternations', values.alternations, 2, 1),
     window: whole('window', values.window, 2_000, 0),
     keepBuild: values['keep-build'] ?? false,
+    syncStandby: values['sync-standby'] ?? false,
   };
 }

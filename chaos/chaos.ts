@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { migrate } from '../src/database/migrate.js';
 import { cardAcquirerFaults, cardKeyStripped, cardKills, cardRaces } from './card-charges.js';
 import { PrivateCluster } from './cluster.js';
+import { failoverFaults } from './failover.js';
 import { fleetFaults } from './fleet.js';
 import { fuzzEveryRoute } from './fuzz.js';
 import { keyRotation } from './key-rotation.js';
@@ -42,6 +43,7 @@ const SCENARIOS = [
   cardRaces,
   cardKeyStripped,
   webhookDelivery,
+  failoverFaults,
 ];
 
 /** What the checker (checker.ts) verifies after every scenario, on top of each one's own checks. */

@@ -42,6 +42,42 @@ describe('bench options', () => {
     expect(() => parseOptions(['--against', 'main', '--profile'])).toThrow('--profile is only for a single-build run');
   });
 
+  it('runs a single server beside a primary with a synchronous standby with --sync-standby, two alternations unless told', () => {
+    expect(parseOptions([])).toMatchObject({ syncStandby: false });
+    expect(parseOptions(['--sync-standby'])).toMatchObject({
+      syncStandby: true,
+      alternations: 2,
+      seconds: 10,
+      warmup: 30,
+      connections: 16,
+    });
+    expect(parseOptions(['--sync-standby', '--quick', '--alternations', '3', '--connections', '8'])).toMatchObject({
+      syncStandby: true,
+      alternations: 3,
+      seconds: 5,
+      warmup: 10,
+      connections: 8,
+    });
+  });
+
+  it('refuses --sync-standby with --against, and the flags of the other runs with it', () => {
+    expect(() => parseOptions(['--sync-standby', '--against', 'main'])).toThrow('--sync-standby cannot be combined with --against');
+    expect(() => parseOptions(['--against', 'main', '--sync-standby'])).toThrow('--sync-standby cannot be combined with --against');
+    expect(() => parseOptions(['--sync-standby', '--rounds', '2'])).toThrow(
+      '--rounds is only for a single-build run, not with --sync-standby',
+    );
+    expect(() => parseOptions(['--sync-standby', '--keys', '1000'])).toThrow(
+      '--keys is only for a single-build run, not with --sync-standby',
+    );
+    expect(() => parseOptions(['--sync-standby', '--window', '500'])).toThrow(
+      '--window is only for an A/B run (--against <ref>), not with --sync-standby',
+    );
+    expect(() => parseOptions(['--sync-standby', '--with', 'main'])).toThrow('--with is only for an A/B run');
+    expect(() => parseOptions(['--alternations', '2'])).toThrow(
+      '--alternations is only for an A/B run (--against <ref>) or a --sync-standby run',
+    );
+  });
+
   it('refuses what is not a whole number, a number below its least, an unknown flag and a ref that is not one', () => {
     expect(() => parseOptions(['--seconds', '2.5'])).toThrow('--seconds must be a whole number of at least 1, got "2.5"');
     expect(() => parseOptions(['--seconds', '0'])).toThrow('--seconds must be a whole number of at least 1');

@@ -13,8 +13,10 @@ export class TcpProxy {
   port = 0;
 
   constructor(
-    private readonly targetHost: string,
-    private readonly targetPort: number,
+    private targetHost: string,
+    private targetPort: number,
+    /** Where it listens: another loopback address lets it take the target's own port (a node's advertised address). */
+    private readonly listenHost = '127.0.0.1',
   ) {}
 
   static forDatabaseUrl(url: string): TcpProxy {
@@ -44,9 +46,15 @@ export class TcpProxy {
       client.on('error', close).on('close', close);
       upstream.on('error', close).on('close', close);
     });
-    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.server!.listen(this.port, this.listenHost, resolve));
     const address = this.server.address();
     if (address && typeof address === 'object') this.port = address.port;
+  }
+
+  /** New connections go to another server from now on; open ones stay where they are. */
+  retarget(host: string, port: number): void {
+    this.targetHost = host;
+    this.targetPort = port;
   }
 
   async cut(): Promise<void> {

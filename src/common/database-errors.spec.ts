@@ -1,5 +1,12 @@
 import { QueryFailedError, QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
-import { classifyDatabaseError, DatabaseUnavailableError, meansUnavailable, sqlState, violatedConstraint } from './database-errors.js';
+import {
+  classifyDatabaseError,
+  DatabaseUnavailableError,
+  lostConnection,
+  meansUnavailable,
+  sqlState,
+  violatedConstraint,
+} from './database-errors.js';
 
 const serverError = (code: string) => new QueryFailedError('SELECT 1', [], Object.assign(new Error('server said no'), { code }));
 
@@ -38,5 +45,15 @@ describe('database error classification', () => {
     const wrapped = { driverError: { code: '23514', constraint: 'accounts_available_not_negative' } };
     expect(sqlState(wrapped)).toBe('23514');
     expect(violatedConstraint(wrapped)).toBe('accounts_available_not_negative');
+  });
+
+  it('treats a write refused by a demoted node (25006) as unavailable, and its connection as one to close', () => {
+    const readOnly = serverError('25006');
+    expect(meansUnavailable(readOnly)).toBe(true);
+    expect(lostConnection(readOnly)).toBe(true);
+    expect(lostConnection(classifyDatabaseError(readOnly))).toBe(true);
+    // Any other answer of the server leaves the connection usable.
+    expect(lostConnection(serverError('23514'))).toBe(false);
+    expect(lostConnection(classifyDatabaseError(serverError('57014')))).toBe(false);
   });
 });

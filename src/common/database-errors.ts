@@ -17,7 +17,11 @@ const RETRYABLE_SQLSTATES = new Set([
   '40001', // serialization_failure
   '40P01', // deadlock_detected
   '25P03', // idle_in_transaction_session_timeout
+  '25006', // read_only_sql_transaction: a write reached a node that is (now) a standby, after a failover
 ]);
+
+/** The server this connection reached cannot write any more (it was demoted): reconnect elsewhere. */
+const DEMOTED_SERVER_SQLSTATES = new Set(['25006']);
 
 /** A database call failed for a reason that a retry may not meet: see the comment above. */
 export class DatabaseUnavailableError extends Error {
@@ -70,8 +74,13 @@ export function classifyDatabaseError(error: unknown): unknown {
   return meansUnavailable(error) && !(error instanceof DatabaseUnavailableError) ? new DatabaseUnavailableError(error) : error;
 }
 
-/** Whether the connection itself failed (no answer from the server), so it must not be reused. */
+/**
+ * Whether the connection must not be reused: it failed (no answer from the server), or the server
+ * it reached refuses writes because it is a standby now (25006 after a failover). Closed, the
+ * connection is opened again through the load balancer, which sends it to the new primary.
+ */
 export function lostConnection(error: unknown): boolean {
   const cause = error instanceof DatabaseUnavailableError ? error.cause : error;
-  return sqlState(cause) === undefined;
+  const state = sqlState(cause);
+  return state === undefined || DEMOTED_SERVER_SQLSTATES.has(state);
 }

@@ -316,7 +316,10 @@ class SocketKeepingClient extends pg.Client {
 
 /** A pooled client, sending statements in pipeline mode and counting round trips. */
 class Connection {
-  /** Set when a statement failed without an answer from the server: the connection is closed. */
+  /**
+   * Set when a statement failed without an answer from the server, or on a server that can no
+   * longer write (25006, a demoted primary): the connection is closed (lostConnection).
+   */
   lost: unknown;
   private answeredSinceLastSend = true;
   private released = false;
