@@ -27,7 +27,10 @@ export class AppModule {
       module: AppModule,
       global: true,
       imports: [
-        DatabaseModule.forRoot(databaseUrl, { preparedStatements: config.preparedStatements }),
+        DatabaseModule.forRoot(databaseUrl, {
+          preparedStatements: config.preparedStatements,
+          poolIdleSeconds: config.databasePoolIdleSeconds,
+        }),
         MetricsModule,
         MerchantsModule,
         ApiKeysModule,

@@ -8,8 +8,8 @@ describe('SqlTransaction', () => {
   const table = `sql_transaction_${randomUUID().replaceAll('-', '')}`;
   let sql: Sql;
 
-  const sqlWith = (namedStatements: boolean, poolSize = 2) =>
-    new Sql({ url: process.env.TEST_DATABASE_URL!, poolSize, namedStatements, clientSettings: requestPathClientSettings() });
+  const sqlWith = (namedStatements: boolean, poolSize = 2, idleSeconds = 300) =>
+    new Sql({ url: process.env.TEST_DATABASE_URL!, poolSize, idleSeconds, namedStatements, clientSettings: requestPathClientSettings() });
   const insert = (value: string) => ({
     name: `${table}_insert`,
     text: `INSERT INTO ${table} (value) VALUES ($1) RETURNING value`,
@@ -137,6 +137,31 @@ describe('SqlTransaction', () => {
       } finally {
         await single.close();
       }
+    }
+  });
+
+  // DATABASE_POOL_IDLE_SECONDS (300 by default; pg-pool's own default is 10 s): a connection opened
+  // again costs a request a new server process and a parse of each of its statements, so a pool
+  // closed by every lull of ten seconds gave the charges after it a tail (docs/scaling.md).
+  it('keeps an idle connection for idleSeconds, and for good with 0', async () => {
+    const poolOf = async (idleSeconds: number) => {
+      const pool = sqlWith(true, 1, idleSeconds);
+      await pool.query({ name: 'one', text: 'SELECT 1' });
+      await pool.idle();
+      return pool;
+    };
+    const closesSoon = await poolOf(1);
+    const keeps = await poolOf(0);
+    try {
+      // Bounded waits on the closing itself, not a head start: the 1 s pool closes its connection
+      // well within 5 s (pg-pool's 10 s default would not), and by then the other has kept its own.
+      const deadline = Date.now() + 5_000;
+      while (closesSoon.usage().total > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(closesSoon.usage().total).toBe(0);
+      expect(keeps.usage().total).toBe(1);
+    } finally {
+      await closesSoon.close();
+      await keeps.close();
     }
   });
 });

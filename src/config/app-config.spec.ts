@@ -11,6 +11,7 @@ describe('loadConfig', () => {
       redisUrl: undefined,
       redisKeyPrefix: 'payments',
       preparedStatements: true,
+      databasePoolIdleSeconds: 300,
       logLevel: 'info',
       adminTokenGenerated: true,
     });
@@ -27,6 +28,7 @@ describe('loadConfig', () => {
       REDIS_URL: 'redis://:secret@127.0.0.1:6379/2',
       REDIS_KEY_PREFIX: 'acme-eu',
       DATABASE_PREPARED_STATEMENTS: 'off',
+      DATABASE_POOL_IDLE_SECONDS: '0',
       LOG_LEVEL: 'DEBUG',
     });
     expect(config).toMatchObject({
@@ -39,6 +41,7 @@ describe('loadConfig', () => {
       redisUrl: 'redis://:secret@127.0.0.1:6379/2',
       redisKeyPrefix: 'acme-eu',
       preparedStatements: false,
+      databasePoolIdleSeconds: 0,
       logLevel: 'debug',
     });
   });
@@ -66,6 +69,8 @@ describe('loadConfig', () => {
     ['REDIS_URL', 'redis://'],
     ['REDIS_KEY_PREFIX', 'has space'],
     ['DATABASE_PREPARED_STATEMENTS', 'maybe'],
+    ['DATABASE_POOL_IDLE_SECONDS', '-1'],
+    ['DATABASE_POOL_IDLE_SECONDS', '86401'],
   ])('rejects %s=%s with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(name);

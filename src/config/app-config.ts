@@ -26,6 +26,12 @@ export interface AppConfig {
    */
   preparedStatements: boolean;
   /**
+   * How long a connection of the request path's pool may sit idle before it is closed (0: never).
+   * A connection opened again costs its first requests a new server process and its first parse of
+   * every statement: the charges after a lull of pg-pool's 10 s default paid it (docs/scaling.md).
+   */
+  databasePoolIdleSeconds: number;
+  /**
    * How long an instance trusts what it looked up of an API key: a key revoked or expired on
    * another instance stops working here within this bound (0: look every key up on every request).
    */
@@ -260,6 +266,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     redisUrl: redisUrl(env),
     redisKeyPrefix: redisKeyPrefix(env),
     preparedStatements: onOff(env, 'DATABASE_PREPARED_STATEMENTS', true),
+    databasePoolIdleSeconds: integer(env, 'DATABASE_POOL_IDLE_SECONDS', 300, 0, 86_400),
     apiKeyCacheMs: integer(env, 'API_KEY_CACHE_MS', 1000, 0, 60_000),
     logLevel: logLevel as LogLevel,
   };

@@ -15,7 +15,7 @@ import { Sql } from './sql.js';
  * What neither does by itself: keep a connection the server ends from crashing the process.
  */
 export class DatabaseModule {
-  static forRoot(databaseUrl: string, statements: { preparedStatements: boolean } = { preparedStatements: true }): DynamicModule {
+  static forRoot(databaseUrl: string, pool: { preparedStatements: boolean; poolIdleSeconds: number }): DynamicModule {
     const logger = new Logger('Database');
     const onLost = (state: string | undefined) => logger.warn({ msg: 'database connection lost', sqlState: state ?? null });
     const typeOrm = TypeOrmModule.forRootAsync({
@@ -38,7 +38,8 @@ export class DatabaseModule {
             const sql = new Sql({
               url: databaseUrl,
               poolSize: 20,
-              namedStatements: statements.preparedStatements,
+              namedStatements: pool.preparedStatements,
+              idleSeconds: pool.poolIdleSeconds,
               clientSettings: requestPathClientSettings(),
               onLost,
             });

@@ -35,6 +35,8 @@ export type StatementWatcher = (statement: Statement) => void;
 export interface SqlOptions {
   url: string;
   poolSize: number;
+  /** How long an idle connection is kept open (0: until it fails); pg-pool's own default is 10 s. */
+  idleSeconds: number;
   /** Off behind a pooler that keeps no prepared statements: every statement goes unnamed. */
   namedStatements: boolean;
   /** pg's client settings (timeouts, application_name), the same as the DataSource's. */
@@ -82,6 +84,7 @@ export class Sql {
     this.pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize,
+      idleTimeoutMillis: options.idleSeconds * 1000,
       ...options.clientSettings,
       pipeline: true,
       Client: SocketKeepingClient,
