@@ -128,6 +128,32 @@ if (missing.length > 0) {
       expect(metrics).toMatch(/database_unavailable_total\{sqlstate="25006"\} [1-9]/);
     });
 
+    // A COMMIT under synchronous replication waits for the standby; a cancel of that wait would end
+    // it with the tag COMMIT, committed on the primary only. PostgreSQL stops a statement's
+    // statement_timeout before the commit itself, so the wait ends at the client's query_timeout
+    // (6 s), a 503: checked here, so that no bound of ours ever becomes such a cancel.
+    it('a COMMIT that waits for the standby longer than statement_timeout is never answered 2xx', async () => {
+      const primary = await formation.primary();
+      const standby = formation.nodes.find((node) => node !== primary)!;
+      const key = randomUUID();
+      const body = { amount: 77, currency: 'usd', source: account };
+      const resumeStandby = await formation.pauseWalReceiver(standby);
+      let first: Reply | undefined;
+      try {
+        first = await send(service.url, '/v1/charges', key, body);
+      } finally {
+        resumeStandby();
+      }
+      expect(first.status).toBe(503);
+      // Once the standby has it, the key replays the commit that waited (or runs, had it not).
+      let retried: Reply;
+      do retried = await send(service.url, '/v1/charges', key, body);
+      while (retried.status === 503 || retried.status === 409);
+      expect(retried.status).toBe(201);
+      const again = await send(service.url, '/v1/charges', key, body);
+      expect(again).toMatchObject({ status: 201, replayed: true, body: retried.body });
+    }, 60_000);
+
     it('the primary stopped (pg_autoctl stop --immediate): an acknowledged charge survives, a lost answer replays, an uncommitted key runs once; the old primary returns as a standby', async () => {
       const oldPrimary = await formation.primary();
       const standby = formation.nodes.find((node) => node !== oldPrimary)!;
