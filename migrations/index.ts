@@ -11,6 +11,7 @@ import { ApiKeyResource1732450000000 } from './1732450000000-ApiKeyResource.js';
 import { EventsAndWebhooks1732460000000 } from './1732460000000-EventsAndWebhooks.js';
 import { LedgerCheck1732465000000 } from './1732465000000-LedgerCheck.js';
 import { EventsCheaperToWrite1732470000000 } from './1732470000000-EventsCheaperToWrite.js';
+import { ReplicationFences1732480000000 } from './1732480000000-ReplicationFences.js';
 
 /**
  * Every migration, in order. Listed by class rather than found by a file glob, so the same list
@@ -30,4 +31,5 @@ export const ALL_MIGRATIONS = [
   EventsAndWebhooks1732460000000,
   LedgerCheck1732465000000,
   EventsCheaperToWrite1732470000000,
+  ReplicationFences1732480000000,
 ];

@@ -8,10 +8,12 @@ import { TestApp } from './support/test-app.js';
 // each one can be routed to one shard.
 
 /**
- * Tables that are the database's own bookkeeping, not merchant data: the migrations', and the
- * ledger check's one row of state (a reference table under Citus; its sums are per merchant).
+ * Tables that are the database's own bookkeeping, not merchant data: the migrations', the
+ * ledger check's one row of state (a reference table under Citus; its sums are per merchant), and
+ * the replication fences (a row per server process, written so that a commit waits for the
+ * standby: under Citus, local to each node).
  */
-const NOT_MERCHANT_DATA = ['schema_migrations', 'typeorm_metadata', 'ledger_check'];
+const NOT_MERCHANT_DATA = ['schema_migrations', 'typeorm_metadata', 'ledger_check', 'replication_fences'];
 
 interface ConstraintRow {
   table: string;

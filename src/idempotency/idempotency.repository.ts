@@ -33,6 +33,11 @@ export interface StoredKey extends RecordTimes {
   ageSeconds: number;
   /** Undefined while the key is claimed by a request that records item by item and has not finished. */
   response: RecordedResponse | undefined;
+  /**
+   * The server commits through a synchronous standby: what it shows may not be on the standby yet
+   * (see confirmOnStandby), so a replay waits for that first.
+   */
+  standbyConfirms: boolean;
 }
 
 /** The outcome of claiming a key for a request that records item by item. */
@@ -47,13 +52,22 @@ interface RecordRow {
   expires_at: Date;
   seconds_left: number;
   age_seconds: number;
+  standby_confirms: boolean;
 }
+
+/**
+ * Whether the server's commits wait for a synchronous standby. A record read there may be one the
+ * standby never got: a commit is flushed on the primary before it waits for the standby, so a
+ * primary restarted in place (crash recovery), or a commit whose wait was cancelled, shows it
+ * before the standby has it. Empty in pg_auto_failover's wait_primary, and on a single server.
+ */
+const STANDBY_CONFIRMS = `current_setting('synchronous_standby_names') <> '' AS standby_confirms`;
 
 /** The key's live record ($1 merchant, $2 key), with its times by the database's clock. */
 export const FIND_RECORD: Statement = {
   name: 'idempotency_find',
   text: `SELECT r.fingerprint, r.status, r.body, r.headers, r.expires_at,
-                ${secondsLeft('r')} AS seconds_left, ${secondsSinceRecorded('r')} AS age_seconds
+                ${secondsLeft('r')} AS seconds_left, ${secondsSinceRecorded('r')} AS age_seconds, ${STANDBY_CONFIRMS}
            FROM idempotency_keys r
           WHERE r.merchant_id = $1 AND r.key = $2 AND ${isLive('r')}`,
 };
@@ -66,7 +80,7 @@ export const FIND_RECORD: Statement = {
 const LOOK_AT_KEY = `
   SELECT NOT pg_try_advisory_xact_lock(${keyLockId('$1', '$2')}) AS in_flight,
          r.fingerprint, r.status, r.body, r.headers, r.expires_at,
-         ${secondsLeft('r')} AS seconds_left, ${secondsSinceRecorded('r')} AS age_seconds
+         ${secondsLeft('r')} AS seconds_left, ${secondsSinceRecorded('r')} AS age_seconds, ${STANDBY_CONFIRMS}
     FROM (SELECT 1) AS one
     LEFT JOIN idempotency_keys r ON r.merchant_id = $1 AND r.key = $2 AND ${isLive('r')}`;
 
@@ -95,6 +109,7 @@ function storedKeyOf(row: RecordRow | undefined): StoredKey | undefined {
     secondsLeft: Number(row.seconds_left),
     ageSeconds: Math.max(0, Number(row.age_seconds)),
     response,
+    standbyConfirms: row.standby_confirms === true,
   };
 }
 
@@ -131,6 +146,27 @@ export class IdempotencyRepository {
   async find(key: KeyRef): Promise<StoredKey | undefined> {
     const rows = await this.sql.query<RecordRow>({ ...FIND_RECORD, values: [key.merchantId, key.key] });
     return storedKeyOf(rows[0]);
+  }
+
+  /**
+   * Returns once the synchronous standby has every commit this server shows now: a transaction
+   * that writes (this connection's row of replication_fences) waits at COMMIT for the standby to
+   * confirm the WAL up to its commit record, and everything before it. One round trip, and the
+   * standby's flush.
+   */
+  async confirmOnStandby(): Promise<void> {
+    const tx = await this.sql.begin();
+    try {
+      await tx.commit([
+        {
+          name: 'replication_fence',
+          text: `INSERT INTO replication_fences AS f (backend_pid, fenced_at) VALUES (pg_backend_pid(), now())
+                 ON CONFLICT (backend_pid) DO UPDATE SET fenced_at = now()`,
+        },
+      ]);
+    } finally {
+      await tx.end();
+    }
   }
 
   /** The key's live record, and whether a request with the key holds its lock: one round trip. */

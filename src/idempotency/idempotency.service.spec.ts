@@ -301,4 +301,40 @@ describe('IdempotencyService', () => {
       expect(await service().executePerItem(call('b'), run, observe)).toMatchObject({ kind: 'replayed', response: created('twin') });
     });
   });
+
+  describe('a database that commits through a synchronous standby', () => {
+    it('replays a record from the database only once the standby has it; from memory, without asking', async () => {
+      const { store, observe, service } = setUp();
+      store.commitsThroughStandby = true;
+      const remembering = service();
+      await remembering.execute(call('k'), countingHandler('charge').run, asIs, observe);
+      expect(await remembering.execute(call('k'), countingHandler('again').run, asIs, observe)).toMatchObject({ from: 'memory' });
+      expect(store.standbyConfirmations).toBe(0); // the new key's own COMMIT waited for the standby
+      const another = service(new CommittedResponses(0, 1_000_000, () => store.now)); // another instance
+      expect(await another.execute(call('k'), countingHandler('again').run, asIs, observe)).toMatchObject({ from: 'database' });
+      expect(store.standbyConfirmations).toBe(1);
+      expect(store.committed).toEqual(['charge']);
+    });
+
+    it('does not acknowledge a record the standby cannot confirm: the failure is the answer, and nothing is remembered', async () => {
+      const { store, outcomes, observe, service } = setUp();
+      store.commitsThroughStandby = true;
+      await service(new CommittedResponses(0, 1_000_000, () => store.now)).execute(call('k'), countingHandler('charge').run, asIs, observe);
+      const memory = new CommittedResponses(100, 1_000_000, () => store.now);
+      const unavailable = new Error('the standby is not confirming');
+      store.standbyFailure = unavailable;
+      await expect(service(memory).execute(call('k'), countingHandler('again').run, asIs, observe)).rejects.toBe(unavailable);
+      expect(memory.get('m', 'k')).toBeUndefined();
+      expect(outcomes).toEqual(['new']);
+      expect(store.committed).toEqual(['charge']);
+    });
+
+    it('asks nothing of a single server (or a primary whose standby is lost: wait_primary)', async () => {
+      const { store, observe, service } = setUp();
+      await service().execute(call('k'), countingHandler('charge').run, asIs, observe);
+      const forgetful = service(new CommittedResponses(0, 1_000_000, () => store.now));
+      expect(await forgetful.execute(call('k'), countingHandler('again').run, asIs, observe)).toMatchObject({ kind: 'replayed' });
+      expect(store.standbyConfirmations).toBe(0);
+    });
+  });
 });

@@ -30,6 +30,8 @@ export interface IdempotencyStore<Tx> {
   look(key: KeyRef): Promise<{ stored: StoredKey | undefined; inFlight: boolean }>;
   /** Records the response of a request that recorded item by item on the claim it made. */
   complete(call: KeyedCall, response: RecordedResponse): Promise<RecordTimes | undefined>;
+  /** Returns once a synchronous standby has every commit the store shows now (StoredKey.standbyConfirms). */
+  confirmOnStandby(): Promise<void>;
 }
 
 /** What a request with a key came to (idempotency_requests_total counts them). */
@@ -97,7 +99,7 @@ export class IdempotencyService<Tx> {
       // transaction answers its replay, before anything of the handler runs. Not found (expired,
       // or the filter's rare false "maybe"): the new key's way below.
       const stored = await this.store.find(call);
-      if (stored?.response) return this.replayStored(stored, call, observe);
+      if (stored?.response) return await this.replayStored(stored, call, observe);
     }
     const opened = await this.store.open(call);
     let ended = false;
@@ -116,7 +118,7 @@ export class IdempotencyService<Tx> {
         await handled;
         ended = true;
         void opened.end(); // the ROLLBACK need not delay the answer
-        return claim.stored ? this.replayStored(claim.stored, call, observe) : await this.waitForTwin(call, observe);
+        return claim.stored ? await this.replayStored(claim.stored, call, observe) : await this.waitForTwin(call, observe);
       }
       const settled = await handled;
       if (!settled.ok) throw settled.error;
@@ -127,7 +129,7 @@ export class IdempotencyService<Tx> {
         // nothing of this request committed; answer as its record says.
         const stored = await this.store.find(call);
         if (!stored) throw new IdempotencyRequestInProgressError(1);
-        return this.replayStored(stored, call, observe);
+        return await this.replayStored(stored, call, observe);
       }
       this.committed.remember(call.merchantId, call.key, { fingerprint: call.fingerprint, response: kept, ...times, ageSeconds: 0 });
       observe('new', null);
@@ -156,7 +158,7 @@ export class IdempotencyService<Tx> {
       const { stored, inFlight } = await this.store.look(call);
       if (stored) {
         this.refuseAnother(stored, call, observe);
-        if (stored.response) return this.replayStored(stored, call, observe);
+        if (stored.response) return await this.replayStored(stored, call, observe);
         break; // this same request's claim: resume it (its items replay what committed)
       }
       if (!inFlight) break;
@@ -171,7 +173,7 @@ export class IdempotencyService<Tx> {
     if (!times) {
       // A twin run of the same request recorded its (item by item identical) response first.
       const twin = await this.store.find(call);
-      if (twin?.response) return this.replayStored(twin, call, observe);
+      if (twin?.response) return await this.replayStored(twin, call, observe);
       throw new IdempotencyRequestInProgressError(1);
     }
     this.committed.remember(call.merchantId, call.key, { fingerprint: call.fingerprint, response, ...times, ageSeconds: 0 });
@@ -189,7 +191,7 @@ export class IdempotencyService<Tx> {
       const { stored, inFlight } = waited === 0 ? { stored: undefined, inFlight: true } : await this.store.look(call);
       if (stored) {
         this.refuseAnother(stored, call, observe);
-        if (stored.response) return this.replayStored(stored, call, observe);
+        if (stored.response) return await this.replayStored(stored, call, observe);
       }
       if (waited >= this.options.inFlightWaitMs || (!inFlight && !stored)) {
         observe('in_progress', stored?.ageSeconds ?? null);
@@ -199,14 +201,20 @@ export class IdempotencyService<Tx> {
     }
   }
 
-  /** A live record answers: replayed when it holds a response (remembered from now on). */
-  private replayStored(stored: StoredKey, call: KeyedCall, observe: OutcomeObserver): IdempotentAnswer {
+  /**
+   * A live record answers: replayed when it holds a response (remembered from now on). Where the
+   * database commits through a synchronous standby, only once the standby has the record: a
+   * primary can show a commit the standby never got (after a restart in place), and a failover
+   * would then take back a payment this answer acknowledged (docs/operations.md).
+   */
+  private async replayStored(stored: StoredKey, call: KeyedCall, observe: OutcomeObserver): Promise<IdempotentAnswer> {
     this.refuseAnother(stored, call, observe);
     if (!stored.response) {
       // A claim of this same request (item by item) with no response yet: it is still running.
       observe('in_progress', stored.ageSeconds);
       throw new IdempotencyRequestInProgressError(1);
     }
+    if (stored.standbyConfirms) await this.store.confirmOnStandby();
     this.committed.remember(call.merchantId, call.key, { ...stored, response: stored.response });
     observe('replayed', stored.ageSeconds);
     return { kind: 'replayed', from: 'database', response: stored.response, expiresAt: stored.expiresAt };

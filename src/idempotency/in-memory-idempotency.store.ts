@@ -46,6 +46,11 @@ export class InMemoryIdempotencyStore implements IdempotencyStore<InMemoryTransa
   claimFailure: Error | undefined;
   /** Set to make the next statement of a claimed transaction fail. */
   statementFailure: Error | undefined;
+  /** As a server whose commits wait for a synchronous standby: records say standbyConfirms. */
+  commitsThroughStandby = false;
+  /** Calls of confirmOnStandby, and what the next one does (the standby unreachable: it fails). */
+  standbyConfirmations = 0;
+  standbyFailure: Error | undefined;
 
   constructor(private readonly ttlSeconds = 60) {}
 
@@ -96,6 +101,11 @@ export class InMemoryIdempotencyStore implements IdempotencyStore<InMemoryTransa
     return Promise.resolve({ stored: this.live(idOf(key)), inFlight: this.locks.has(idOf(key)) });
   }
 
+  confirmOnStandby(): Promise<void> {
+    this.standbyConfirmations += 1;
+    return this.standbyFailure === undefined ? Promise.resolve() : Promise.reject(this.standbyFailure);
+  }
+
   complete(call: KeyedCall, response: RecordedResponse): Promise<RecordTimes | undefined> {
     const row = this.rows.get(idOf(call));
     if (!row || row.fingerprint !== call.fingerprint || row.response || row.expiresAt <= this.now) return Promise.resolve(undefined);
@@ -116,7 +126,13 @@ export class InMemoryIdempotencyStore implements IdempotencyStore<InMemoryTransa
   private live(id: string): StoredKey | undefined {
     const row = this.rows.get(id);
     if (!row || row.expiresAt <= this.now) return undefined;
-    return { fingerprint: row.fingerprint, response: row.response, ageSeconds: (this.now - row.createdAt) / 1000, ...this.timesOf(row) };
+    return {
+      fingerprint: row.fingerprint,
+      response: row.response,
+      ageSeconds: (this.now - row.createdAt) / 1000,
+      standbyConfirms: this.commitsThroughStandby,
+      ...this.timesOf(row),
+    };
   }
 
   private timesOf(row: Row): RecordTimes {

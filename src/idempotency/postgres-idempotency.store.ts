@@ -42,4 +42,8 @@ export class PostgresIdempotencyStore implements IdempotencyStore<SqlTransaction
   complete(call: KeyedCall, response: RecordedResponse) {
     return this.repository.complete(call, response);
   }
+
+  confirmOnStandby() {
+    return this.repository.confirmOnStandby();
+  }
 }
