@@ -130,7 +130,7 @@ if (missing.length > 0) {
 
     // A COMMIT under synchronous replication waits for the standby; a cancel of that wait would end
     // it with the tag COMMIT, committed on the primary only. PostgreSQL stops a statement's
-    // statement_timeout before the commit itself, so the wait ends at the client's query_timeout
+    // statement_timeout before the commit itself, so the wait ends at the client's answer bound
     // (6 s), a 503: checked here, so that no bound of ours ever becomes such a cancel.
     it('a COMMIT that waits for the standby longer than statement_timeout is never answered 2xx', async () => {
       const primary = await formation.primary();

@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import { DatabaseUnavailableError } from '../src/common/database-errors.js';
-import { requestPathClientSettings } from '../src/config/data-source-options.js';
+import { ANSWER_TIMEOUT_MS, requestPathClientSettings } from '../src/config/data-source-options.js';
 import { OpeningFailedError, Sql, TransactionAbortedError } from '../src/database/sql.js';
 
 /** Sql and SqlTransaction against PostgreSQL: pg's pipeline mode, through its public API only. */
@@ -8,8 +10,15 @@ describe('SqlTransaction', () => {
   const table = `sql_transaction_${randomUUID().replaceAll('-', '')}`;
   let sql: Sql;
 
-  const sqlWith = (namedStatements: boolean, poolSize = 2, idleSeconds = 300) =>
-    new Sql({ url: process.env.TEST_DATABASE_URL!, poolSize, idleSeconds, namedStatements, clientSettings: requestPathClientSettings() });
+  const sqlWith = (namedStatements: boolean, poolSize = 2, idleSeconds = 300, answerTimeoutMs = ANSWER_TIMEOUT_MS) =>
+    new Sql({
+      url: process.env.TEST_DATABASE_URL!,
+      poolSize,
+      idleSeconds,
+      answerTimeoutMs,
+      namedStatements,
+      clientSettings: requestPathClientSettings(),
+    });
   const insert = (value: string) => ({
     name: `${table}_insert`,
     text: `INSERT INTO ${table} (value) VALUES ($1) RETURNING value`,
@@ -162,6 +171,41 @@ describe('SqlTransaction', () => {
     } finally {
       await closesSoon.close();
       await keeps.close();
+    }
+  });
+
+  // The client's bound on an answer (answerTimeoutMs) gives up on a server that stopped answering,
+  // and closes that connection; but a process that stood still past the bound (a long GC, a frozen
+  // VM, SIGSTOP: chaos 15's frozen instance) runs its overdue timers on waking before it reads its
+  // sockets, and must first read the answer that came in time. A real SIGSTOP of a process of its
+  // own: blocking this thread does not wake the event loop the same way.
+  it('gives up on a statement unanswered within answerTimeoutMs, and closes its connection', async () => {
+    const single = sqlWith(true, 1, 300, 300);
+    try {
+      const [{ pid }] = (await single.query<{ pid: number }>({ name: 'pid', text: 'SELECT pg_backend_pid() AS pid' })) as [{ pid: number }];
+      await expect(single.query({ name: 'sleep', text: 'SELECT pg_sleep(1)' })).rejects.toBeInstanceOf(DatabaseUnavailableError);
+      const [{ pid: next }] = (await single.query<{ pid: number }>({ name: 'pid', text: 'SELECT pg_backend_pid() AS pid' })) as [
+        { pid: number },
+      ];
+      expect(next).not.toBe(pid);
+    } finally {
+      await single.close();
+    }
+  });
+
+  it('reads an answer that came while the process was stopped past answerTimeoutMs', async () => {
+    const child = spawn(process.execPath, ['dist/testing/statement-across-a-pause.js', process.env.TEST_DATABASE_URL!], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    try {
+      expect((await lines.next()).value).toBe('sent');
+      child.kill('SIGSTOP');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      child.kill('SIGCONT');
+      expect(JSON.parse(String((await lines.next()).value))).toEqual({ rows: [{ slept: '' }] });
+    } finally {
+      child.kill('SIGKILL');
     }
   });
 });

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { answerTimeoutSignal } from '../common/answer-deadline.js';
 
 /** What a card charge asks the acquirer for: the same key and body on every attempt. */
 export interface PaymentRequest {
@@ -72,7 +73,7 @@ export class AcquirerClient {
   async lookup(chargeId: string): Promise<{ captured: AcquirerPayment | null; declined: AcquirerPayment | null } | undefined> {
     try {
       const response = await fetch(`${this.config.acquirerUrl}/v1/payments?reference=${encodeURIComponent(chargeId)}`, {
-        signal: AbortSignal.timeout(this.config.acquirerTimeoutMs),
+        signal: answerTimeoutSignal(this.config.acquirerTimeoutMs),
       });
       if (response.status !== 200) return undefined;
       const { data } = (await response.json()) as { data: AcquirerPayment[] };
@@ -103,7 +104,7 @@ export class AcquirerClient {
           capture: true,
           reference: request.chargeId,
         }),
-        signal: AbortSignal.timeout(this.config.acquirerTimeoutMs),
+        signal: answerTimeoutSignal(this.config.acquirerTimeoutMs),
       });
       body = (await response.json()) as Record<string, unknown>;
     } catch (error) {

@@ -33,24 +33,30 @@ export function dataSourceOptions(url: string, poolSize = 20): DataSourceOptions
     migrationsTableName: 'schema_migrations',
     migrationsTransactionMode: 'each',
     logging: false,
-    extra: { max: poolSize, ...requestPathClientSettings() },
+    extra: { max: poolSize, ...requestPathClientSettings(), query_timeout: ANSWER_TIMEOUT_MS },
   };
 }
 
 /**
+ * How long the client awaits a statement's answer: its own bound, for a server that stops answering
+ * altogether (the server cancels a slow statement sooner, at statement_timeout). A statement it gives
+ * up on may still complete later; the answer is then 503, and the retry with the same
+ * Idempotency-Key finds out. The request path applies it itself (database/sql.ts, answerWithin); the
+ * DataSource (migrations) through pg's query_timeout.
+ */
+export const ANSWER_TIMEOUT_MS = 6_000;
+
+/**
  * What every connection of the service is told (the DataSource's and the request path's pool, see
  * database/sql.ts). A request must fail with 503 rather than hang when the database is unreachable
- * or stuck: connecting, waiting for a pooled connection, and every statement are bounded. The server
- * cancels a slow statement (statement_timeout); query_timeout is the client's own bound, for a
- * server that stops answering altogether. A statement it gives up on may still complete later; the
- * answer is then 503, and the retry with the same Idempotency-Key finds out.
+ * or stuck: connecting, waiting for a pooled connection, and every statement (ANSWER_TIMEOUT_MS) are
+ * bounded.
  */
 export function requestPathClientSettings(): Record<string, unknown> {
   return {
     application_name: 'payments-service',
     connectionTimeoutMillis: 5_000,
     statement_timeout: SESSION_SETTINGS.statement_timeout,
-    query_timeout: 6_000,
     idle_in_transaction_session_timeout: SESSION_SETTINGS.idle_in_transaction_session_timeout,
     lock_timeout: SESSION_SETTINGS.lock_timeout,
   };

@@ -1,7 +1,7 @@
 import { DynamicModule, Logger } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { dataSourceOptions, requestPathClientSettings } from '../config/data-source-options.js';
+import { ANSWER_TIMEOUT_MS, dataSourceOptions, requestPathClientSettings } from '../config/data-source-options.js';
 import { surviveLostConnections } from './connection-errors.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { Sql } from './sql.js';
@@ -40,6 +40,7 @@ export class DatabaseModule {
               poolSize: 20,
               namedStatements: pool.preparedStatements,
               idleSeconds: pool.poolIdleSeconds,
+              answerTimeoutMs: ANSWER_TIMEOUT_MS,
               clientSettings: requestPathClientSettings(),
               onLost,
             });

@@ -1,5 +1,6 @@
 import { Socket } from 'node:net';
 import pg from 'pg';
+import { afterPendingIo } from '../common/answer-deadline.js';
 import { classifyDatabaseError, DatabaseUnavailableError, lostConnection, sqlState } from '../common/database-errors.js';
 
 /**
@@ -11,8 +12,8 @@ export interface Statement {
   text: string;
   values?: unknown[];
   /**
-   * The client's bound on this statement, in place of the pool's query_timeout: for the few that
-   * may run long on purpose (the ledger check), whose transaction also raises statement_timeout.
+   * How long this statement's answer is awaited, in place of the pool's answerTimeoutMs: for the few
+   * that may run long on purpose (the ledger check), whose transaction also raises statement_timeout.
    */
   timeoutMs?: number;
 }
@@ -37,6 +38,11 @@ export interface SqlOptions {
   poolSize: number;
   /** How long an idle connection is kept open (0: until it fails); pg-pool's own default is 10 s. */
   idleSeconds: number;
+  /**
+   * How long a statement's answer is awaited before the call counts as unavailable (a server that
+   * stops answering altogether; the server's own statement_timeout is shorter): see answerWithin.
+   */
+  answerTimeoutMs: number;
   /** Off behind a pooler that keeps no prepared statements: every statement goes unnamed. */
   namedStatements: boolean;
   /** pg's client settings (timeouts, application_name), the same as the DataSource's. */
@@ -156,7 +162,7 @@ export class Sql {
 
   private async connect(): Promise<Connection> {
     try {
-      return new Connection(await this.pool.connect(), this.options.namedStatements, this.traffic, this.watchers);
+      return new Connection(await this.pool.connect(), this.options, this.traffic, this.watchers);
     } catch (error) {
       throw classifyDatabaseError(error);
     }
@@ -330,7 +336,7 @@ class Connection {
 
   constructor(
     private readonly client: pg.PoolClient,
-    private readonly named: boolean,
+    private readonly options: Pick<SqlOptions, 'namedStatements' | 'answerTimeoutMs'>,
     private readonly traffic: SqlTraffic,
     private readonly watchers: Set<StatementWatcher>,
   ) {}
@@ -341,9 +347,9 @@ class Connection {
     if (this.answeredSinceLastSend) this.traffic.roundTrips++;
     this.answeredSinceLastSend = false;
     this.traffic.statements++;
-    const config = this.named ? { name: statement.name, text: statement.text } : { text: statement.text };
-    const timeout = statement.timeoutMs === undefined ? {} : { query_timeout: statement.timeoutMs };
-    return this.client.query({ ...config, ...timeout, values: statement.values ?? [] }).then(
+    const config = this.options.namedStatements ? { name: statement.name, text: statement.text } : { text: statement.text };
+    const answer = this.client.query({ ...config, values: statement.values ?? [] });
+    return answerWithin(answer, statement.timeoutMs ?? this.options.answerTimeoutMs).then(
       (result) => {
         this.answeredSinceLastSend = true;
         return result;
@@ -381,4 +387,25 @@ class Connection {
       error !== undefined && lostConnection(error) ? (error instanceof Error ? error : new Error('connection lost')) : undefined;
     this.client.release(broken ?? (this.lost ? new Error('connection lost') : undefined));
   }
+}
+
+/** No answer to a statement came within its bound: the server may still run it (see answerWithin). */
+export class NoAnswerError extends Error {
+  constructor(readonly waitedMs: number) {
+    super(`The database sent no answer within ${waitedMs} ms.`);
+    this.name = 'NoAnswerError';
+  }
+}
+
+/**
+ * `answer`, or NoAnswerError once `ms` have passed without it: the client's bound for a server that
+ * stops answering (pg's own query_timeout did this before, but gave up on waking from a pause with
+ * the answer unread: see afterPendingIo).
+ */
+function answerWithin<T>(answer: Promise<T>, ms: number): Promise<T> {
+  let cancel = () => {};
+  const noAnswer = new Promise<never>((_, reject) => {
+    cancel = afterPendingIo(ms, () => reject(new NoAnswerError(ms)));
+  });
+  return Promise.race([answer, noAnswer]).finally(() => cancel());
 }

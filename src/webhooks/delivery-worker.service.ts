@@ -7,6 +7,7 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { retryDelayMs } from './retry-schedule.js';
 import { type AttemptOutcome, type ClaimedDelivery, WebhookDeliveriesRepository } from './webhook-deliveries.repository.js';
 import { signWebhook } from './webhook-signature.js';
+import { answerTimeoutSignal } from '../common/answer-deadline.js';
 
 /** What the claim's lease adds to the attempt's timeout: time to record the outcome. */
 const LEASE_MARGIN_MS = 2_000;
@@ -101,7 +102,7 @@ export class DeliveryWorkerService implements OnApplicationBootstrap, OnApplicat
         headers: { ...headers, 'content-type': 'application/json', 'user-agent': 'payments-webhooks/1' },
         body: payload,
         redirect: 'manual',
-        signal: AbortSignal.timeout(this.config.webhookTimeoutMs),
+        signal: answerTimeoutSignal(this.config.webhookTimeoutMs),
       });
       // The answer's body is not ours to read: let the connection go.
       await response.body?.cancel().catch(() => undefined);
