@@ -6,6 +6,7 @@ import { ledgerInvariantViolations } from '../testing/ledger-invariants.js';
 import { ResponseLosingProxy } from '../testing/response-losing-proxy.js';
 import { ServiceProcess } from '../testing/service-process.js';
 import { TcpProxy } from '../testing/tcp-proxy.js';
+import { AcquirerProcess } from '../testing/acquirer-process.js';
 
 // The loss of the primary (docs/operations.md, Surviving the loss of the primary): the compiled
 // service on a pg_auto_failover formation of Debian's packages (a monitor, a primary and a
@@ -38,6 +39,7 @@ if (missing.length > 0) {
     let link: TcpProxy;
     let service: ServiceProcess;
     let lossy: ResponseLosingProxy;
+    let acquirer: AcquirerProcess;
     let apiKey: string;
     let account: string;
 
@@ -75,7 +77,12 @@ if (missing.length > 0) {
       const haproxy = new URL(formation.url);
       link = new TcpProxy('127.0.0.1', Number(haproxy.port));
       await link.start();
-      service = await ServiceProcess.start({ databaseUrl: link.urlFor(formation.url), adminToken: ADMIN, env: { LOG_LEVEL: 'warn' } });
+      acquirer = await AcquirerProcess.start();
+      service = await ServiceProcess.start({
+        databaseUrl: link.urlFor(formation.url),
+        adminToken: ADMIN,
+        env: { LOG_LEVEL: 'warn', ACQUIRER_URL: acquirer.url },
+      });
       lossy = new ResponseLosingProxy(service.port);
       await lossy.start();
       const merchant = await send(service.url, '/v1/merchants', randomUUID(), { name: 'failover' }, ADMIN);
@@ -87,6 +94,7 @@ if (missing.length > 0) {
     afterAll(async () => {
       await lossy?.close();
       await service?.kill('SIGTERM');
+      await acquirer?.close();
       await link?.cut();
       await formation?.stop();
     }, 60_000);
@@ -177,6 +185,51 @@ if (missing.length > 0) {
         const onPrimary = await onNode(
           primary.url,
           async (client) => (await client.query('SELECT 1 FROM idempotency_keys WHERE key = $1 AND status = 201', [key])).rowCount,
+        );
+        expect(onPrimary).toBe(1);
+        const early = await send(service.url, '/v1/charges', key, body);
+        expect(early.status).toBe(503);
+        expect(early.retryAfter).not.toBeNull();
+      } finally {
+        resumeStandby();
+      }
+      let replayed: Reply;
+      do replayed = await send(service.url, '/v1/charges', key, body);
+      while (replayed.status === 503);
+      expect(replayed).toMatchObject({ status: 201, replayed: true });
+    }, 60_000);
+
+    // The same for a card charge's key, finished by tx3 (card-charges/). Every commit waits while
+    // the standby is paused; cancelling each wait (as an operator's pg_cancel_backend would) lets the
+    // charge finish on the primary only. Its retry's first statement is the key's claim, an INSERT
+    // ... ON CONFLICT that locks the key's row: a write, whose commit returns only once the standby
+    // has everything before it. So the card path needs no fence of its own, and this keeps it so.
+    it('a card charge finished on the primary only is not replayed until the standby has it', async () => {
+      const primary = await formation.primary();
+      const standby = formation.nodes.find((node) => node !== primary)!;
+      const key = randomUUID();
+      const body = { amount: 99, currency: 'usd', payment_method: 'pm_card_visa' };
+      const resumeStandby = await formation.pauseWalReceiver(standby);
+      try {
+        let cancelling = true;
+        const canceller = onNode(primary.url, async (client) => {
+          for (; cancelling; await sleep(100)) {
+            await client.query(`SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'SyncRep'`);
+          }
+        });
+        let first: Reply;
+        try {
+          first = await send(service.url, '/v1/charges', key, body);
+        } finally {
+          cancelling = false;
+          await canceller;
+        }
+        expect(first.status).toBe(201);
+        const onPrimary = await onNode(
+          primary.url,
+          async (client) =>
+            (await client.query(`SELECT 1 FROM idempotency_keys WHERE key = $1 AND recovery_point = 'finished' AND status = 201`, [key]))
+              .rowCount,
         );
         expect(onPrimary).toBe(1);
         const early = await send(service.url, '/v1/charges', key, body);
