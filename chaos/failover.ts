@@ -60,19 +60,22 @@ export async function failoverFaults(settings: Settings): Promise<ScenarioResult
       await sleep(random.int(500, 1_500));
       const victim = await formation.primary();
       history.databaseFault = true;
-      const probe = probeFailover(service.url, prober.apiKey, probeAccount, random);
+      let injected = false;
+      const probe = probeFailover(service.url, prober.apiKey, probeAccount, random, () => injected);
       await injectFault(formation, victim, kind);
+      injected = true;
       faults++;
       const measured = await probe.measured;
-      if (measured === undefined) history.violations.push(`after the ${kind} of ${victim.name}: no 2xx within 60 s`);
-      else failoverTimes.push(measured);
+      if (measured === undefined) {
+        history.violations.push(`after the ${kind} of ${victim.name}: no 2xx within 60 s; ${await formation.describeNodes()}`);
+      } else failoverTimes.push(measured.failoverMs);
       await bringBack(formation, victim, kind);
       await formation.waitForSync();
       // Pools drop the connections HAProxy cut; from here on a 503 is a violation.
       await sleep(2_000);
       history.databaseFault = false;
       console.log(
-        `  failover: ${kind} of ${victim.name}: first 503 to first 2xx ${measured ?? '∞'} ms; now ${JSON.stringify(await formation.states())}`,
+        `  failover: ${kind} of ${victim.name}: first 503 to first 2xx ${measured?.failoverMs ?? '∞'} ms (that deposit took ${measured?.stallMs ?? '∞'} ms); now ${JSON.stringify(await formation.states())}`,
       );
     }
     await sleep(1_000);
@@ -109,13 +112,23 @@ async function bringBack(formation: FailoverFormation, victim: FormationNode, ki
 }
 
 /**
- * Keyed deposits every 100 ms from the fault on: the time from the first 503 to the first 2xx
- * after it (0 when no 503 was seen: the switch fell between two probes); undefined after 60 s.
+ * Keyed deposits every 100 ms from the fault on. `failoverMs`: the time from the first 503 to the
+ * first 2xx after it; 0 when a deposit sent after the fault took effect got a 2xx with no 503 before
+ * it (the switch fell between two probes, or a restart in place was over before a request gave up
+ * in PgBouncer's queue); `stallMs` is then how long that deposit took. Undefined after 60 s.
  */
-function probeFailover(baseUrl: string, apiKey: string, account: string, random: Random): { measured: Promise<number | undefined> } {
+function probeFailover(
+  baseUrl: string,
+  apiKey: string,
+  account: string,
+  random: Random,
+  faultTookEffect: () => boolean,
+): { measured: Promise<{ failoverMs: number; stallMs: number } | undefined> } {
   const measured = (async () => {
     let first503: number | undefined;
     for (const giveUpAt = Date.now() + 60_000; Date.now() < giveUpAt; await sleep(100)) {
+      const sentAfterFault = faultTookEffect();
+      const sentAt = Date.now();
       const status = await fetch(`${baseUrl}/v1/accounts/${account}/deposits`, {
         method: 'POST',
         headers: { authorization: `Bearer ${apiKey}`, 'idempotency-key': random.uuid(), 'content-type': 'application/json' },
@@ -126,7 +139,9 @@ function probeFailover(baseUrl: string, apiKey: string, account: string, random:
         () => 0,
       );
       if (status === 503 && first503 === undefined) first503 = Date.now();
-      if (status >= 200 && status < 300 && first503 !== undefined) return Date.now() - first503;
+      const ok = status >= 200 && status < 300;
+      if (ok && first503 !== undefined) return { failoverMs: Date.now() - first503, stallMs: Date.now() - sentAt };
+      if (ok && sentAfterFault) return { failoverMs: 0, stallMs: Date.now() - sentAt };
     }
     return undefined;
   })();

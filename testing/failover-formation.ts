@@ -234,6 +234,37 @@ export class FailoverFormation {
   }
 
   /**
+   * What each node says of itself, for a report when writes do not come back: whether it is in
+   * recovery, its server processes by state and wait event, and its standbys (pg_stat_replication).
+   */
+  async describeNodes(): Promise<string> {
+    const described = await Promise.all(
+      this.nodes.map(async (node) => {
+        const client = new pg.Client({ connectionString: node.url, connectionTimeoutMillis: 2000, query_timeout: 2000 });
+        try {
+          await client.connect();
+          const { rows } = await client.query<{ described: unknown }>(
+            `SELECT json_build_object(
+                      'in_recovery', pg_is_in_recovery(),
+                      'sessions', (SELECT json_object_agg(k, n) FROM (
+                                     SELECT coalesce(state, '-') || '/' || coalesce(wait_event, '-') AS k, count(*) AS n
+                                       FROM pg_stat_activity WHERE backend_type = 'client backend' GROUP BY 1) s),
+                      'standbys', (SELECT json_agg(json_build_object('state', state, 'sync_state', sync_state,
+                                     'replay_lag', replay_lag::text)) FROM pg_stat_replication),
+                      'synchronous_standby_names', current_setting('synchronous_standby_names')) AS described`,
+          );
+          return `${node.name}: ${JSON.stringify(rows[0]?.described)}`;
+        } catch (error) {
+          return `${node.name}: unreachable (${error instanceof Error ? error.message : String(error)})`;
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      }),
+    );
+    return `${described.join('; ')}; monitor: ${JSON.stringify(await this.states().catch(() => 'unreachable'))}`;
+  }
+
+  /**
    * Stops (SIGSTOP) the standby's WAL receiver: the primary's commits then wait for it (sync
    * replication) and reach no other node. The returned function lets it go on (SIGCONT).
    */
