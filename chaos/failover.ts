@@ -60,10 +60,10 @@ export async function failoverFaults(settings: Settings): Promise<ScenarioResult
       await sleep(random.int(500, 1_500));
       const victim = await formation.primary();
       history.databaseFault = true;
-      let injected = false;
-      const probe = probeFailover(service.url, prober.apiKey, probeAccount, random, () => injected);
+      let faultAt: number | undefined = undefined;
+      const probe = probeFailover(service.url, prober.apiKey, probeAccount, random, () => faultAt);
       await injectFault(formation, victim, kind);
-      injected = true;
+      faultAt = Date.now();
       faults++;
       const measured = await probe.measured;
       if (measured === undefined) {
@@ -75,7 +75,7 @@ export async function failoverFaults(settings: Settings): Promise<ScenarioResult
       await sleep(2_000);
       history.databaseFault = false;
       console.log(
-        `  failover: ${kind} of ${victim.name}: first 503 to first 2xx ${measured?.failoverMs ?? '∞'} ms (that deposit took ${measured?.stallMs ?? '∞'} ms); now ${JSON.stringify(await formation.states())}`,
+        `  failover: ${kind} of ${victim.name}: first 503 to first 2xx ${measured?.failoverMs ?? '∞'} ms (slowest deposit ${measured?.stallMs ?? '∞'} ms); now ${JSON.stringify(await formation.states())}`,
       );
     }
     await sleep(1_000);
@@ -111,23 +111,28 @@ async function bringBack(formation: FailoverFormation, victim: FormationNode, ki
   else await formation.restore(victim);
 }
 
+/** How long after the fault a switch must have failed a deposit to count as seen. */
+const SWITCH_SEEN_WITHIN_MS = 15_000;
+
 /**
  * Keyed deposits every 100 ms from the fault on. `failoverMs`: the time from the first 503 to the
- * first 2xx after it; 0 when a deposit sent after the fault took effect got a 2xx with no 503 before
- * it (the switch fell between two probes, or a restart in place was over before a request gave up
- * in PgBouncer's queue); `stallMs` is then how long that deposit took. Undefined after 60 s.
+ * first 2xx after it. When no deposit failed within SWITCH_SEEN_WITHIN_MS of the fault (the switch
+ * fell between two probes, or a restart in place was over before a request gave up in PgBouncer's
+ * queue) it is 0, and `stallMs` says how long the slowest deposit took. Not at the first 2xx after
+ * the fault: a SIGKILLed postmaster's server processes go on answering for a moment. Undefined when
+ * no 2xx came within 60 s of a 503.
  */
 function probeFailover(
   baseUrl: string,
   apiKey: string,
   account: string,
   random: Random,
-  faultTookEffect: () => boolean,
+  faultAt: () => number | undefined,
 ): { measured: Promise<{ failoverMs: number; stallMs: number } | undefined> } {
   const measured = (async () => {
     let first503: number | undefined;
+    let stallMs = 0;
     for (const giveUpAt = Date.now() + 60_000; Date.now() < giveUpAt; await sleep(100)) {
-      const sentAfterFault = faultTookEffect();
       const sentAt = Date.now();
       const status = await fetch(`${baseUrl}/v1/accounts/${account}/deposits`, {
         method: 'POST',
@@ -138,10 +143,11 @@ function probeFailover(
         (response) => response.status,
         () => 0,
       );
+      const fault = faultAt();
+      if (fault !== undefined && sentAt >= fault) stallMs = Math.max(stallMs, Date.now() - sentAt);
       if (status === 503 && first503 === undefined) first503 = Date.now();
-      const ok = status >= 200 && status < 300;
-      if (ok && first503 !== undefined) return { failoverMs: Date.now() - first503, stallMs: Date.now() - sentAt };
-      if (ok && sentAfterFault) return { failoverMs: 0, stallMs: Date.now() - sentAt };
+      if (status >= 200 && status < 300 && first503 !== undefined) return { failoverMs: Date.now() - first503, stallMs };
+      if (first503 === undefined && fault !== undefined && Date.now() - fault > SWITCH_SEEN_WITHIN_MS) return { failoverMs: 0, stallMs };
     }
     return undefined;
   })();
