@@ -72,6 +72,21 @@ if (missing.length > 0) {
       }
     }
 
+    /** A replay of `key` while the standby cannot confirm its record: 503 with Retry-After. */
+    async function expectReplayRefusedForNow(key: string, body: unknown): Promise<void> {
+      const early = await send(service.url, '/v1/charges', key, body);
+      expect(early.status).toBe(503);
+      expect(early.retryAfter).not.toBeNull();
+    }
+
+    /** Retried until the standby has the record: then the replay, 201. */
+    async function expectReplayOnceStandbyHasIt(key: string, body: unknown): Promise<void> {
+      let replayed: Reply;
+      do replayed = await send(service.url, '/v1/charges', key, body);
+      while (replayed.status === 503);
+      expect(replayed).toMatchObject({ status: 201, replayed: true });
+    }
+
     beforeAll(async () => {
       formation = await FailoverFormation.start();
       const haproxy = new URL(formation.url);
@@ -187,16 +202,11 @@ if (missing.length > 0) {
           async (client) => (await client.query('SELECT 1 FROM idempotency_keys WHERE key = $1 AND status = 201', [key])).rowCount,
         );
         expect(onPrimary).toBe(1);
-        const early = await send(service.url, '/v1/charges', key, body);
-        expect(early.status).toBe(503);
-        expect(early.retryAfter).not.toBeNull();
+        await expectReplayRefusedForNow(key, body);
       } finally {
         resumeStandby();
       }
-      let replayed: Reply;
-      do replayed = await send(service.url, '/v1/charges', key, body);
-      while (replayed.status === 503);
-      expect(replayed).toMatchObject({ status: 201, replayed: true });
+      await expectReplayOnceStandbyHasIt(key, body);
     }, 60_000);
 
     // The same for a card charge's key, finished by tx3 (card-charges/). Every commit waits while
@@ -232,16 +242,11 @@ if (missing.length > 0) {
               .rowCount,
         );
         expect(onPrimary).toBe(1);
-        const early = await send(service.url, '/v1/charges', key, body);
-        expect(early.status).toBe(503);
-        expect(early.retryAfter).not.toBeNull();
+        await expectReplayRefusedForNow(key, body);
       } finally {
         resumeStandby();
       }
-      let replayed: Reply;
-      do replayed = await send(service.url, '/v1/charges', key, body);
-      while (replayed.status === 503);
-      expect(replayed).toMatchObject({ status: 201, replayed: true });
+      await expectReplayOnceStandbyHasIt(key, body);
     }, 60_000);
 
     it('the primary stopped (pg_autoctl stop --immediate): an acknowledged charge survives, a lost answer replays, an uncommitted key runs once; the old primary returns as a standby', async () => {
