@@ -41,7 +41,7 @@ export function dataSourceOptions(url: string, poolSize = 20): DataSourceOptions
  * How long the client awaits a statement's answer: its own bound, for a server that stops answering
  * altogether (the server cancels a slow statement sooner, at statement_timeout). A statement it gives
  * up on may still complete later; the answer is then 503, and the retry with the same
- * Idempotency-Key finds out. The request path applies it itself (database/sql.ts, answerWithin); the
+ * Idempotency-Key finds out. The request path applies it itself (database/sql.ts, NoAnswerError); the
  * DataSource (migrations) through pg's query_timeout.
  */
 export const ANSWER_TIMEOUT_MS = 6_000;

@@ -40,7 +40,7 @@ export interface SqlOptions {
   idleSeconds: number;
   /**
    * How long a statement's answer is awaited before the call counts as unavailable (a server that
-   * stops answering altogether; the server's own statement_timeout is shorter): see answerWithin.
+   * stops answering altogether; the server's own statement_timeout is shorter): see NoAnswerError.
    */
   answerTimeoutMs: number;
   /** Off behind a pooler that keeps no prepared statements: every statement goes unnamed. */
@@ -348,18 +348,25 @@ class Connection {
     this.answeredSinceLastSend = false;
     this.traffic.statements++;
     const config = this.options.namedStatements ? { name: statement.name, text: statement.text } : { text: statement.text };
-    const answer = this.client.query({ ...config, values: statement.values ?? [] });
-    return answerWithin(answer, statement.timeoutMs ?? this.options.answerTimeoutMs).then(
-      (result) => {
+    const waitMs = statement.timeoutMs ?? this.options.answerTimeoutMs;
+    // pg's callback form, and one promise of ours: the statement's answer, or NoAnswerError once
+    // waitMs have passed without it (see afterPendingIo), whichever comes first.
+    return new Promise<pg.QueryResult>((resolve, reject) => {
+      let settled = false;
+      const settle = (error: Error | undefined, result?: pg.QueryResult) => {
+        if (settled) return;
+        settled = true;
+        cancelBound();
         this.answeredSinceLastSend = true;
-        return result;
-      },
-      (error: unknown) => {
-        this.answeredSinceLastSend = true;
+        if (error === undefined) return resolve(result!);
         if (lostConnection(error)) this.lost ??= error;
-        throw error;
-      },
-    );
+        reject(error);
+      };
+      const cancelBound = afterPendingIo(waitMs, () => settle(new NoAnswerError(waitMs)));
+      this.client.query({ ...config, values: statement.values ?? [] }, (error: Error | null, result: pg.QueryResult) =>
+        settle(error ?? undefined, result),
+      );
+    });
   }
 
   /**
@@ -389,23 +396,14 @@ class Connection {
   }
 }
 
-/** No answer to a statement came within its bound: the server may still run it (see answerWithin). */
+/**
+ * No answer to a statement came within its bound (answerTimeoutMs, or the statement's timeoutMs):
+ * the server may still run it, so its connection is closed. The service's own bound, not pg's
+ * query_timeout, which gave up on waking from a pause with the answer unread (afterPendingIo).
+ */
 export class NoAnswerError extends Error {
   constructor(readonly waitedMs: number) {
     super(`The database sent no answer within ${waitedMs} ms.`);
     this.name = 'NoAnswerError';
   }
-}
-
-/**
- * `answer`, or NoAnswerError once `ms` have passed without it: the client's bound for a server that
- * stops answering (pg's own query_timeout did this before, but gave up on waking from a pause with
- * the answer unread: see afterPendingIo).
- */
-function answerWithin<T>(answer: Promise<T>, ms: number): Promise<T> {
-  let cancel = () => {};
-  const noAnswer = new Promise<never>((_, reject) => {
-    cancel = afterPendingIo(ms, () => reject(new NoAnswerError(ms)));
-  });
-  return Promise.race([answer, noAnswer]).finally(() => cancel());
 }
