@@ -3,6 +3,7 @@ import { FailoverFormation, type FormationNode, missingFailoverBinaries, missing
 import { PgBouncer } from '../testing/pgbouncer.js';
 import { findBinary } from '../testing/system-binaries.js';
 import { checkScenario } from './checker.js';
+import { FailoverClock, type FailoverTime } from './failover-time.js';
 import { ChaosClient, History } from './client.js';
 import { sleep } from './cluster.js';
 import { Random } from './random.js';
@@ -111,16 +112,9 @@ async function bringBack(formation: FailoverFormation, victim: FormationNode, ki
   else await formation.restore(victim);
 }
 
-/** How long after the fault a switch must have failed a deposit to count as seen. */
-const SWITCH_SEEN_WITHIN_MS = 15_000;
-
 /**
- * Keyed deposits every 100 ms from the fault on. `failoverMs`: the time from the first 503 to the
- * first 2xx after it. When no deposit failed within SWITCH_SEEN_WITHIN_MS of the fault (the switch
- * fell between two probes, or a restart in place was over before a request gave up in PgBouncer's
- * queue) it is 0, and `stallMs` says how long the slowest deposit took. Not at the first 2xx after
- * the fault: a SIGKILLed postmaster's server processes go on answering for a moment. Undefined when
- * no 2xx came within 60 s of a 503.
+ * Keyed deposits every 100 ms from the fault on, read by a FailoverClock (failover-time.ts);
+ * undefined when it has no figure within 60 s.
  */
 function probeFailover(
   baseUrl: string,
@@ -128,10 +122,9 @@ function probeFailover(
   account: string,
   random: Random,
   faultAt: () => number | undefined,
-): { measured: Promise<{ failoverMs: number; stallMs: number } | undefined> } {
+): { measured: Promise<FailoverTime | undefined> } {
+  const clock = new FailoverClock(faultAt);
   const measured = (async () => {
-    let first503: number | undefined;
-    let stallMs = 0;
     for (const giveUpAt = Date.now() + 60_000; Date.now() < giveUpAt; await sleep(100)) {
       const sentAt = Date.now();
       const status = await fetch(`${baseUrl}/v1/accounts/${account}/deposits`, {
@@ -143,11 +136,8 @@ function probeFailover(
         (response) => response.status,
         () => 0,
       );
-      const fault = faultAt();
-      if (fault !== undefined && sentAt >= fault) stallMs = Math.max(stallMs, Date.now() - sentAt);
-      if (status === 503 && first503 === undefined) first503 = Date.now();
-      if (status >= 200 && status < 300 && first503 !== undefined) return { failoverMs: Date.now() - first503, stallMs };
-      if (first503 === undefined && fault !== undefined && Date.now() - fault > SWITCH_SEEN_WITHIN_MS) return { failoverMs: 0, stallMs };
+      const time = clock.read({ sentAt, answeredAt: Date.now(), status });
+      if (time) return time;
     }
     return undefined;
   })();
